@@ -1,0 +1,9 @@
+//! stormwatch: tells a brand's crisis team, within minutes, that a social-media storm is
+//! starting.
+//!
+//! Data flows one way — `sources → sentiment → detect → alert → notify` — and the types that
+//! cross each step live in [`model`]. See `docs/` and the design notes in the README.
+
+pub mod eval;
+pub mod model;
+pub mod sentiment;

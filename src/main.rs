@@ -1,0 +1,212 @@
+//! The `stormwatch` command line: parses arguments and calls into the library.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use stormwatch::eval::{self, Split};
+use stormwatch::model::Lang;
+use stormwatch::sentiment::batch::score_jsonl;
+use stormwatch::sentiment::{Analysis, LabelThresholds, LangSource, Scorer};
+
+#[derive(Parser)]
+#[command(
+    name = "stormwatch",
+    version,
+    about = "Warns a brand's crisis team when social-media mentions spike or turn negative"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Score the sentiment of texts in Dutch, Swedish, Polish or English, with explanations.
+    Score(ScoreArgs),
+    /// Measure the scorer or the language detector on labelled data.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Args)]
+struct ScoreArgs {
+    /// The text to score (omit with --batch or --examples).
+    text: Option<String>,
+    /// Language of the text (en, nl, sv, pl); detected when absent.
+    #[arg(long)]
+    lang: Option<String>,
+    /// Read JSON lines {"id","text","lang"} from stdin, write one JSON result per line.
+    #[arg(long, conflicts_with_all = ["text", "examples"])]
+    batch: bool,
+    /// Score a few example posts in all four languages.
+    #[arg(long, conflicts_with = "text")]
+    examples: bool,
+    /// Compound score at or above which a text is positive.
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
+    pos_threshold: f32,
+    /// Compound score at or below which a text is negative.
+    #[arg(long, default_value_t = -0.05, allow_negative_numbers = true)]
+    neg_threshold: f32,
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Macro-F1, accuracy and polar share per language and source.
+    Sentiment {
+        /// Folder with {en,nl,sv,pl}/{dev,test}.tsv.
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = SplitArg::Dev)]
+        split: SplitArg,
+        /// Detect each text's language instead of using its folder's.
+        #[arg(long)]
+        detect: bool,
+    },
+    /// Language identification accuracy (short texts and all) and throughput.
+    Lang {
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = SplitArg::Dev)]
+        split: SplitArg,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SplitArg {
+    Dev,
+    Test,
+}
+
+impl From<SplitArg> for Split {
+    fn from(s: SplitArg) -> Split {
+        match s {
+            SplitArg::Dev => Split::Dev,
+            SplitArg::Test => Split::Test,
+        }
+    }
+}
+
+const EXAMPLES: &[(&str, &str)] = &[
+    ("en", "Kroon Bank app has been DOWN for 3 hours and customer service won't answer. Unacceptable!!"),
+    ("en", "Honestly the new Kroon Bank app is not bad at all, love the dark mode :)"),
+    (
+        "nl",
+        "Alweer een storing bij Kroon Bank, inloggen lukt niet en de klantenservice is onbereikbaar #boycotkroonbank",
+    ),
+    ("nl", "Snel geholpen door de klantenservice, echt top!"),
+    ("sv", "Kroon Bank ligger nere igen och kundtjänsten svarar inte. Helt värdelöst"),
+    ("sv", "Jag gillar inte den nya appen, men supporten var faktiskt jättebra"),
+    ("pl", "Znowu awaria w Kroon Bank, aplikacja nie działa od rana. Żenada!"),
+    ("pl", "Bardzo szybka obsługa, polecam 👍"),
+];
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("stormwatch: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Score(args) => score(args),
+        Command::Eval(EvalCommand::Sentiment { dir, split, detect }) => {
+            let scorer = Scorer::builtin()?;
+            let data = eval::load(&dir, split.into())?;
+            let rows = eval::sentiment(&scorer, &data, detect);
+            print!("{}", eval::sentiment_table(&rows));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval(EvalCommand::Lang { dir, split }) => {
+            let scorer = Scorer::builtin()?;
+            let data = eval::load(&dir, split.into())?;
+            print!("{}", eval::language_table(&eval::language(&scorer, &data)));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn score(args: ScoreArgs) -> Result<ExitCode> {
+    let thresholds = LabelThresholds::new(args.neg_threshold, args.pos_threshold).map_err(anyhow::Error::msg)?;
+    let lang: Option<Lang> = args.lang.as_deref().map(str::parse).transpose()?;
+    let scorer = Scorer::builtin().context("loading the built-in lexicons")?.with_thresholds(thresholds);
+
+    if args.batch {
+        let stdin = io::stdin().lock();
+        let stdout = io::stdout().lock();
+        let summary = score_jsonl(&scorer, stdin, stdout, io::stderr().lock())?;
+        if summary.failed > 0 {
+            eprintln!("stormwatch: scored {} lines, skipped {} (see messages above)", summary.scored, summary.failed);
+            return Ok(ExitCode::FAILURE);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let texts: Vec<(Option<Lang>, String)> = if args.examples {
+        EXAMPLES.iter().map(|(l, t)| (lang.or(Lang::from_tag(l)), (*t).to_string())).collect()
+    } else {
+        let text =
+            args.text.context("give a text to score, or --batch to read JSON lines from stdin, or --examples")?;
+        vec![(lang, text)]
+    };
+    let mut out = io::stdout().lock();
+    let mut a = Analysis::default();
+    for (lang, text) in texts {
+        scorer.analyze(&text, lang, &mut a);
+        explain(&mut out, &text, &a)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn explain(out: &mut impl Write, text: &str, a: &Analysis) -> io::Result<()> {
+    let lang = match (a.lang(), a.lang_source()) {
+        (Some(l), LangSource::Given) => format!("{l} (given)"),
+        (Some(l), _) => format!("{l} (detected)"),
+        (None, _) => "unknown (no words; emoji and emoticons only)".to_string(),
+    };
+    writeln!(out, "{}", escape_for_terminal(text))?;
+    writeln!(out, "  label {}  compound {:+.3}  language {lang}", a.label(), a.compound())?;
+    for h in a.hits() {
+        let mut what = String::new();
+        if let Some(lemma) = h.lemma {
+            what.push_str(&format!("as {lemma:?}"));
+        }
+        for rule in h.rules.names() {
+            if !what.is_empty() {
+                what.push_str(", ");
+            }
+            what.push_str(rule);
+        }
+        if let Some(c) = h.category {
+            what.push_str(&format!(" [{c}]"));
+        }
+        writeln!(out, "    {:<22} {:+.2} (lexicon {:+.2}) {what}", escape_for_terminal(h.term), h.score, h.base)?;
+    }
+    if a.punctuation_emphasis() != 0.0 {
+        writeln!(out, "    {:<22} {:+.2} on the sum", "! and ? emphasis", a.punctuation_emphasis())?;
+    }
+    let cats: Vec<String> = a.categories().map(|c| c.to_string()).collect();
+    if !cats.is_empty() {
+        writeln!(out, "  crisis categories: {}", cats.join(", "))?;
+    }
+    if a.truncated() {
+        writeln!(
+            out,
+            "  (text truncated: only the first {} tokens were scored)",
+            stormwatch::sentiment::tokenize::MAX_TOKENS
+        )?;
+    }
+    writeln!(out)
+}
+
+/// Mention text is written by strangers: control characters (terminal escapes) are shown,
+/// not obeyed.
+fn escape_for_terminal(s: &str) -> String {
+    s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
+}

@@ -1,0 +1,224 @@
+//! The narrow types that travel between the pipeline's steps.
+//!
+//! `sources → sentiment → detect → alert → notify`: each step receives and returns only the
+//! types defined here, so a step's internals can change without touching its neighbours, and
+//! every type is plain owned data that serializes (the scale-out plan moves them over NATS).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A language stormwatch scores. Anything else is detected as one of these or as unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    En,
+    Nl,
+    Sv,
+    Pl,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 4] = [Lang::En, Lang::Nl, Lang::Sv, Lang::Pl];
+
+    /// ISO 639-1 code, as used in configs, feeds and the CLI.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Nl => "nl",
+            Lang::Sv => "sv",
+            Lang::Pl => "pl",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::Nl => "Dutch",
+            Lang::Sv => "Swedish",
+            Lang::Pl => "Polish",
+        }
+    }
+
+    /// Dense index for per-language arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Reads a language tag as feeds send it: `nl`, `NL`, `nl-BE`, `sv_SE`, `pol`.
+    /// Returns `None` for languages stormwatch does not score.
+    pub fn from_tag(tag: &str) -> Option<Lang> {
+        let primary = tag.split(['-', '_']).next().unwrap_or("").trim();
+        match primary.to_ascii_lowercase().as_str() {
+            "en" | "eng" => Some(Lang::En),
+            "nl" | "nld" | "dut" => Some(Lang::Nl),
+            "sv" | "swe" => Some(Lang::Sv),
+            "pl" | "pol" => Some(Lang::Pl),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Lang {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// The error for a language code stormwatch does not support; lists the ones it does.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported language {given:?}: supported codes are en, nl, sv, pl")]
+pub struct UnsupportedLang {
+    pub given: String,
+}
+
+impl FromStr for Lang {
+    type Err = UnsupportedLang;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Lang::from_tag(s).ok_or_else(|| UnsupportedLang { given: s.to_string() })
+    }
+}
+
+/// Sentiment label of one text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Label {
+    Neg,
+    Neu,
+    Pos,
+}
+
+impl Label {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Neg => "neg",
+            Label::Neu => "neu",
+            Label::Pos => "pos",
+        }
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Label {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "neg" | "negative" => Ok(Label::Neg),
+            "neu" | "neutral" => Ok(Label::Neu),
+            "pos" | "positive" => Ok(Label::Pos),
+            other => Err(format!("unknown label {other:?}: expected neg, neu or pos")),
+        }
+    }
+}
+
+/// What kind of crisis a term points at. Alerts group evidence and pick holding statements
+/// by category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrisisCategory {
+    Outage,
+    Product,
+    Service,
+    Offensive,
+    Conduct,
+    Boycott,
+    PrivacyFraud,
+}
+
+impl CrisisCategory {
+    pub const ALL: [CrisisCategory; 7] = [
+        CrisisCategory::Outage,
+        CrisisCategory::Product,
+        CrisisCategory::Service,
+        CrisisCategory::Offensive,
+        CrisisCategory::Conduct,
+        CrisisCategory::Boycott,
+        CrisisCategory::PrivacyFraud,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CrisisCategory::Outage => "outage",
+            CrisisCategory::Product => "product",
+            CrisisCategory::Service => "service",
+            CrisisCategory::Offensive => "offensive",
+            CrisisCategory::Conduct => "conduct",
+            CrisisCategory::Boycott => "boycott",
+            CrisisCategory::PrivacyFraud => "privacy_fraud",
+        }
+    }
+}
+
+impl fmt::Display for CrisisCategory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CrisisCategory {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CrisisCategory::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| {
+            format!(
+                "unknown crisis category {s:?}: expected one of outage, product, service, \
+                     offensive, conduct, boycott, privacy_fraud"
+            )
+        })
+    }
+}
+
+/// One term that moved a text's score, and by how much (after all rules).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TermScore {
+    pub term: String,
+    pub score: f32,
+}
+
+/// The sentiment of one text: what the scoring step hands to detection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sentiment {
+    /// The language the text was scored in; `None` when it has no words to tell (only emoji,
+    /// say), in which case only language-independent signs (emoji, emoticons) were scored.
+    pub lang: Option<Lang>,
+    pub label: Label,
+    /// VADER-style normalized sum of valences, in [-1, 1].
+    pub compound: f32,
+    pub terms: Vec<TermScore>,
+    pub categories: Vec<CrisisCategory>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_tags_from_feeds_map_to_supported_languages() {
+        assert_eq!(Lang::from_tag("nl-BE"), Some(Lang::Nl));
+        assert_eq!(Lang::from_tag("sv_SE"), Some(Lang::Sv));
+        assert_eq!(Lang::from_tag("PL"), Some(Lang::Pl));
+        assert_eq!(Lang::from_tag("de"), None);
+    }
+
+    #[test]
+    fn unknown_language_error_lists_supported_codes() {
+        let err = "de".parse::<Lang>().unwrap_err().to_string();
+        assert!(err.contains("\"de\"") && err.contains("en, nl, sv, pl"), "{err}");
+    }
+
+    #[test]
+    fn crisis_categories_round_trip_through_their_names() {
+        for c in CrisisCategory::ALL {
+            assert_eq!(c.as_str().parse::<CrisisCategory>(), Ok(c));
+        }
+        assert_eq!(serde_json::to_string(&CrisisCategory::PrivacyFraud).unwrap(), "\"privacy_fraud\"");
+    }
+}

@@ -1,0 +1,643 @@
+//! Per-language lexicons: what each word means to the scorer, loaded from the data files in
+//! `lexicons/` (embedded in the binary; formats in `docs/lexicon-format.md`).
+//!
+//! A word resolves in this order, and the first hit wins:
+//! 1. its exact form — the public lexicon, overridden by the team's `slang.tsv`, plus the
+//!    team's crisis terms, negators, intensifiers and contrast words;
+//! 2. an inflected form from `inflected.tsv` (Polish: 168k forms of polvader's lemmas);
+//! 3. an elongated word with its repeats squeezed ("gooood" → "good");
+//! 4. its Snowball stem (`frostem`), matched against the stems of the lexicon's own words,
+//!    computed with the same stemmer at load time.
+//!
+//! Exact and inflected forms share one hash map, so the common case is one probe. Stemming
+//! is the expensive step; `StemMemo` remembers its answers per caller.
+
+use std::sync::OnceLock;
+
+use frostem::{Algorithm, Stemmer};
+use rustc_hash::FxHashMap;
+
+use crate::model::{CrisisCategory, Lang};
+
+pub type TermId = u32;
+
+/// Where a negator looks for what it negates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NegationScope {
+    /// The next few words: "not good", "nie działa".
+    Before,
+    /// Also the word or two right before it, for languages that put the negation after the
+    /// finite verb: "werkt niet", "jag gillar inte".
+    Both,
+}
+
+/// What a term does besides carrying a valence. A term has one role.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Role {
+    Plain,
+    Negator(NegationScope),
+    /// Added to the magnitude of the next sentiment word (boosters > 0, dampeners < 0).
+    Intensifier(f32),
+    /// "but": the clause after it weighs more than the clause before.
+    Contrast,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Term {
+    /// The lexicon's form: a lemma, a phrase or a `#hashtag`.
+    pub text: Box<str>,
+    /// VADER scale, -4..4; 0 when the term has no sentiment of its own.
+    pub valence: f32,
+    pub role: Role,
+    pub crisis: Option<(CrisisCategory, f32)>,
+}
+
+impl Term {
+    fn new(text: &str) -> Term {
+        Term { text: text.into(), valence: 0.0, role: Role::Plain, crisis: None }
+    }
+
+    /// Whether the term moves a score at all (negators and the like only modify others).
+    pub fn scores(&self) -> bool {
+        self.valence != 0.0 || self.crisis.is_some()
+    }
+}
+
+/// How a word was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    Exact,
+    Inflected,
+    /// An inflected form that is the lemma negated (Polish "nie-" forms).
+    InflectedNegated,
+    /// Found after squeezing repeated letters.
+    Squeezed,
+    Stem,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolved {
+    pub term: TermId,
+    pub form: Form,
+}
+
+const NO_TERM: u32 = u32::MAX;
+
+/// One slot of the exact-form map.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    term: u32,
+    form: Form,
+    starts_phrase: bool,
+}
+
+#[derive(Debug)]
+struct Phrase {
+    /// The words after the first one.
+    rest: Box<[Box<str>]>,
+    term: TermId,
+}
+
+/// An error in a lexicon file: which file, which line, what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("lexicon {file}, line {line}: {problem}")]
+pub struct LexiconError {
+    pub file: String,
+    pub line: usize,
+    pub problem: String,
+}
+
+/// The raw text of one language's lexicon files; missing files are empty.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LexiconSources<'a> {
+    pub sentiment: &'a str,
+    pub inflected: &'a str,
+    pub slang: &'a str,
+    pub negators: &'a str,
+    pub intensifiers: &'a str,
+    pub contrast: &'a str,
+    pub crisis: &'a str,
+    pub stopwords: &'a str,
+}
+
+impl LexiconSources<'static> {
+    pub fn builtin(lang: Lang) -> LexiconSources<'static> {
+        macro_rules! lang_files {
+            ($l:literal, $inflected:expr) => {
+                LexiconSources {
+                    sentiment: include_str!(concat!("../../lexicons/", $l, "/sentiment.tsv")),
+                    inflected: $inflected,
+                    slang: include_str!(concat!("../../lexicons/", $l, "/slang.tsv")),
+                    negators: include_str!(concat!("../../lexicons/", $l, "/negators.tsv")),
+                    intensifiers: include_str!(concat!("../../lexicons/", $l, "/intensifiers.tsv")),
+                    contrast: include_str!(concat!("../../lexicons/", $l, "/contrast.txt")),
+                    crisis: include_str!(concat!("../../lexicons/", $l, "/crisis.tsv")),
+                    stopwords: include_str!(concat!("../../lexicons/", $l, "/stopwords.txt")),
+                }
+            };
+        }
+        match lang {
+            Lang::En => lang_files!("en", ""),
+            Lang::Nl => lang_files!("nl", ""),
+            Lang::Sv => lang_files!("sv", ""),
+            Lang::Pl => lang_files!("pl", include_str!("../../lexicons/pl/inflected.tsv")),
+        }
+    }
+}
+
+/// Lines of a lexicon file with their 1-based numbers, comments and blanks skipped.
+pub(crate) fn data_lines(src: &str) -> impl Iterator<Item = (usize, Vec<&str>)> {
+    src.lines().enumerate().filter_map(|(i, line)| {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || is_comment(line) {
+            return None;
+        }
+        Some((i + 1, line.split('\t').map(str::trim).collect()))
+    })
+}
+
+/// `# note` and a bare `#` are comments; `#boycott` is a hashtag term.
+fn is_comment(line: &str) -> bool {
+    line.strip_prefix('#').is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+}
+
+fn stemmer_for(lang: Lang) -> Stemmer {
+    Stemmer::new(match lang {
+        Lang::En => Algorithm::English,
+        Lang::Nl => Algorithm::Dutch,
+        Lang::Sv => Algorithm::Swedish,
+        Lang::Pl => Algorithm::Polish,
+    })
+}
+
+/// Stems are only looked for in words at least this long; shorter words are function words
+/// or already in the lexicon, and their stems collide with unrelated words.
+const MIN_STEM_WORD_CHARS: usize = 4;
+
+pub struct Lexicon {
+    lang: Lang,
+    terms: Vec<Term>,
+    exact: FxHashMap<Box<str>, Entry>,
+    phrases: FxHashMap<Box<str>, Vec<Phrase>>,
+    stems: FxHashMap<Box<str>, TermId>,
+    stemmer: Stemmer,
+}
+
+impl std::fmt::Debug for Lexicon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lexicon")
+            .field("lang", &self.lang)
+            .field("terms", &self.terms.len())
+            .field("forms", &self.exact.len())
+            .field("phrases", &self.phrases.len())
+            .field("stems", &self.stems.len())
+            .finish()
+    }
+}
+
+impl Lexicon {
+    /// The lexicon compiled into the binary for `lang`, loaded once per process.
+    pub fn builtin(lang: Lang) -> Result<&'static Lexicon, LexiconError> {
+        static CACHE: [OnceLock<Result<Lexicon, LexiconError>>; 4] =
+            [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        CACHE[lang.index()]
+            .get_or_init(|| Lexicon::load(lang, &LexiconSources::builtin(lang)))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    pub fn load(lang: Lang, src: &LexiconSources<'_>) -> Result<Lexicon, LexiconError> {
+        let mut b = Builder { lang, lex: Lexicon::empty(lang), ids: FxHashMap::default() };
+        // Order matters. Public valences first; then the team's roles and stop-words, which
+        // take the public valence away from function words (polvader scores "nie" -1.7,
+        // the Swedish VADER translation scores "typ" +2); then the team's slang, which may
+        // give any word, an intensifier included, a valence of its own.
+        b.valences("sentiment.tsv", src.sentiment)?;
+        b.negators(src.negators)?;
+        b.intensifiers(src.intensifiers)?;
+        b.contrast(src.contrast)?;
+        b.function_words(src.stopwords)?;
+        b.valences("slang.tsv", src.slang)?;
+        b.crisis(src.crisis)?;
+        b.inflected(src.inflected)?;
+        b.stems();
+        Ok(b.lex)
+    }
+
+    fn empty(lang: Lang) -> Lexicon {
+        Lexicon {
+            lang,
+            terms: Vec::new(),
+            exact: FxHashMap::default(),
+            phrases: FxHashMap::default(),
+            stems: FxHashMap::default(),
+            stemmer: stemmer_for(lang),
+        }
+    }
+
+    pub fn lang(&self) -> Lang {
+        self.lang
+    }
+
+    pub fn term(&self, id: TermId) -> &Term {
+        &self.terms[id as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// Number of word forms known exactly (lemmas, inflected forms, team terms).
+    pub fn forms(&self) -> usize {
+        self.exact.len()
+    }
+
+    /// Every word form the lexicon knows exactly (for training the language detector).
+    pub fn words(&self) -> impl Iterator<Item = &str> + '_ {
+        self.exact.keys().map(AsRef::as_ref)
+    }
+
+    /// Whether `word` is a known form of this language (for language identification).
+    pub fn knows(&self, word: &str) -> bool {
+        self.exact.get(word).is_some_and(|e| e.term != NO_TERM)
+    }
+
+    /// Resolves one lower-cased word. `elongated` words are also tried with repeats squeezed.
+    pub fn resolve(&self, word: &str, elongated: bool, memo: &mut StemMemo) -> Option<Resolved> {
+        if let Some(e) = self.exact.get(word) {
+            if e.term != NO_TERM {
+                return Some(Resolved { term: e.term, form: e.form });
+            }
+        }
+        if elongated {
+            for keep in [2, 1] {
+                let squeezed = squeeze(word, keep);
+                if let Some(e) = self.exact.get(squeezed.as_str()).filter(|e| e.term != NO_TERM) {
+                    return Some(Resolved { term: e.term, form: Form::Squeezed });
+                }
+            }
+        }
+        self.resolve_stem(word, memo).map(|term| Resolved { term, form: Form::Stem })
+    }
+
+    fn resolve_stem(&self, word: &str, memo: &mut StemMemo) -> Option<TermId> {
+        if word.len() < MIN_STEM_WORD_CHARS || word.chars().count() < MIN_STEM_WORD_CHARS {
+            return None;
+        }
+        if word.bytes().any(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let map = &mut memo.maps[self.lang.index()];
+        if let Some(&hit) = map.get(word) {
+            return (hit != NO_TERM).then_some(hit);
+        }
+        let found = self.stems.get(self.stemmer.stem(word).as_ref()).copied();
+        if map.len() >= StemMemo::CAPACITY {
+            map.clear();
+        }
+        map.insert(word.into(), found.unwrap_or(NO_TERM));
+        found
+    }
+
+    /// Whether a phrase may start at `word`.
+    pub fn starts_phrase(&self, word: &str) -> bool {
+        self.exact.get(word).is_some_and(|e| e.starts_phrase)
+    }
+
+    /// The longest phrase starting with `first` whose following words are `next(0)`,
+    /// `next(1)`, …; returns the phrase's term and how many words it spans.
+    pub fn match_phrase<'t>(&self, first: &str, next: impl Fn(usize) -> Option<&'t str>) -> Option<(TermId, usize)> {
+        let phrases = self.phrases.get(first)?;
+        phrases
+            .iter()
+            .filter(|p| p.rest.iter().enumerate().all(|(i, w)| next(i) == Some(w.as_ref())))
+            .max_by_key(|p| p.rest.len())
+            .map(|p| (p.term, p.rest.len() + 1))
+    }
+}
+
+/// Collapses runs of a letter longer than `keep` to `keep` letters.
+fn squeeze(word: &str, keep: usize) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut prev = '\0';
+    let mut run = 0;
+    for c in word.chars() {
+        run = if c == prev { run + 1 } else { 1 };
+        prev = c;
+        if run <= keep {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Remembers which stem lookups hit, per language. Stemming costs more than the rest of a
+/// word's scoring; real posts repeat their words, so most stems are computed once.
+#[derive(Debug, Default)]
+pub struct StemMemo {
+    maps: [FxHashMap<Box<str>, u32>; 4],
+}
+
+impl StemMemo {
+    /// Words remembered per language before the memo starts over (bounds its memory to a few MB).
+    pub const CAPACITY: usize = 50_000;
+}
+
+struct Builder {
+    lang: Lang,
+    lex: Lexicon,
+    /// Every term by its text, phrases included, so a term listed in several files is one term.
+    ids: FxHashMap<Box<str>, TermId>,
+}
+
+impl Builder {
+    fn err(&self, file: &str, line: usize, problem: impl Into<String>) -> LexiconError {
+        LexiconError { file: format!("{}/{}", self.lang.code(), file), line, problem: problem.into() }
+    }
+
+    /// The term for `text`, created if new. Phrases are registered under their first word.
+    fn term_mut(&mut self, text: &str) -> &mut Term {
+        let id = match self.ids.get(text) {
+            Some(&id) => id,
+            None => self.add_term(text),
+        };
+        &mut self.lex.terms[id as usize]
+    }
+
+    fn add_term(&mut self, text: &str) -> TermId {
+        let id = self.lex.terms.len() as TermId;
+        self.lex.terms.push(Term::new(text));
+        self.ids.insert(text.into(), id);
+        let mut words = text.split(' ');
+        let first = words.next().unwrap_or(text);
+        let rest: Box<[Box<str>]> = words.map(Into::into).collect();
+        if rest.is_empty() {
+            let slot = self.lex.exact.entry(text.into()).or_insert(Entry {
+                term: NO_TERM,
+                form: Form::Exact,
+                starts_phrase: false,
+            });
+            slot.term = id;
+            slot.form = Form::Exact;
+        } else {
+            self.lex.phrases.entry(first.into()).or_default().push(Phrase { rest, term: id });
+            self.lex
+                .exact
+                .entry(first.into())
+                .or_insert(Entry { term: NO_TERM, form: Form::Exact, starts_phrase: false })
+                .starts_phrase = true;
+        }
+        id
+    }
+
+    fn term_text<'a>(&self, file: &str, line: usize, raw: &'a str) -> Result<&'a str, LexiconError> {
+        let words = raw.split(' ').count();
+        if raw.is_empty() || raw != raw.trim() || raw.contains("  ") {
+            return Err(self.err(file, line, format!("bad term {raw:?}: words are separated by single spaces")));
+        }
+        if words > 4 {
+            return Err(self.err(file, line, format!("phrase {raw:?} has {words} words; at most 4 are matched")));
+        }
+        if raw.chars().any(char::is_uppercase) {
+            return Err(self.err(file, line, format!("term {raw:?} must be lower-case")));
+        }
+        Ok(raw)
+    }
+
+    fn number(
+        &self,
+        file: &str,
+        line: usize,
+        raw: Option<&&str>,
+        range: std::ops::RangeInclusive<f32>,
+    ) -> Result<f32, LexiconError> {
+        let raw = raw.ok_or_else(|| self.err(file, line, "missing number column"))?;
+        let v: f32 = raw.parse().map_err(|_| self.err(file, line, format!("{raw:?} is not a number")))?;
+        if !range.contains(&v) {
+            return Err(self.err(file, line, format!("{v} is outside {}..={}", range.start(), range.end())));
+        }
+        Ok(v)
+    }
+
+    fn valences(&mut self, file: &str, src: &str) -> Result<(), LexiconError> {
+        for (line, cols) in data_lines(src) {
+            let text = self.term_text(file, line, cols[0])?;
+            let v = self.number(file, line, cols.get(1), -4.0..=4.0)?;
+            self.term_mut(text).valence = v;
+        }
+        Ok(())
+    }
+
+    fn crisis(&mut self, src: &str) -> Result<(), LexiconError> {
+        const FILE: &str = "crisis.tsv";
+        for (line, cols) in data_lines(src) {
+            let text = self.term_text(FILE, line, cols[0])?;
+            let cat_raw = cols.get(1).ok_or_else(|| self.err(FILE, line, "missing category column"))?;
+            let category: CrisisCategory = cat_raw.parse().map_err(|e: String| self.err(FILE, line, e))?;
+            let weight = self.number(FILE, line, cols.get(2), 0.0..=4.0)?;
+            self.term_mut(text).crisis = Some((category, weight));
+        }
+        Ok(())
+    }
+
+    fn negators(&mut self, src: &str) -> Result<(), LexiconError> {
+        const FILE: &str = "negators.tsv";
+        for (line, cols) in data_lines(src) {
+            let text = self.term_text(FILE, line, cols[0])?;
+            let scope = match cols.get(1).copied().unwrap_or("before") {
+                "before" => NegationScope::Before,
+                "both" => NegationScope::Both,
+                other => return Err(self.err(FILE, line, format!("scope {other:?}: expected before or both"))),
+            };
+            let term = self.term_mut(text);
+            term.role = Role::Negator(scope);
+            term.valence = 0.0;
+        }
+        Ok(())
+    }
+
+    fn intensifiers(&mut self, src: &str) -> Result<(), LexiconError> {
+        const FILE: &str = "intensifiers.tsv";
+        for (line, cols) in data_lines(src) {
+            let text = self.term_text(FILE, line, cols[0])?;
+            let delta = self.number(FILE, line, cols.get(1), -1.0..=1.0)?;
+            let term = self.term_mut(text);
+            term.role = Role::Intensifier(delta);
+            term.valence = 0.0;
+        }
+        Ok(())
+    }
+
+    fn contrast(&mut self, src: &str) -> Result<(), LexiconError> {
+        for (line, cols) in data_lines(src) {
+            let text = self.term_text("contrast.txt", line, cols[0])?;
+            let term = self.term_mut(text);
+            term.role = Role::Contrast;
+            term.valence = 0.0;
+        }
+        Ok(())
+    }
+
+    /// Function words carry no sentiment of their own, whatever a public lexicon says, and an
+    /// inflected-form table must not turn them into something else (polvader lists "lub",
+    /// "or", as a form of "lubić", "to like"). Marks them so `inflected` leaves them alone.
+    fn function_words(&mut self, src: &str) -> Result<(), LexiconError> {
+        for (line, cols) in data_lines(src) {
+            let text = self.term_text("stopwords.txt", line, cols[0])?;
+            self.term_mut(text).valence = 0.0;
+        }
+        Ok(())
+    }
+
+    fn inflected(&mut self, src: &str) -> Result<(), LexiconError> {
+        const FILE: &str = "inflected.tsv";
+        for (line, cols) in data_lines(src) {
+            let (form, lemma) = match cols.as_slice() {
+                [form, lemma, ..] => (*form, *lemma),
+                _ => return Err(self.err(FILE, line, "expected form<TAB>lemma<TAB>polarity")),
+            };
+            let negated = match cols.get(2).copied().unwrap_or("+") {
+                "+" => false,
+                "-" => true,
+                other => return Err(self.err(FILE, line, format!("polarity {other:?}: expected + or -"))),
+            };
+            let Some(&term) = self.ids.get(lemma) else {
+                return Err(self.err(FILE, line, format!("lemma {lemma:?} is not in the lexicon")));
+            };
+            let form_kind = if negated { Form::InflectedNegated } else { Form::Inflected };
+            // An exact entry (a lemma or a team word) always wins over an inflected form.
+            let slot = self.lex.exact.entry(form.into()).or_insert(Entry {
+                term: NO_TERM,
+                form: form_kind,
+                starts_phrase: false,
+            });
+            if slot.term == NO_TERM {
+                slot.term = term;
+                slot.form = form_kind;
+            }
+        }
+        Ok(())
+    }
+
+    /// Maps the stem of every single-word scoring term to that term. When several terms share
+    /// a stem, the one that *is* the stem wins, else the first listed.
+    fn stems(&mut self) {
+        let lex = &mut self.lex;
+        for (id, term) in lex.terms.iter().enumerate() {
+            if !term.scores() || term.text.contains(' ') || term.text.starts_with('#') {
+                continue;
+            }
+            if term.text.chars().count() < MIN_STEM_WORD_CHARS {
+                continue;
+            }
+            let stem = lex.stemmer.stem(&term.text);
+            let is_own_stem = stem.as_ref() == term.text.as_ref();
+            match lex.stems.get_mut(stem.as_ref()) {
+                Some(existing) if is_own_stem => *existing = id as TermId,
+                Some(_) => {}
+                None => {
+                    lex.stems.insert(stem.as_ref().into(), id as TermId);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Lexicon {
+        Lexicon::load(
+            Lang::Pl,
+            &LexiconSources {
+                sentiment: "# comment\natrakcyjny\t2.4\nzły\t-2.5\n",
+                inflected: "atrakcyjna\tatrakcyjny\t+\nnieatrakcyjna\tatrakcyjny\t-\nzły\tzły\t+\n",
+                slang: "zły\t-3\nmasakra\t-2.5\n",
+                negators: "nie\tbefore\n",
+                intensifiers: "bardzo\t0.293\n",
+                contrast: "ale\n",
+                crisis: "awaria\toutage\t2\nnie działa\toutage\t2.5\n#bojkot\tboycott\t2\n",
+                stopwords: "lub\n",
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn exact_forms_win_and_team_slang_overrides_the_public_lexicon() {
+        let lex = tiny();
+        let mut memo = StemMemo::default();
+        let r = lex.resolve("zły", false, &mut memo).unwrap();
+        assert_eq!(r.form, Form::Exact);
+        assert_eq!(lex.term(r.term).valence, -3.0);
+    }
+
+    #[test]
+    fn inflected_forms_resolve_to_their_lemma_and_nie_forms_are_negated() {
+        let lex = tiny();
+        let mut memo = StemMemo::default();
+        let r = lex.resolve("atrakcyjna", false, &mut memo).unwrap();
+        assert_eq!((lex.term(r.term).text.as_ref(), r.form), ("atrakcyjny", Form::Inflected));
+        let r = lex.resolve("nieatrakcyjna", false, &mut memo).unwrap();
+        assert_eq!(r.form, Form::InflectedNegated);
+    }
+
+    #[test]
+    fn phrases_and_hashtags_are_terms() {
+        let lex = tiny();
+        assert!(lex.starts_phrase("nie"));
+        let words = ["działa", "dziś"];
+        let (id, len) = lex.match_phrase("nie", |i| words.get(i).copied()).unwrap();
+        assert_eq!((lex.term(id).text.as_ref(), len), ("nie działa", 2));
+        assert!(lex.match_phrase("nie", |_| Some("wiem")).is_none());
+        let mut memo = StemMemo::default();
+        assert!(lex.resolve("#bojkot", false, &mut memo).is_some());
+        // "nie" is still a negator on its own.
+        let r = lex.resolve("nie", false, &mut memo).unwrap();
+        assert_eq!(lex.term(r.term).role, Role::Negator(NegationScope::Before));
+    }
+
+    #[test]
+    fn elongated_words_are_squeezed() {
+        assert_eq!(squeeze("gooood", 2), "good");
+        assert_eq!(squeeze("sooo", 1), "so");
+        let lex = tiny();
+        let mut memo = StemMemo::default();
+        assert_eq!(lex.resolve("masakraaaa", true, &mut memo).map(|r| r.form), Some(Form::Squeezed));
+    }
+
+    #[test]
+    fn errors_name_the_file_line_and_problem() {
+        let err = Lexicon::load(Lang::Nl, &LexiconSources { crisis: "storing\toutages\t2\n", ..Default::default() })
+            .unwrap_err();
+        assert_eq!((err.file.as_str(), err.line), ("nl/crisis.tsv", 1));
+        assert!(err.problem.contains("outages"), "{err}");
+        let err =
+            Lexicon::load(Lang::Nl, &LexiconSources { sentiment: "goed\t9\n", ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("outside"), "{err}");
+        let err = Lexicon::load(Lang::Nl, &LexiconSources { slang: "Goed\t1\n", ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("lower-case"), "{err}");
+    }
+
+    #[test]
+    fn every_builtin_lexicon_loads() {
+        for lang in Lang::ALL {
+            let lex = Lexicon::builtin(lang).unwrap_or_else(|e| panic!("{e}"));
+            assert!(lex.len() > 1000, "{lang}: {} terms", lex.len());
+        }
+    }
+
+    #[test]
+    fn stems_reach_unlisted_inflections() {
+        let lex = Lexicon::builtin(Lang::En).unwrap();
+        let mut memo = StemMemo::default();
+        // VADER lists "disappoint" forms but not every one; the stem finds the rest.
+        let r = lex.resolve("disappointingly", false, &mut memo);
+        assert!(r.is_some_and(|r| lex.term(r.term).valence < 0.0), "{r:?}");
+    }
+}

@@ -1,0 +1,28 @@
+//! Sentiment of short posts in Dutch, Swedish, Polish and English — the step between
+//! `sources` (which hand over a `Mention`) and `detect` (which counts negative mentions).
+//!
+//! Lexicon-and-rules, after VADER: every word found in the language's lexicon carries a
+//! valence, rules adjust it for negation, intensifiers, contrast, capitals, elongation and
+//! punctuation, and the sum is squashed into a compound score in [-1, 1]. Lexicons are data
+//! (`lexicons/`, credited in `lexicons/SOURCES.md`); the rules are code (`rules.rs`). Every
+//! score comes with the terms that made it, so a crisis team can see *why* a post counts as
+//! negative, and with the crisis categories (outage, fraud, …) its words point at.
+//!
+//! * `tokenize` — text to tokens, language-independent;
+//! * `lang` — which of the four languages a text is in, when the feed does not say;
+//! * `lexicon`, `signs` — what words, emoji and emoticons mean;
+//! * `rules` — the adjustments and their constants;
+//! * `score` — `Scorer` and its reusable `Analysis`.
+
+pub mod batch;
+pub mod lang;
+pub mod lexicon;
+pub mod rules;
+pub mod score;
+pub mod signs;
+pub mod tokenize;
+
+pub use lang::{detect_language, LanguageDetector};
+pub use lexicon::{Lexicon, LexiconError};
+pub use rules::Rules;
+pub use score::{Analysis, Explained, LabelThresholds, LangSource, Scorer};

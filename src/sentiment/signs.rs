@@ -1,0 +1,117 @@
+//! Emoji and emoticons: signs that mean the same in every language, so one table serves all.
+//!
+//! `lexicons/emoji.tsv` and `lexicons/emoticons.tsv` are generated from VADER;
+//! `lexicons/emoji-extra.tsv` holds the team's corrections and wins.
+
+use std::sync::OnceLock;
+
+use rustc_hash::FxHashMap;
+
+use super::lexicon::{data_lines, LexiconError};
+use super::tokenize::Signs;
+
+#[derive(Debug, Default)]
+pub struct SignLexicon {
+    emoji: FxHashMap<char, f32>,
+    emoticons: FxHashMap<Box<str>, f32>,
+    /// Bit `b` is set when ASCII byte `b` starts at least one emoticon.
+    emoticon_starts: u128,
+    max_emoticon_len: usize,
+}
+
+impl SignLexicon {
+    pub fn builtin() -> Result<&'static SignLexicon, LexiconError> {
+        static CACHE: OnceLock<Result<SignLexicon, LexiconError>> = OnceLock::new();
+        CACHE
+            .get_or_init(|| {
+                SignLexicon::load(
+                    include_str!("../../lexicons/emoji.tsv"),
+                    include_str!("../../lexicons/emoji-extra.tsv"),
+                    include_str!("../../lexicons/emoticons.tsv"),
+                )
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    pub fn load(emoji: &str, emoji_extra: &str, emoticons: &str) -> Result<SignLexicon, LexiconError> {
+        let mut signs = SignLexicon::default();
+        for (file, src) in [("emoji.tsv", emoji), ("emoji-extra.tsv", emoji_extra)] {
+            for (line, cols) in data_lines(src) {
+                let mut chars = cols[0].chars();
+                let (Some(c), None) = (chars.next(), chars.next()) else {
+                    return Err(err(file, line, format!("{:?} is not a single emoji", cols[0])));
+                };
+                let v = valence(file, line, cols.get(1))?;
+                if v == 0.0 {
+                    signs.emoji.remove(&c);
+                } else {
+                    signs.emoji.insert(c, v);
+                }
+            }
+        }
+        for (line, cols) in data_lines(emoticons) {
+            let text = cols[0].to_lowercase();
+            let v = valence("emoticons.tsv", line, cols.get(1))?;
+            if let Some(&b) = text.as_bytes().first().filter(|b| b.is_ascii()) {
+                signs.emoticon_starts |= 1u128 << b;
+            }
+            signs.max_emoticon_len = signs.max_emoticon_len.max(text.len());
+            signs.emoticons.insert(text.into(), v);
+        }
+        Ok(signs)
+    }
+
+    pub fn emoji(&self, c: char) -> Option<f32> {
+        self.emoji.get(&c).copied()
+    }
+
+    pub fn emoticon(&self, lowered: &str) -> Option<f32> {
+        self.emoticons.get(lowered).copied()
+    }
+}
+
+fn err(file: &str, line: usize, problem: String) -> LexiconError {
+    LexiconError { file: file.to_string(), line, problem }
+}
+
+fn valence(file: &str, line: usize, raw: Option<&&str>) -> Result<f32, LexiconError> {
+    let raw = raw.ok_or_else(|| err(file, line, "missing valence column".into()))?;
+    match raw.parse::<f32>() {
+        Ok(v) if (-4.0..=4.0).contains(&v) => Ok(v),
+        _ => Err(err(file, line, format!("valence {raw:?} is not a number in -4..=4"))),
+    }
+}
+
+impl Signs for SignLexicon {
+    fn is_emoticon(&self, lowered: &str) -> bool {
+        lowered.len() <= self.max_emoticon_len && self.emoticons.contains_key(lowered)
+    }
+
+    fn may_start_emoticon(&self, b: u8) -> bool {
+        b < 128 && self.emoticon_starts & (1u128 << b) != 0
+    }
+
+    fn is_emoji(&self, c: char) -> bool {
+        // Unknown emoji still become tokens (with no valence), so that their modifiers and
+        // joined sequences are folded away instead of read as text.
+        self.emoji.contains_key(&c)
+            || matches!(c, '\u{1F000}'..='\u{1FAFF}' | '\u{2600}'..='\u{27BF}' | '\u{2B00}'..='\u{2BFF}')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_signs_load_with_team_corrections_applied() {
+        let s = SignLexicon::builtin().unwrap();
+        assert!(s.emoji('😡').is_some_and(|v| v < -2.0));
+        assert!(s.emoji('👍').is_some_and(|v| v > 1.0));
+        assert_eq!(s.emoji('🙉'), None, "a 0 in emoji-extra.tsv removes a wrongly scored emoji");
+        assert!(s.emoticon(":)").is_some_and(|v| v > 0.0));
+        assert!(s.emoticon(":d").is_some_and(|v| v > 0.0));
+        assert!(s.may_start_emoticon(b':') && s.may_start_emoticon(b'<'));
+    }
+}

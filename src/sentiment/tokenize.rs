@@ -1,0 +1,525 @@
+//! Splits a post into the tokens the scorer looks at, in one pass and without allocating
+//! per token.
+//!
+//! Words are lower-cased into one reusable buffer (`Tokens::text`) and referred to by byte
+//! ranges. What a social-media post contains beyond words is classified here too:
+//! URLs and `@handles` are dropped (they name things, they do not judge them), hashtags are
+//! kept whole (for `#term` lexicon entries) *and* split into words on case changes
+//! (`#BoycottKroonBank` → `boycott`, `kroon`, `bank`), emoji and emoticons become tokens of
+//! their own, and sentence punctuation becomes a boundary that limits negation and contrast.
+//!
+//! The tokenizer does not know any language: the same tokens feed language identification
+//! and scoring.
+
+use std::ops::Range;
+
+/// Words longer than this are not in any lexicon (they are hashes, base64, URLs without a
+/// scheme); they are skipped rather than lower-cased.
+const MAX_WORD_BYTES: usize = 64;
+
+/// A text yields at most this many tokens; the rest is not looked at. Keeps scoring a 1 MB
+/// paste linear and bounded (a real post has well under 200).
+pub const MAX_TOKENS: usize = 8192;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A word (letters, digits, inner `'` or `-`), lower-cased.
+    Word,
+    /// A whole hashtag, lower-cased, with its `#`. Its words follow as `Word` tokens.
+    Hashtag,
+    /// One emoji (modifiers, variation selectors and joined sequences folded into the first).
+    Emoji,
+    /// An emoticon such as `:-)` or `<3`, lower-cased.
+    Emoticon,
+    /// `.` `!` `?` `…`: ends a sentence (contrast and negation stop here).
+    SentenceEnd,
+    /// `,` `;` `:`: ends a clause (negation stops here).
+    ClauseEnd,
+}
+
+/// Flags on a token; a plain bit set keeps `Token` at 12 bytes.
+pub mod flag {
+    /// Written in capitals ("NEVER") in a text that is not all capitals.
+    pub const CAPS: u8 = 1;
+    /// A letter repeated three or more times ("sooo", "nieeee").
+    pub const ELONGATED: u8 = 2;
+    /// Came from splitting a hashtag.
+    pub const FROM_HASHTAG: u8 = 4;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token {
+    pub kind: TokenKind,
+    pub flags: u8,
+    start: u32,
+    end: u32,
+}
+
+impl Token {
+    pub fn range(&self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+
+    pub fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+
+    pub fn is_boundary(&self) -> bool {
+        matches!(self.kind, TokenKind::SentenceEnd | TokenKind::ClauseEnd)
+    }
+}
+
+/// Which strings are emoticons and which characters are emoji: the tokenizer needs to know
+/// both to cut a chunk like `great:)` or `top👍👍` correctly.
+pub trait Signs {
+    fn is_emoticon(&self, lowered: &str) -> bool;
+    /// Could an emoticon start with this ASCII byte? A cheap pre-check before a lookup.
+    fn may_start_emoticon(&self, b: u8) -> bool;
+    fn is_emoji(&self, c: char) -> bool;
+}
+
+/// The tokens of one text. Reused between texts: `tokenize` clears it first.
+#[derive(Debug, Default)]
+pub struct Tokens {
+    /// Lower-cased token text; tokens point into it.
+    pub text: String,
+    pub tokens: Vec<Token>,
+    pub exclamations: u32,
+    pub questions: u32,
+    /// Word tokens written in capitals, and all word tokens with at least two letters:
+    /// emphasis by capitals only counts when some words are not in capitals.
+    pub caps_words: u32,
+    pub cased_words: u32,
+    /// The text had more than `MAX_TOKENS` tokens; the rest was not looked at.
+    pub truncated: bool,
+}
+
+impl Tokens {
+    pub fn str(&self, t: &Token) -> &str {
+        &self.text[t.range()]
+    }
+
+    /// True when emphasis by capitals means something: some, but not all, words are in
+    /// capitals (a text in all capitals is shouting throughout, which says nothing per word).
+    pub fn caps_contrast(&self) -> bool {
+        self.caps_words > 0 && self.caps_words < self.cased_words
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.tokens.clear();
+        self.exclamations = 0;
+        self.questions = 0;
+        self.caps_words = 0;
+        self.cased_words = 0;
+        self.truncated = false;
+    }
+
+    fn push(&mut self, kind: TokenKind, flags: u8, start: usize) {
+        // Offsets fit u32: the token cap keeps `text` far below 4 GiB.
+        self.tokens.push(Token { kind, flags, start: start as u32, end: self.text.len() as u32 });
+    }
+
+    fn push_boundary(&mut self, kind: TokenKind) {
+        // Repeated punctuation ("!!!", "?!") is one boundary.
+        if let Some(last) = self.tokens.last() {
+            if last.is_boundary() {
+                if kind == TokenKind::SentenceEnd && last.kind == TokenKind::ClauseEnd {
+                    self.tokens.pop();
+                } else {
+                    return;
+                }
+            }
+        }
+        let at = self.text.len();
+        self.push(kind, 0, at);
+    }
+
+    fn full(&mut self) -> bool {
+        if self.tokens.len() >= MAX_TOKENS {
+            self.truncated = true;
+        }
+        self.truncated
+    }
+}
+
+/// Tokenizes `text` into `out` (cleared first).
+pub fn tokenize(text: &str, signs: &impl Signs, out: &mut Tokens) {
+    out.clear();
+    for chunk in text.split(char::is_whitespace) {
+        if out.full() {
+            return;
+        }
+        if chunk.is_empty() || is_url_or_handle(chunk) {
+            continue;
+        }
+        if chunk.len() <= 12 && try_emoticon(chunk, signs, out) {
+            continue;
+        }
+        tokenize_chunk(chunk, signs, out);
+    }
+}
+
+fn is_url_or_handle(chunk: &str) -> bool {
+    let b = chunk.as_bytes();
+    let lower_starts = |p: &str| b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p.as_bytes());
+    b[0] == b'@'
+        || lower_starts("http://")
+        || lower_starts("https://")
+        || lower_starts("www.")
+        || chunk.contains("://")
+        // e-mail addresses
+        || chunk.find('@').is_some_and(|at| at > 0 && chunk[at..].contains('.'))
+}
+
+/// Emits `chunk` as one emoticon if it is one (case-insensitively: `:D`, `XD`).
+fn try_emoticon(chunk: &str, signs: &impl Signs, out: &mut Tokens) -> bool {
+    let first = chunk.as_bytes()[0];
+    if !first.is_ascii() || !signs.may_start_emoticon(first.to_ascii_lowercase()) {
+        return false;
+    }
+    let start = out.text.len();
+    out.text.push_str(chunk);
+    out.text[start..].make_ascii_lowercase();
+    if signs.is_emoticon(&out.text[start..]) {
+        out.push(TokenKind::Emoticon, 0, start);
+        true
+    } else {
+        out.text.truncate(start);
+        false
+    }
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+fn is_joiner(c: char) -> bool {
+    matches!(c, '\'' | '’' | '-')
+}
+
+/// Variation selectors, skin tones and zero-width joiners that belong to the emoji before.
+fn is_emoji_modifier(c: char) -> bool {
+    matches!(c, '\u{FE0E}' | '\u{FE0F}' | '\u{200D}' | '\u{20E3}' | '\u{1F3FB}'..='\u{1F3FF}')
+        || ('\u{E0020}'..='\u{E007F}').contains(&c)
+}
+
+fn tokenize_chunk(chunk: &str, signs: &impl Signs, out: &mut Tokens) {
+    let bytes = chunk.as_bytes();
+    let mut i = 0;
+    let mut hashtag = false;
+    while i < bytes.len() {
+        if out.full() {
+            return;
+        }
+        let c = next_char(chunk, i);
+        let len = c.len_utf8();
+        if is_word_char(c) {
+            let end = word_end(chunk, i);
+            if hashtag {
+                push_hashtag(&chunk[i..end], out);
+                hashtag = false;
+            } else {
+                push_word(&chunk[i..end], 0, out);
+            }
+            i = end;
+            continue;
+        }
+        hashtag = false;
+        match c {
+            '#' => hashtag = true,
+            '@' => {
+                // A handle inside a chunk ("RT:@kroonbank"): skip its name.
+                i = word_end(chunk, i + 1).max(i + 1);
+                continue;
+            }
+            '!' => {
+                out.exclamations += 1;
+                out.push_boundary(TokenKind::SentenceEnd);
+            }
+            '?' => {
+                out.questions += 1;
+                out.push_boundary(TokenKind::SentenceEnd);
+            }
+            _ if c.is_ascii_punctuation() || c == '…' => {
+                // The rest of the chunk may be an emoticon: "great:)", "ok:-(".
+                if try_emoticon_tail(chunk, i, signs, out) {
+                    return;
+                }
+                match c {
+                    '.' | '…' => out.push_boundary(TokenKind::SentenceEnd),
+                    ',' | ';' | ':' => out.push_boundary(TokenKind::ClauseEnd),
+                    _ => {}
+                }
+            }
+            _ if signs.is_emoji(c) => {
+                let start = out.text.len();
+                out.text.push(c);
+                out.push(TokenKind::Emoji, 0, start);
+                // Fold modifiers and joined sequences (👩‍💻, 👍🏽) into this emoji.
+                let mut j = i + len;
+                while j < bytes.len() {
+                    let m = next_char(chunk, j);
+                    if m == '\u{200D}' {
+                        j += m.len_utf8();
+                        if j < bytes.len() {
+                            j += next_char(chunk, j).len_utf8();
+                        }
+                    } else if is_emoji_modifier(m) {
+                        j += m.len_utf8();
+                    } else {
+                        break;
+                    }
+                }
+                i = j;
+                continue;
+            }
+            _ => {}
+        }
+        i += len;
+    }
+}
+
+fn next_char(s: &str, i: usize) -> char {
+    // `i` is always on a char boundary; the fallback is unreachable but panics are not allowed.
+    s[i..].chars().next().unwrap_or(' ')
+}
+
+/// End of the word starting at `i`: word characters, with `'` or `-` allowed between them.
+fn word_end(chunk: &str, i: usize) -> usize {
+    let mut end = i;
+    let mut iter = chunk[i..].char_indices().peekable();
+    while let Some((off, c)) = iter.next() {
+        if is_word_char(c) {
+            end = i + off + c.len_utf8();
+        } else if is_joiner(c) && end == i + off && iter.peek().is_some_and(|&(_, n)| is_word_char(n)) {
+            continue;
+        } else {
+            break;
+        }
+    }
+    end
+}
+
+/// Tries to read the rest of the chunk from `i` as an emoticon (`great:)` → `:)`), also
+/// with trailing `!`/`.` removed (`great:)!!`).
+fn try_emoticon_tail(chunk: &str, i: usize, signs: &impl Signs, out: &mut Tokens) -> bool {
+    let tail = &chunk[i..];
+    if tail.len() < 2 || tail.len() > 12 || !signs.may_start_emoticon(tail.as_bytes()[0].to_ascii_lowercase()) {
+        return false;
+    }
+    let trimmed = tail.trim_end_matches(['!', '.', '?']);
+    for candidate in [tail, trimmed] {
+        if candidate.len() >= 2 && try_emoticon(candidate, signs, out) {
+            let rest = &tail[candidate.len()..];
+            out.exclamations += rest.matches('!').count() as u32;
+            out.questions += rest.matches('?').count() as u32;
+            return true;
+        }
+    }
+    false
+}
+
+fn push_word(word: &str, flags: u8, out: &mut Tokens) {
+    if word.len() > MAX_WORD_BYTES {
+        return;
+    }
+    let start = out.text.len();
+    let mut letters = 0u32;
+    let mut upper = 0u32;
+    let mut elongated = false;
+    let mut prev = '\0';
+    let mut run = 0;
+    if word.is_ascii() {
+        for &b in word.as_bytes() {
+            letters += b.is_ascii_alphabetic() as u32;
+            upper += b.is_ascii_uppercase() as u32;
+            let c = b.to_ascii_lowercase() as char;
+            run = if c == prev { run + 1 } else { 1 };
+            elongated |= run >= 3 && c.is_ascii_alphabetic();
+            prev = c;
+        }
+        out.text.push_str(word);
+        out.text[start..].make_ascii_lowercase();
+    } else {
+        for c in word.chars() {
+            let c = if c == '’' { '\'' } else { c };
+            letters += c.is_alphabetic() as u32;
+            upper += c.is_uppercase() as u32;
+            let mut lower = c.to_lowercase();
+            let first = lower.next().unwrap_or(c);
+            out.text.push(first);
+            out.text.extend(lower);
+            run = if first == prev { run + 1 } else { 1 };
+            elongated |= run >= 3 && first.is_alphabetic();
+            prev = first;
+        }
+    }
+    let mut flags = flags;
+    if elongated {
+        flags |= flag::ELONGATED;
+    }
+    if letters >= 2 && flags & flag::FROM_HASHTAG == 0 {
+        out.cased_words += 1;
+        if upper == letters {
+            out.caps_words += 1;
+            flags |= flag::CAPS;
+        }
+    }
+    out.push(TokenKind::Word, flags, start);
+}
+
+/// Emits `#body` whole, then its words split at lower→upper and letter↔digit changes and
+/// underscores: `BoycottKroonBank` → boycott, kroon, bank; `MH17` → mh, 17.
+fn push_hashtag(body: &str, out: &mut Tokens) {
+    if body.len() > MAX_WORD_BYTES {
+        return;
+    }
+    let start = out.text.len();
+    out.text.push('#');
+    for c in body.chars() {
+        out.text.extend(c.to_lowercase());
+    }
+    out.push(TokenKind::Hashtag, 0, start);
+
+    let mut part_start = 0;
+    let mut prev: Option<char> = None;
+    for (off, c) in body.char_indices() {
+        if let Some(p) = prev {
+            let split = (p.is_lowercase() && c.is_uppercase())
+                || (p.is_alphabetic() && c.is_numeric())
+                || (p.is_numeric() && c.is_alphabetic())
+                || !is_word_char(c);
+            if split && off > part_start {
+                push_word(body[part_start..off].trim_matches(|c| !is_word_char(c)), flag::FROM_HASHTAG, out);
+                part_start = off;
+            }
+        }
+        prev = Some(c);
+    }
+    let last = body[part_start..].trim_matches(|c| !is_word_char(c));
+    if !last.is_empty() {
+        push_word(last, flag::FROM_HASHTAG, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct TestSigns;
+    impl Signs for TestSigns {
+        fn is_emoticon(&self, s: &str) -> bool {
+            matches!(s, ":)" | ":-(" | ":d" | "<3" | "xd")
+        }
+        fn may_start_emoticon(&self, b: u8) -> bool {
+            matches!(b, b':' | b'<' | b'x')
+        }
+        fn is_emoji(&self, c: char) -> bool {
+            matches!(c, '😡' | '👍')
+        }
+    }
+
+    fn toks(text: &str) -> Vec<(TokenKind, String)> {
+        let mut out = Tokens::default();
+        tokenize(text, &TestSigns, &mut out);
+        out.tokens.iter().map(|t| (t.kind, out.str(t).to_string())).collect()
+    }
+
+    fn words(text: &str) -> Vec<String> {
+        toks(text).into_iter().filter(|(k, _)| *k == TokenKind::Word).map(|(_, w)| w).collect()
+    }
+
+    #[test]
+    fn urls_handles_and_emails_are_ignored() {
+        assert_eq!(
+            words("RT @KroonBank: down again https://t.co/abc www.x.nl mail me@x.org ok"),
+            ["rt", "down", "again", "mail", "ok"]
+        );
+    }
+
+    #[test]
+    fn lower_cases_swedish_polish_and_dutch_letters() {
+        assert_eq!(words("ÅÄÖ ĄĘŁŃÓŚŹŻ IJSSEL Över"), ["åäö", "ąęłńóśźż", "ijssel", "över"]);
+    }
+
+    #[test]
+    fn hashtags_are_kept_whole_and_split_on_case_changes() {
+        let t = toks("#BoycottKroonBank #storing #MH17");
+        let kinds: Vec<_> = t.iter().map(|(k, s)| (*k, s.as_str())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (TokenKind::Hashtag, "#boycottkroonbank"),
+                (TokenKind::Word, "boycott"),
+                (TokenKind::Word, "kroon"),
+                (TokenKind::Word, "bank"),
+                (TokenKind::Hashtag, "#storing"),
+                (TokenKind::Word, "storing"),
+                (TokenKind::Hashtag, "#mh17"),
+                (TokenKind::Word, "mh"),
+                (TokenKind::Word, "17"),
+            ]
+        );
+    }
+
+    #[test]
+    fn emoticons_stand_alone_or_after_a_word() {
+        let t = toks("great:) :D XD <3 :-(!!");
+        let emoticons: Vec<_> = t.iter().filter(|(k, _)| *k == TokenKind::Emoticon).map(|(_, s)| s.as_str()).collect();
+        assert_eq!(emoticons, [":)", ":d", "xd", "<3", ":-("]);
+    }
+
+    #[test]
+    fn emoji_sequences_fold_into_their_first_emoji() {
+        let t = toks("top👍🏽👍 😡\u{fe0f}");
+        let emoji: Vec<_> = t.iter().filter(|(k, _)| *k == TokenKind::Emoji).map(|(_, s)| s.as_str()).collect();
+        assert_eq!(emoji, ["👍", "👍", "😡"]);
+        assert_eq!(words("top👍🏽👍"), ["top"]);
+    }
+
+    #[test]
+    fn apostrophes_and_hyphens_stay_inside_words() {
+        assert_eq!(
+            words("can’t log-in, it's a rip-off -- 'quoted'"),
+            ["can't", "log-in", "it's", "a", "rip-off", "quoted"]
+        );
+    }
+
+    #[test]
+    fn capitals_and_elongation_are_flagged() {
+        let mut out = Tokens::default();
+        tokenize("this is sooo BAD", &TestSigns, &mut out);
+        let flags: Vec<_> = out.tokens.iter().map(|t| t.flags).collect();
+        assert_eq!(flags, [0, 0, flag::ELONGATED, flag::CAPS]);
+        assert!(out.caps_contrast());
+        tokenize("ALL OF IT BAD", &TestSigns, &mut out);
+        assert!(!out.caps_contrast(), "shouting throughout is not emphasis per word");
+    }
+
+    #[test]
+    fn punctuation_becomes_boundaries_and_counts() {
+        let mut out = Tokens::default();
+        tokenize("bad!!! really?? ok, fine", &TestSigns, &mut out);
+        let kinds: Vec<_> = out.tokens.iter().map(|t| t.kind).collect();
+        use TokenKind::*;
+        assert_eq!(kinds, [Word, SentenceEnd, Word, SentenceEnd, Word, ClauseEnd, Word]);
+        assert_eq!((out.exclamations, out.questions), (3, 2));
+    }
+
+    #[test]
+    fn giant_input_is_capped() {
+        let text = "word ".repeat(200_000);
+        let mut out = Tokens::default();
+        tokenize(&text, &TestSigns, &mut out);
+        assert_eq!(out.tokens.len(), MAX_TOKENS);
+        assert!(out.truncated);
+    }
+
+    #[test]
+    fn odd_input_does_not_panic() {
+        for text in ["", " ", "#", "@", "#@#", "’’", "--", "x\u{200D}", "👍\u{200D}", ":", "a'", "'a", "\u{0}"] {
+            let _ = toks(text);
+        }
+    }
+}
