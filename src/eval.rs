@@ -212,8 +212,8 @@ pub struct LangReport {
     pub texts_per_second: f64,
 }
 
-pub fn language(scorer: &Scorer, data: &[(Lang, Vec<Example>)]) -> LangReport {
-    let detector = scorer.detector();
+pub fn language(scorer: &Scorer, data: &[(Lang, Vec<Example>)]) -> Result<LangReport, crate::sentiment::LexiconError> {
+    let detector = scorer.detector()?;
     let mut rows = Vec::new();
     let mut n = 0u64;
     let start = Instant::now();
@@ -233,7 +233,7 @@ pub fn language(scorer: &Scorer, data: &[(Lang, Vec<Example>)]) -> LangReport {
         rows.push((*lang, row));
     }
     let secs = start.elapsed().as_secs_f64().max(1e-9);
-    LangReport { rows, texts_per_second: n as f64 / secs }
+    Ok(LangReport { rows, texts_per_second: n as f64 / secs })
 }
 
 pub fn language_table(report: &LangReport) -> String {

@@ -45,12 +45,28 @@ struct ScoreArgs {
     /// Score a few example posts in all four languages.
     #[arg(long, conflicts_with = "text")]
     examples: bool,
+    #[command(flatten)]
+    thresholds: ThresholdArgs,
+}
+
+#[derive(Args)]
+struct ThresholdArgs {
     /// Compound score at or above which a text is positive.
-    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = DEFAULT_POS, allow_negative_numbers = true)]
     pos_threshold: f32,
     /// Compound score at or below which a text is negative.
-    #[arg(long, default_value_t = -0.05, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = DEFAULT_NEG, allow_negative_numbers = true)]
     neg_threshold: f32,
+}
+
+const DEFAULT_POS: f32 = LabelThresholds::DEFAULT.pos();
+const DEFAULT_NEG: f32 = LabelThresholds::DEFAULT.neg();
+
+impl ThresholdArgs {
+    fn scorer(&self) -> Result<Scorer> {
+        let thresholds = LabelThresholds::new(self.neg_threshold, self.pos_threshold).map_err(anyhow::Error::msg)?;
+        Ok(Scorer::builtin().context("loading the built-in lexicons")?.with_thresholds(thresholds))
+    }
 }
 
 #[derive(Subcommand)]
@@ -64,6 +80,8 @@ enum EvalCommand {
         /// Detect each text's language instead of using its folder's.
         #[arg(long)]
         detect: bool,
+        #[command(flatten)]
+        thresholds: ThresholdArgs,
     },
     /// Language identification accuracy (short texts and all) and throughput.
     Lang {
@@ -116,8 +134,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Score(args) => score(args),
-        Command::Eval(EvalCommand::Sentiment { dir, split, detect }) => {
-            let scorer = Scorer::builtin()?;
+        Command::Eval(EvalCommand::Sentiment { dir, split, detect, thresholds }) => {
+            let scorer = thresholds.scorer()?;
             let data = eval::load(&dir, split.into())?;
             let rows = eval::sentiment(&scorer, &data, detect);
             print!("{}", eval::sentiment_table(&rows));
@@ -126,16 +144,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval(EvalCommand::Lang { dir, split }) => {
             let scorer = Scorer::builtin()?;
             let data = eval::load(&dir, split.into())?;
-            print!("{}", eval::language_table(&eval::language(&scorer, &data)));
+            print!("{}", eval::language_table(&eval::language(&scorer, &data)?));
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
 fn score(args: ScoreArgs) -> Result<ExitCode> {
-    let thresholds = LabelThresholds::new(args.neg_threshold, args.pos_threshold).map_err(anyhow::Error::msg)?;
     let lang: Option<Lang> = args.lang.as_deref().map(str::parse).transpose()?;
-    let scorer = Scorer::builtin().context("loading the built-in lexicons")?.with_thresholds(thresholds);
+    let scorer = args.thresholds.scorer()?;
 
     if args.batch {
         let stdin = io::stdin().lock();

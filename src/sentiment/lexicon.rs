@@ -17,6 +17,8 @@ use std::sync::OnceLock;
 use frostem::{Algorithm, Stemmer};
 use rustc_hash::FxHashMap;
 
+use super::wordmap::WordMap;
+
 use crate::model::{CrisisCategory, Lang};
 
 pub type TermId = u32;
@@ -73,6 +75,14 @@ pub enum Form {
     /// Found after squeezing repeated letters.
     Squeezed,
     Stem,
+}
+
+/// The answer of an exact-form lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exact {
+    pub resolved: Option<Resolved>,
+    /// A phrase of the lexicon starts with this word.
+    pub starts_phrase: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,9 +187,10 @@ const MIN_STEM_WORD_CHARS: usize = 4;
 pub struct Lexicon {
     lang: Lang,
     terms: Vec<Term>,
-    exact: FxHashMap<Box<str>, Entry>,
-    phrases: FxHashMap<Box<str>, Vec<Phrase>>,
-    stems: FxHashMap<Box<str>, TermId>,
+    exact: WordMap<Entry>,
+    phrases: WordMap<Vec<Phrase>>,
+    /// Stem → the single-word scoring terms with that stem.
+    stems: WordMap<Vec<TermId>>,
     stemmer: Stemmer,
 }
 
@@ -208,10 +219,11 @@ impl Lexicon {
 
     pub fn load(lang: Lang, src: &LexiconSources<'_>) -> Result<Lexicon, LexiconError> {
         let mut b = Builder { lang, lex: Lexicon::empty(lang), ids: FxHashMap::default() };
-        // Order matters. Public valences first; then the team's roles and stop-words, which
-        // take the public valence away from function words (polvader scores "nie" -1.7,
-        // the Swedish VADER translation scores "typ" +2); then the team's slang, which may
-        // give any word, an intensifier included, a valence of its own.
+        // Order matters. Public valences first; then the team's roles and function words,
+        // which take the public valence away (polvader scores "nie" -1.7, the Swedish VADER
+        // translation scores "typ" +2); then the team's slang, which may give any word, an
+        // intensifier included, a valence of its own. Inflected forms come last and never
+        // override an exact entry.
         b.valences("sentiment.tsv", src.sentiment)?;
         b.negators(src.negators)?;
         b.intensifiers(src.intensifiers)?;
@@ -228,9 +240,9 @@ impl Lexicon {
         Lexicon {
             lang,
             terms: Vec::new(),
-            exact: FxHashMap::default(),
-            phrases: FxHashMap::default(),
-            stems: FxHashMap::default(),
+            exact: WordMap::default(),
+            phrases: WordMap::default(),
+            stems: WordMap::default(),
             stemmer: stemmer_for(lang),
         }
     }
@@ -257,8 +269,8 @@ impl Lexicon {
     }
 
     /// Every word form the lexicon knows exactly (for training the language detector).
-    pub fn words(&self) -> impl Iterator<Item = &str> + '_ {
-        self.exact.keys().map(AsRef::as_ref)
+    pub fn words(&self) -> impl Iterator<Item = String> + '_ {
+        self.exact.words()
     }
 
     /// Whether `word` is a known form of this language (for language identification).
@@ -268,11 +280,23 @@ impl Lexicon {
 
     /// Resolves one lower-cased word. `elongated` words are also tried with repeats squeezed.
     pub fn resolve(&self, word: &str, elongated: bool, memo: &mut StemMemo) -> Option<Resolved> {
-        if let Some(e) = self.exact.get(word) {
-            if e.term != NO_TERM {
-                return Some(Resolved { term: e.term, form: e.form });
-            }
+        self.exact(word).resolved.or_else(|| self.resolve_inexact(word, elongated, memo))
+    }
+
+    /// The exact-form lookup alone: one hash probe that also says whether a phrase may start
+    /// here, so the scorer needs a single probe for most words.
+    pub fn exact(&self, word: &str) -> Exact {
+        match self.exact.get(word) {
+            Some(e) => Exact {
+                resolved: (e.term != NO_TERM).then_some(Resolved { term: e.term, form: e.form }),
+                starts_phrase: e.starts_phrase,
+            },
+            None => Exact { resolved: None, starts_phrase: false },
         }
+    }
+
+    /// The lookups after the exact form failed: squeezed repeats, then the stem.
+    pub fn resolve_inexact(&self, word: &str, elongated: bool, memo: &mut StemMemo) -> Option<Resolved> {
         if elongated {
             for keep in [2, 1] {
                 let squeezed = squeeze(word, keep);
@@ -280,6 +304,8 @@ impl Lexicon {
                     return Some(Resolved { term: e.term, form: Form::Squeezed });
                 }
             }
+            // "fireeee" is not an inflection of "fired": stem the squeezed word.
+            return self.resolve_stem(&squeeze(word, 1), memo).map(|term| Resolved { term, form: Form::Stem });
         }
         self.resolve_stem(word, memo).map(|term| Resolved { term, form: Form::Stem })
     }
@@ -295,17 +321,14 @@ impl Lexicon {
         if let Some(&hit) = map.get(word) {
             return (hit != NO_TERM).then_some(hit);
         }
-        let found = self.stems.get(self.stemmer.stem(word).as_ref()).copied();
+        let found = self.stems.get(self.stemmer.stem(word).as_ref()).and_then(|candidates| {
+            candidates.iter().copied().find(|&id| is_inflection_of(word, &self.terms[id as usize].text))
+        });
         if map.len() >= StemMemo::CAPACITY {
             map.clear();
         }
-        map.insert(word.into(), found.unwrap_or(NO_TERM));
+        map.insert(word, found.unwrap_or(NO_TERM));
         found
-    }
-
-    /// Whether a phrase may start at `word`.
-    pub fn starts_phrase(&self, word: &str) -> bool {
-        self.exact.get(word).is_some_and(|e| e.starts_phrase)
     }
 
     /// The longest phrase starting with `first` whose following words are `next(0)`,
@@ -320,8 +343,21 @@ impl Lexicon {
     }
 }
 
+/// Whether `word` can be an inflection of the lexicon word `lemma` they share a stem with.
+/// Snowball stemmers also strip derivational affixes, and a derivation often means
+/// something else: Dutch "lezen" (to read) and "gelezen" (well-read), "tijd" (time) and
+/// "tijdig" (timely), "handen" (hands) and "handig" (handy), English "dark" and
+/// "darkness". An inflection starts with the whole lemma but perhaps its last letter
+/// ("prachtige" → "prachtig", "happiness" → "happy") and is not shorter.
+fn is_inflection_of(word: &str, lemma: &str) -> bool {
+    let lemma_chars = lemma.chars().count();
+    let word_chars = word.chars().count();
+    let common = word.chars().zip(lemma.chars()).take_while(|(a, b)| a == b).count();
+    word_chars >= lemma_chars && common >= 3.max(lemma_chars - 1)
+}
+
 /// Collapses runs of a letter longer than `keep` to `keep` letters.
-fn squeeze(word: &str, keep: usize) -> String {
+pub(crate) fn squeeze(word: &str, keep: usize) -> String {
     let mut out = String::with_capacity(word.len());
     let mut prev = '\0';
     let mut run = 0;
@@ -339,7 +375,7 @@ fn squeeze(word: &str, keep: usize) -> String {
 /// word's scoring; real posts repeat their words, so most stems are computed once.
 #[derive(Debug, Default)]
 pub struct StemMemo {
-    maps: [FxHashMap<Box<str>, u32>; 4],
+    maps: [WordMap<u32>; 4],
 }
 
 impl StemMemo {
@@ -376,7 +412,7 @@ impl Builder {
         let first = words.next().unwrap_or(text);
         let rest: Box<[Box<str>]> = words.map(Into::into).collect();
         if rest.is_empty() {
-            let slot = self.lex.exact.entry(text.into()).or_insert(Entry {
+            let slot = self.lex.exact.get_or_insert_with(text, || Entry {
                 term: NO_TERM,
                 form: Form::Exact,
                 starts_phrase: false,
@@ -384,11 +420,10 @@ impl Builder {
             slot.term = id;
             slot.form = Form::Exact;
         } else {
-            self.lex.phrases.entry(first.into()).or_default().push(Phrase { rest, term: id });
+            self.lex.phrases.get_or_insert_with(first, Vec::new).push(Phrase { rest, term: id });
             self.lex
                 .exact
-                .entry(first.into())
-                .or_insert(Entry { term: NO_TERM, form: Form::Exact, starts_phrase: false })
+                .get_or_insert_with(first, || Entry { term: NO_TERM, form: Form::Exact, starts_phrase: false })
                 .starts_phrase = true;
         }
         id
@@ -482,9 +517,12 @@ impl Builder {
         Ok(())
     }
 
-    /// Function words carry no sentiment of their own, whatever a public lexicon says, and an
-    /// inflected-form table must not turn them into something else (polvader lists "lub",
-    /// "or", as a form of "lubić", "to like"). Marks them so `inflected` leaves them alone.
+    /// Function words ("naar", "lub", "typ") carry no sentiment of their own, whatever a
+    /// public lexicon says: Pattern scores Dutch "naar" as "nasty" where posts nearly always
+    /// mean "to", polvader scores "nie" -1.7. They also must resolve as themselves: an
+    /// inflected-form table or a stemmer must not turn them into something else (polvader
+    /// lists "lub", "or", as a form of "lubić", "to like"). Only the team's `slang.tsv`,
+    /// loaded after this, can give one a valence.
     fn function_words(&mut self, src: &str) -> Result<(), LexiconError> {
         for (line, cols) in data_lines(src) {
             let text = self.term_text("stopwords.txt", line, cols[0])?;
@@ -510,7 +548,7 @@ impl Builder {
             };
             let form_kind = if negated { Form::InflectedNegated } else { Form::Inflected };
             // An exact entry (a lemma or a team word) always wins over an inflected form.
-            let slot = self.lex.exact.entry(form.into()).or_insert(Entry {
+            let slot = self.lex.exact.get_or_insert_with(form, || Entry {
                 term: NO_TERM,
                 form: form_kind,
                 starts_phrase: false,
@@ -523,8 +561,8 @@ impl Builder {
         Ok(())
     }
 
-    /// Maps the stem of every single-word scoring term to that term. When several terms share
-    /// a stem, the one that *is* the stem wins, else the first listed.
+    /// Maps the stem of every single-word scoring term to the terms with that stem; the one
+    /// that *is* the stem first, then in file order.
     fn stems(&mut self) {
         let lex = &mut self.lex;
         for (id, term) in lex.terms.iter().enumerate() {
@@ -535,13 +573,11 @@ impl Builder {
                 continue;
             }
             let stem = lex.stemmer.stem(&term.text);
-            let is_own_stem = stem.as_ref() == term.text.as_ref();
-            match lex.stems.get_mut(stem.as_ref()) {
-                Some(existing) if is_own_stem => *existing = id as TermId,
-                Some(_) => {}
-                None => {
-                    lex.stems.insert(stem.as_ref().into(), id as TermId);
-                }
+            let candidates = lex.stems.get_or_insert_with(stem.as_ref(), Vec::new);
+            if stem.as_ref() == term.text.as_ref() {
+                candidates.insert(0, id as TermId);
+            } else {
+                candidates.push(id as TermId);
             }
         }
     }
@@ -555,8 +591,8 @@ mod tests {
         Lexicon::load(
             Lang::Pl,
             &LexiconSources {
-                sentiment: "# comment\natrakcyjny\t2.4\nzły\t-2.5\n",
-                inflected: "atrakcyjna\tatrakcyjny\t+\nnieatrakcyjna\tatrakcyjny\t-\nzły\tzły\t+\n",
+                sentiment: "# comment\natrakcyjny\t2.4\nzły\t-2.5\nlubić\t2.9\n",
+                inflected: "atrakcyjna\tatrakcyjny\t+\nnieatrakcyjna\tatrakcyjny\t-\nzły\tzły\t+\nlub\tlubić\t+\n",
                 slang: "zły\t-3\nmasakra\t-2.5\n",
                 negators: "nie\tbefore\n",
                 intensifiers: "bardzo\t0.293\n",
@@ -588,9 +624,18 @@ mod tests {
     }
 
     #[test]
+    fn frequent_words_are_never_read_as_inflected_forms() {
+        let lex = tiny();
+        let mut memo = StemMemo::default();
+        let r = lex.resolve("lub", false, &mut memo).unwrap();
+        assert_eq!((lex.term(r.term).text.as_ref(), r.form), ("lub", Form::Exact));
+        assert!(!lex.term(r.term).scores());
+    }
+
+    #[test]
     fn phrases_and_hashtags_are_terms() {
         let lex = tiny();
-        assert!(lex.starts_phrase("nie"));
+        assert!(lex.exact("nie").starts_phrase);
         let words = ["działa", "dziś"];
         let (id, len) = lex.match_phrase("nie", |i| words.get(i).copied()).unwrap();
         assert_eq!((lex.term(id).text.as_ref(), len), ("nie działa", 2));
@@ -622,6 +667,18 @@ mod tests {
         assert!(err.to_string().contains("outside"), "{err}");
         let err = Lexicon::load(Lang::Nl, &LexiconSources { slang: "Goed\t1\n", ..Default::default() }).unwrap_err();
         assert!(err.to_string().contains("lower-case"), "{err}");
+    }
+
+    #[test]
+    fn stems_only_match_inflections_not_derivations() {
+        assert!(is_inflection_of("prachtige", "prachtig"));
+        assert!(is_inflection_of("disappointingly", "disappoint"));
+        assert!(is_inflection_of("happiness", "happy"));
+        assert!(!is_inflection_of("lezen", "gelezen"));
+        assert!(!is_inflection_of("tijd", "tijdig"));
+        assert!(!is_inflection_of("dark", "darkness"));
+        assert!(!is_inflection_of("handen", "handig"));
+        assert!(!is_inflection_of("jaren", "jarig"));
     }
 
     #[test]

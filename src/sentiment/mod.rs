@@ -21,6 +21,7 @@ pub mod rules;
 pub mod score;
 pub mod signs;
 pub mod tokenize;
+mod wordmap;
 
 pub use lang::{detect_language, LanguageDetector};
 pub use lexicon::{Lexicon, LexiconError};

@@ -45,6 +45,14 @@ impl LabelThresholds {
         Ok(LabelThresholds { pos, neg })
     }
 
+    pub const fn pos(&self) -> f32 {
+        self.pos
+    }
+
+    pub const fn neg(&self) -> f32 {
+        self.neg
+    }
+
     pub fn label(&self, compound: f32) -> Label {
         if compound >= self.pos && compound > 0.0 {
             Label::Pos
@@ -76,7 +84,6 @@ pub enum LangSource {
 pub struct Scorer {
     lexicons: [&'static Lexicon; 4],
     signs: &'static SignLexicon,
-    detector: LanguageDetector,
     thresholds: LabelThresholds,
 }
 
@@ -89,12 +96,7 @@ impl Scorer {
             Lexicon::builtin(Lang::Sv)?,
             Lexicon::builtin(Lang::Pl)?,
         ];
-        Ok(Scorer {
-            lexicons,
-            signs: SignLexicon::builtin()?,
-            detector: LanguageDetector::builtin()?,
-            thresholds: LabelThresholds::DEFAULT,
-        })
+        Ok(Scorer { lexicons, signs: SignLexicon::builtin()?, thresholds: LabelThresholds::DEFAULT })
     }
 
     pub fn with_thresholds(mut self, thresholds: LabelThresholds) -> Scorer {
@@ -106,8 +108,10 @@ impl Scorer {
         self.lexicons[lang.index()]
     }
 
-    pub fn detector(&self) -> &LanguageDetector {
-        &self.detector
+    /// The language detector, built on first use (training its character model takes a
+    /// moment that callers who always know the language should not pay).
+    pub fn detector(&self) -> Result<&'static LanguageDetector, LexiconError> {
+        LanguageDetector::builtin()
     }
 
     /// Scores `text` into `out`. `lang` is the language a feed declared; without it the
@@ -117,7 +121,7 @@ impl Scorer {
         tokenize::tokenize(text, self.signs, &mut out.tokens);
         let (lang, source) = match lang {
             Some(l) => (Some(l), LangSource::Given),
-            None => match self.detector.detect_tokens(&out.tokens) {
+            None => match self.detector().ok().and_then(|d| d.detect_tokens(&out.tokens)) {
                 Some(l) => (Some(l), LangSource::Detected),
                 None => (None, LangSource::Unknown),
             },
@@ -146,12 +150,15 @@ enum Slot {
         sentence: bool,
     },
     /// A word or phrase; `found` is `None` for words no lexicon knows (they still count for
-    /// the distance of negators and intensifiers).
+    /// the distance of negators and intensifiers). `role` and `scores` are copied from the
+    /// term once, so the rules' look-backs never touch the lexicon again.
     Word {
         token: u32,
         len: u8,
         flags: u8,
         found: Option<Resolved>,
+        role: Role,
+        scores: bool,
     },
     Sign {
         token: u32,
@@ -336,7 +343,7 @@ impl Analysis {
                     // words would count it twice.
                     let found = self.lexicon.and_then(|l| l.resolve(word, false, &mut self.memo));
                     if let Some(r) = found.filter(|r| r.form == Form::Exact) {
-                        self.slots.push(Slot::Word { token: i as u32, len: 1, flags: t.flags, found: Some(r) });
+                        self.slots.push(word_slot(self.lexicon, i, 1, t.flags, Some(r)));
                         i += 1;
                         while i < toks.len() && toks[i].has(flag::FROM_HASHTAG) {
                             i += 1;
@@ -346,23 +353,25 @@ impl Analysis {
                 }
                 TokenKind::Word => {
                     let Some(lex) = self.lexicon else {
-                        self.slots.push(Slot::Word { token: i as u32, len: 1, flags: t.flags, found: None });
+                        self.slots.push(word_slot(self.lexicon, i, 1, t.flags, None));
                         i += 1;
                         continue;
                     };
-                    if lex.starts_phrase(word) {
+                    let exact = lex.exact(word);
+                    if exact.starts_phrase {
                         let next = |k: usize| {
                             toks.get(i + 1 + k).filter(|n| n.kind == TokenKind::Word).map(|n| &text[n.range()])
                         };
                         if let Some((term, len)) = lex.match_phrase(word, next) {
                             let found = Some(Resolved { term, form: Form::Exact });
-                            self.slots.push(Slot::Word { token: i as u32, len: len as u8, flags: t.flags, found });
+                            self.slots.push(word_slot(self.lexicon, i, len, t.flags, found));
                             i += len;
                             continue;
                         }
                     }
-                    let found = lex.resolve(word, t.has(flag::ELONGATED), &mut self.memo);
-                    self.slots.push(Slot::Word { token: i as u32, len: 1, flags: t.flags, found });
+                    let found =
+                        exact.resolved.or_else(|| lex.resolve_inexact(word, t.has(flag::ELONGATED), &mut self.memo));
+                    self.slots.push(word_slot(self.lexicon, i, 1, t.flags, found));
                 }
             }
             i += 1;
@@ -371,27 +380,28 @@ impl Analysis {
 
     fn role_at(&self, j: usize) -> Option<Role> {
         match self.slots[j] {
-            Slot::Word { found: Some(r), .. } => self.lexicon.map(|l| l.term(r.term).role),
+            Slot::Word { found: Some(_), role, .. } => Some(role),
             _ => None,
         }
     }
 
     /// Whether slot `j` is a word that carries sentiment of its own.
     fn scores_at(&self, j: usize) -> bool {
-        match self.slots.get(j) {
-            Some(Slot::Word { found: Some(r), .. }) => self.lexicon.is_some_and(|l| {
-                let t = l.term(r.term);
-                t.role == Role::Plain && t.scores()
-            }),
-            Some(Slot::Sign { .. }) => false,
-            _ => false,
-        }
+        matches!(self.slots.get(j), Some(Slot::Word { role: Role::Plain, scores: true, .. }))
+    }
+
+    fn weight(&self, i: usize) -> f32 {
+        self.weights.get(i).copied().unwrap_or(1.0)
     }
 
     /// Per-slot contrast weight: within a sentence with a contrast word, items before it
     /// weigh `BEFORE_CONTRAST`, after it `AFTER_CONTRAST`.
     fn contrast_weights(&mut self) {
         self.weights.clear();
+        // Most texts have no contrast word: then every weight is 1 and none is stored.
+        if !self.slots.iter().any(|s| matches!(s, Slot::Word { role: Role::Contrast, .. })) {
+            return;
+        }
         self.weights.resize(self.slots.len(), 1.0);
         let mut start = 0;
         for end in 0..=self.slots.len() {
@@ -420,7 +430,7 @@ impl Analysis {
                 Slot::Boundary { .. } | Slot::Word { found: None, .. } => continue,
                 Slot::Sign { token, valence } => {
                     let mut rules = Rules::default();
-                    let w = self.weights[i];
+                    let w = self.weight(i);
                     note_contrast(w, &mut rules);
                     let r = self.tokens.tokens[token as usize].range();
                     Hit {
@@ -431,7 +441,7 @@ impl Analysis {
                         category: None,
                     }
                 }
-                Slot::Word { token, len, flags, found: Some(found) } => {
+                Slot::Word { token, len, flags, found: Some(found), .. } => {
                     match self.score_word(i, token, len, flags, found, caps_matter) {
                         Some(hit) => hit,
                         None => continue,
@@ -540,7 +550,7 @@ impl Analysis {
             v *= rules::NEGATION_SCALAR;
             rules.insert(Rules::NEGATED);
         }
-        let w = self.weights[i];
+        let w = self.weight(i);
         note_contrast(w, &mut rules);
         v *= w;
 
@@ -548,14 +558,27 @@ impl Analysis {
         let source = if len > 1 {
             HitSource::Phrase(found.term)
         } else {
-            let surface = &self.tokens.text[t.clone()];
-            let differs = term.text.as_ref() != surface;
+            // An exact match is the lexicon's own text; the others show what they matched.
+            let differs = found.form != Form::Exact;
             HitSource::Word { text: t.start as u32..t.end as u32, term: differs.then_some(found.term) }
         };
         let negated_any = negated || found.form == Form::InflectedNegated;
         let category = term.crisis.filter(|_| !negated_any).map(|(c, _)| c);
         Some(Hit { source, base, score: v, rules, category })
     }
+}
+
+/// The slot for a word or phrase, with the term's role copied in.
+fn word_slot(lexicon: Option<&Lexicon>, token: usize, len: usize, flags: u8, found: Option<Resolved>) -> Slot {
+    let (role, scores) = match (found, lexicon) {
+        (Some(r), Some(lex)) => {
+            let term = lex.term(r.term);
+            (term.role, term.scores())
+        }
+        _ => (Role::Plain, false),
+    };
+    // Token indexes and phrase lengths are bounded by `tokenize::MAX_TOKENS` and 4 words.
+    Slot::Word { token: token as u32, len: len as u8, flags, found, role, scores }
 }
 
 fn note_contrast(w: f32, rules: &mut Rules) {

@@ -17,6 +17,9 @@ pub struct SignLexicon {
     /// Bit `b` is set when ASCII byte `b` starts at least one emoticon.
     emoticon_starts: u128,
     max_emoticon_len: usize,
+    /// Longest emoticon made of letters and digits only ("xd"); longer plain words are
+    /// never looked up.
+    max_alnum_emoticon_len: usize,
 }
 
 impl SignLexicon {
@@ -57,6 +60,9 @@ impl SignLexicon {
                 signs.emoticon_starts |= 1u128 << b;
             }
             signs.max_emoticon_len = signs.max_emoticon_len.max(text.len());
+            if text.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                signs.max_alnum_emoticon_len = signs.max_alnum_emoticon_len.max(text.len());
+            }
             signs.emoticons.insert(text.into(), v);
         }
         Ok(signs)
@@ -90,6 +96,14 @@ impl Signs for SignLexicon {
 
     fn may_start_emoticon(&self, b: u8) -> bool {
         b < 128 && self.emoticon_starts & (1u128 << b) != 0
+    }
+
+    fn may_be_emoticon(&self, chunk: &str) -> bool {
+        let b = chunk.as_bytes();
+        !b.is_empty()
+            && b.len() <= self.max_emoticon_len
+            && self.may_start_emoticon(b[0].to_ascii_lowercase())
+            && (b.len() <= self.max_alnum_emoticon_len || !b.iter().all(u8::is_ascii_alphanumeric))
     }
 
     fn is_emoji(&self, c: char) -> bool {

@@ -75,6 +75,9 @@ pub trait Signs {
     fn is_emoticon(&self, lowered: &str) -> bool;
     /// Could an emoticon start with this ASCII byte? A cheap pre-check before a lookup.
     fn may_start_emoticon(&self, b: u8) -> bool;
+    /// Could `chunk` be an emoticon at all? Cheap checks that spare most words a lookup:
+    /// the first byte, the length, and whether it has anything but letters and digits.
+    fn may_be_emoticon(&self, chunk: &str) -> bool;
     fn is_emoji(&self, c: char) -> bool;
 }
 
@@ -92,6 +95,8 @@ pub struct Tokens {
     pub cased_words: u32,
     /// The text had more than `MAX_TOKENS` tokens; the rest was not looked at.
     pub truncated: bool,
+    /// Scratch for a chunk with HTML entities decoded.
+    decoded: String,
 }
 
 impl Tokens {
@@ -146,36 +151,186 @@ impl Tokens {
 /// Tokenizes `text` into `out` (cleared first).
 pub fn tokenize(text: &str, signs: &impl Signs, out: &mut Tokens) {
     out.clear();
-    for chunk in text.split(char::is_whitespace) {
+    let mut decoded = std::mem::take(&mut out.decoded);
+    for chunk in (Chunks { rest: text }) {
         if out.full() {
-            return;
+            break;
         }
-        if chunk.is_empty() || is_url_or_handle(chunk) {
+        if is_url_or_handle(chunk) {
             continue;
         }
-        if chunk.len() <= 12 && try_emoticon(chunk, signs, out) {
+        // Feeds and exports often leave HTML entities in text ("&lt;3", "AT&amp;T").
+        let chunk = if chunk.amp && decode_entities(chunk.text, &mut decoded) { decoded.as_str() } else { chunk.text };
+        if try_emoticon(chunk, signs, out) {
             continue;
         }
         tokenize_chunk(chunk, signs, out);
     }
+    out.decoded = decoded;
 }
 
-fn is_url_or_handle(chunk: &str) -> bool {
-    let b = chunk.as_bytes();
+/// Splits on whitespace like `str::split(char::is_whitespace)` minus the empty pieces, but
+/// looks at bytes and decodes only non-ASCII characters (most posts are mostly ASCII), and
+/// notes on the way the bytes that call for a closer look.
+struct Chunks<'a> {
+    rest: &'a str,
+}
+
+#[derive(Clone, Copy)]
+struct Chunk<'a> {
+    text: &'a str,
+    /// Contains `@`, `:` (handles, e-mail, URLs) or `&` (HTML entities).
+    at: bool,
+    colon: bool,
+    amp: bool,
+}
+
+/// Byte classes for chunk splitting: plain, ASCII whitespace, a byte that calls for a closer
+/// look (`@`, `:`, `&`), or the start of a multi-byte character.
+const PLAIN: u8 = 0;
+const SPACE: u8 = 1;
+const AT: u8 = 2;
+const COLON: u8 = 3;
+const AMP: u8 = 4;
+const MULTI: u8 = 5;
+
+const fn byte_classes() -> [u8; 256] {
+    let mut t = [PLAIN; 256];
+    let mut b = 0x80;
+    while b < 256 {
+        t[b] = MULTI;
+        b += 1;
+    }
+    t[b' ' as usize] = SPACE;
+    t[b'\t' as usize] = SPACE;
+    t[b'\n' as usize] = SPACE;
+    t[b'\r' as usize] = SPACE;
+    t[0x0b] = SPACE;
+    t[0x0c] = SPACE;
+    t[b'@' as usize] = AT;
+    t[b':' as usize] = COLON;
+    t[b'&' as usize] = AMP;
+    t
+}
+
+static CLASS: [u8; 256] = byte_classes();
+
+impl<'a> Iterator for Chunks<'a> {
+    type Item = Chunk<'a>;
+
+    fn next(&mut self) -> Option<Chunk<'a>> {
+        let bytes = self.rest.as_bytes();
+        let mut i = 0;
+        // Skip whitespace.
+        while i < bytes.len() {
+            match CLASS[bytes[i] as usize] {
+                SPACE => i += 1,
+                MULTI => {
+                    let c = next_char(self.rest, i);
+                    if !c.is_whitespace() {
+                        break;
+                    }
+                    i += c.len_utf8();
+                }
+                _ => break,
+            }
+        }
+        if i == bytes.len() {
+            self.rest = "";
+            return None;
+        }
+        let start = i;
+        let (mut at, mut colon, mut amp) = (false, false, false);
+        while i < bytes.len() {
+            match CLASS[bytes[i] as usize] {
+                PLAIN => i += 1,
+                SPACE => break,
+                AT => {
+                    at = true;
+                    i += 1;
+                }
+                COLON => {
+                    colon = true;
+                    i += 1;
+                }
+                AMP => {
+                    amp = true;
+                    i += 1;
+                }
+                _ => {
+                    let c = next_char(self.rest, i);
+                    if c.is_whitespace() {
+                        break;
+                    }
+                    i += c.len_utf8();
+                }
+            }
+        }
+        let text = &self.rest[start..i];
+        self.rest = &self.rest[i..];
+        Some(Chunk { text, at, colon, amp })
+    }
+}
+
+/// Decodes `&lt;` `&gt;` `&amp;` `&quot;` `&apos;` `&nbsp;` and numeric entities in `chunk`
+/// into `out`; returns false (and leaves `out` alone) when there is nothing to decode.
+fn decode_entities(chunk: &str, out: &mut String) -> bool {
+    let mut rest = chunk;
+    let mut changed = false;
+    let mut buf = String::new();
+    while let Some(amp) = rest.find('&') {
+        buf.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        let entity = after.find(';').filter(|&end| end <= 8).and_then(|end| {
+            let name = &after[..end];
+            let c = match name {
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "amp" => Some('&'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some(' '),
+                _ => name
+                    .strip_prefix("#x")
+                    .or_else(|| name.strip_prefix("#X"))
+                    .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                    .or_else(|| name.strip_prefix('#').and_then(|dec| dec.parse().ok()))
+                    .and_then(char::from_u32),
+            };
+            c.map(|c| (c, end))
+        });
+        match entity {
+            Some((c, end)) => {
+                buf.push(c);
+                rest = &after[end + 1..];
+                changed = true;
+            }
+            None => {
+                buf.push('&');
+                rest = after;
+            }
+        }
+    }
+    if changed {
+        buf.push_str(rest);
+        out.clear();
+        out.push_str(&buf);
+    }
+    changed
+}
+
+fn is_url_or_handle(chunk: Chunk<'_>) -> bool {
+    let text = chunk.text;
+    let b = text.as_bytes();
     let lower_starts = |p: &str| b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p.as_bytes());
-    b[0] == b'@'
-        || lower_starts("http://")
-        || lower_starts("https://")
+    (chunk.at && (b[0] == b'@' || text.find('@').is_some_and(|at| text[at..].contains('.'))))
+        || (chunk.colon && text.contains("://"))
         || lower_starts("www.")
-        || chunk.contains("://")
-        // e-mail addresses
-        || chunk.find('@').is_some_and(|at| at > 0 && chunk[at..].contains('.'))
 }
 
 /// Emits `chunk` as one emoticon if it is one (case-insensitively: `:D`, `XD`).
 fn try_emoticon(chunk: &str, signs: &impl Signs, out: &mut Tokens) -> bool {
-    let first = chunk.as_bytes()[0];
-    if !first.is_ascii() || !signs.may_start_emoticon(first.to_ascii_lowercase()) {
+    if !signs.may_be_emoticon(chunk) {
         return false;
     }
     let start = out.text.len();
@@ -212,8 +367,17 @@ fn tokenize_chunk(chunk: &str, signs: &impl Signs, out: &mut Tokens) {
         if out.full() {
             return;
         }
-        let c = next_char(chunk, i);
+        let c = if bytes[i] < 0x80 { bytes[i] as char } else { next_char(chunk, i) };
         let len = c.len_utf8();
+        if !hashtag && c.is_ascii_alphanumeric() {
+            // The common case, in one pass: find the word's end, count its capitals and
+            // repeats, copy it lower-cased.
+            if let Some(w) = scan_ascii_word(bytes, i) {
+                push_ascii_word(&chunk[i..w.end], w, out);
+                i = w.end;
+                continue;
+            }
+        }
         if is_word_char(c) {
             let end = word_end(chunk, i);
             if hashtag {
@@ -287,6 +451,24 @@ fn next_char(s: &str, i: usize) -> char {
 
 /// End of the word starting at `i`: word characters, with `'` or `-` allowed between them.
 fn word_end(chunk: &str, i: usize) -> usize {
+    // ASCII fast path; hands over to the general loop at the first non-ASCII byte.
+    let b = chunk.as_bytes();
+    let mut j = i;
+    while j < b.len() && b[j] < 0x80 {
+        let joiner = (b[j] == b'\'' || b[j] == b'-') && j > i && j + 1 < b.len() && b[j + 1].is_ascii_alphanumeric();
+        if b[j].is_ascii_alphanumeric() || joiner {
+            j += 1;
+        } else {
+            return j;
+        }
+    }
+    if j == b.len() {
+        return j;
+    }
+    word_end_unicode(chunk, i)
+}
+
+fn word_end_unicode(chunk: &str, i: usize) -> usize {
     let mut end = i;
     let mut iter = chunk[i..].char_indices().peekable();
     while let Some((off, c)) = iter.next() {
@@ -318,6 +500,69 @@ fn try_emoticon_tail(chunk: &str, i: usize, signs: &impl Signs, out: &mut Tokens
         }
     }
     false
+}
+
+/// What one scan of an ASCII word found.
+#[derive(Clone, Copy)]
+struct AsciiWord {
+    end: usize,
+    letters: u32,
+    upper: u32,
+    elongated: bool,
+}
+
+/// Scans the ASCII word starting at `i`; `None` if it runs into a non-ASCII byte (then the
+/// general path takes it).
+fn scan_ascii_word(b: &[u8], i: usize) -> Option<AsciiWord> {
+    let mut w = AsciiWord { end: i, letters: 0, upper: 0, elongated: false };
+    let mut run = 0u32;
+    let mut prev = 0u8;
+    let mut j = i;
+    while j < b.len() {
+        let c = b[j];
+        if c >= 0x80 {
+            return None;
+        }
+        if c.is_ascii_alphanumeric() {
+            let lower = c | ((c.is_ascii_uppercase() as u8) << 5);
+            w.letters += c.is_ascii_alphabetic() as u32;
+            w.upper += c.is_ascii_uppercase() as u32;
+            run = if lower == prev { run + 1 } else { 1 };
+            w.elongated |= run >= 3 && c.is_ascii_alphabetic();
+            prev = lower;
+            j += 1;
+        } else if (c == b'\'' || c == b'-') && j > i && b.get(j + 1).is_some_and(u8::is_ascii_alphanumeric) {
+            prev = c;
+            run = 1;
+            j += 1;
+        } else if b.get(j + 1).is_some_and(|&n| n >= 0x80) && c == b'\'' {
+            return None;
+        } else {
+            break;
+        }
+    }
+    w.end = j;
+    Some(w)
+}
+
+fn push_ascii_word(word: &str, w: AsciiWord, out: &mut Tokens) {
+    if word.len() > MAX_WORD_BYTES {
+        return;
+    }
+    let start = out.text.len();
+    out.text.push_str(word);
+    if w.upper > 0 {
+        out.text[start..].make_ascii_lowercase();
+    }
+    let mut flags = if w.elongated { flag::ELONGATED } else { 0 };
+    if w.letters >= 2 {
+        out.cased_words += 1;
+        if w.upper == w.letters {
+            out.caps_words += 1;
+            flags |= flag::CAPS;
+        }
+    }
+    out.push(TokenKind::Word, flags, start);
 }
 
 fn push_word(word: &str, flags: u8, out: &mut Tokens) {
@@ -415,6 +660,9 @@ mod tests {
         fn may_start_emoticon(&self, b: u8) -> bool {
             matches!(b, b':' | b'<' | b'x')
         }
+        fn may_be_emoticon(&self, chunk: &str) -> bool {
+            chunk.len() <= 4 && self.may_start_emoticon(chunk.as_bytes()[0].to_ascii_lowercase())
+        }
         fn is_emoji(&self, c: char) -> bool {
             matches!(c, '😡' | '👍')
         }
@@ -505,6 +753,15 @@ mod tests {
         use TokenKind::*;
         assert_eq!(kinds, [Word, SentenceEnd, Word, SentenceEnd, Word, ClauseEnd, Word]);
         assert_eq!((out.exclamations, out.questions), (3, 2));
+    }
+
+    #[test]
+    fn html_entities_are_decoded() {
+        let t = toks("love &lt;3 AT&amp;T &quot;ok&quot; &#233;t&#xE9; &bogus; &");
+        let texts: Vec<_> =
+            t.iter().filter(|(k, _)| !matches!(k, TokenKind::ClauseEnd)).map(|(_, s)| s.as_str()).collect();
+        assert_eq!(texts, ["love", "<3", "at", "t", "ok", "été", "bogus"]);
+        assert_eq!(t[1].0, TokenKind::Emoticon);
     }
 
     #[test]
