@@ -128,6 +128,7 @@ pub struct LexiconSources<'a> {
     pub contrast: &'a str,
     pub crisis: &'a str,
     pub stopwords: &'a str,
+    pub common: &'a str,
 }
 
 impl LexiconSources<'static> {
@@ -143,6 +144,7 @@ impl LexiconSources<'static> {
                     contrast: include_str!(concat!("../../lexicons/", $l, "/contrast.txt")),
                     crisis: include_str!(concat!("../../lexicons/", $l, "/crisis.tsv")),
                     stopwords: include_str!(concat!("../../lexicons/", $l, "/stopwords.txt")),
+                    common: include_str!(concat!("../../lexicons/", $l, "/common.txt")),
                 }
             };
         }
@@ -231,6 +233,7 @@ impl Lexicon {
         b.function_words(src.stopwords)?;
         b.valences("slang.tsv", src.slang)?;
         b.crisis(src.crisis)?;
+        b.frequent_words(src.common)?;
         b.inflected(src.inflected)?;
         b.stems();
         Ok(b.lex)
@@ -531,6 +534,17 @@ impl Builder {
         Ok(())
     }
 
+    /// Everyday words resolve as themselves, keeping whatever valence they have: a stemmer
+    /// or an inflected-form table must not turn "zaraz" (soon) into "zaraza" (plague). It
+    /// also spares the scorer a stem lookup for the words posts use most.
+    fn frequent_words(&mut self, src: &str) -> Result<(), LexiconError> {
+        for (line, cols) in data_lines(src) {
+            let text = self.term_text("common.txt", line, cols[0])?;
+            self.term_mut(text);
+        }
+        Ok(())
+    }
+
     fn inflected(&mut self, src: &str) -> Result<(), LexiconError> {
         const FILE: &str = "inflected.tsv";
         for (line, cols) in data_lines(src) {
@@ -599,6 +613,7 @@ mod tests {
                 contrast: "ale\n",
                 crisis: "awaria\toutage\t2\nnie działa\toutage\t2.5\n#bojkot\tboycott\t2\n",
                 stopwords: "lub\n",
+                common: "",
             },
         )
         .unwrap()

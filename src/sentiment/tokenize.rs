@@ -241,30 +241,24 @@ impl<'a> Iterator for Chunks<'a> {
         }
         let start = i;
         let (mut at, mut colon, mut amp) = (false, false, false);
-        while i < bytes.len() {
-            match CLASS[bytes[i] as usize] {
-                PLAIN => i += 1,
+        loop {
+            // Tight inner loop over plain bytes; everything else is handled below.
+            i += bytes[i..].iter().position(|&b| CLASS[b as usize] != PLAIN).unwrap_or(bytes.len() - i);
+            let Some(&b) = bytes.get(i) else { break };
+            match CLASS[b as usize] {
                 SPACE => break,
-                AT => {
-                    at = true;
-                    i += 1;
-                }
-                COLON => {
-                    colon = true;
-                    i += 1;
-                }
-                AMP => {
-                    amp = true;
-                    i += 1;
-                }
+                AT => at = true,
+                COLON => colon = true,
+                AMP => amp = true,
                 _ => {
                     let c = next_char(self.rest, i);
                     if c.is_whitespace() {
                         break;
                     }
-                    i += c.len_utf8();
+                    i += c.len_utf8() - 1;
                 }
             }
+            i += 1;
         }
         let text = &self.rest[start..i];
         self.rest = &self.rest[i..];
@@ -520,22 +514,25 @@ fn scan_ascii_word(b: &[u8], i: usize) -> Option<AsciiWord> {
     let mut j = i;
     while j < b.len() {
         let c = b[j];
-        if c >= 0x80 {
-            return None;
-        }
-        if c.is_ascii_alphanumeric() {
-            let lower = c | ((c.is_ascii_uppercase() as u8) << 5);
-            w.letters += c.is_ascii_alphabetic() as u32;
-            w.upper += c.is_ascii_uppercase() as u32;
+        let class = WORD_CLASS[c as usize];
+        if class & ALNUM != 0 {
+            let lower = c | (class & UPPER);
+            w.letters += (class & ALPHA != 0) as u32;
+            w.upper += (class & UPPER != 0) as u32;
             run = if lower == prev { run + 1 } else { 1 };
-            w.elongated |= run >= 3 && c.is_ascii_alphabetic();
+            w.elongated |= run >= 3 && class & ALPHA != 0;
             prev = lower;
             j += 1;
-        } else if (c == b'\'' || c == b'-') && j > i && b.get(j + 1).is_some_and(u8::is_ascii_alphanumeric) {
+        } else if c >= 0x80 {
+            return None;
+        } else if (c == b'\'' || c == b'-')
+            && j > i
+            && b.get(j + 1).is_some_and(|&n| WORD_CLASS[n as usize] & ALNUM != 0)
+        {
             prev = c;
             run = 1;
             j += 1;
-        } else if b.get(j + 1).is_some_and(|&n| n >= 0x80) && c == b'\'' {
+        } else if c == b'\'' && b.get(j + 1).is_some_and(|&n| n >= 0x80) {
             return None;
         } else {
             break;
@@ -544,6 +541,30 @@ fn scan_ascii_word(b: &[u8], i: usize) -> Option<AsciiWord> {
     w.end = j;
     Some(w)
 }
+
+/// Bits of `WORD_CLASS`. `UPPER` is 0x20, the bit that lower-cases an ASCII capital.
+const ALNUM: u8 = 1;
+const ALPHA: u8 = 2;
+const UPPER: u8 = 0x20;
+
+const fn word_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_digit() {
+            t[b] = ALNUM;
+        } else if c.is_ascii_lowercase() {
+            t[b] = ALNUM | ALPHA;
+        } else if c.is_ascii_uppercase() {
+            t[b] = ALNUM | ALPHA | UPPER;
+        }
+        b += 1;
+    }
+    t
+}
+
+static WORD_CLASS: [u8; 256] = word_classes();
 
 fn push_ascii_word(word: &str, w: AsciiWord, out: &mut Tokens) {
     if word.len() > MAX_WORD_BYTES {
