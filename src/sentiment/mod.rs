@@ -17,6 +17,7 @@
 pub mod batch;
 pub mod lang;
 pub mod lexicon;
+mod morphology;
 pub mod rules;
 pub mod score;
 pub mod signs;

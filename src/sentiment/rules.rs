@@ -21,6 +21,10 @@
 /// than "bad" is bad). VADER's empirically derived value.
 pub const NEGATION_SCALAR: f32 = -0.74;
 
+/// Factor for a negated *negative* word: "not racist", "I hope I don't die" deny something
+/// bad rather than praise, so they are only weakly positive.
+pub const NEGATED_NEGATIVE_SCALAR: f32 = -0.3;
+
 /// How much capitals add to a word's magnitude (VADER's C_INCR).
 pub const CAPS_BOOST: f32 = 0.733;
 

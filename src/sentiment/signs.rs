@@ -31,13 +31,19 @@ impl SignLexicon {
                     include_str!("../../lexicons/emoji.tsv"),
                     include_str!("../../lexicons/emoji-extra.tsv"),
                     include_str!("../../lexicons/emoticons.tsv"),
+                    include_str!("../../lexicons/emoticons-extra.tsv"),
                 )
             })
             .as_ref()
             .map_err(Clone::clone)
     }
 
-    pub fn load(emoji: &str, emoji_extra: &str, emoticons: &str) -> Result<SignLexicon, LexiconError> {
+    pub fn load(
+        emoji: &str,
+        emoji_extra: &str,
+        emoticons: &str,
+        emoticons_extra: &str,
+    ) -> Result<SignLexicon, LexiconError> {
         let mut signs = SignLexicon::default();
         for (file, src) in [("emoji.tsv", emoji), ("emoji-extra.tsv", emoji_extra)] {
             for (line, cols) in data_lines(src) {
@@ -53,9 +59,12 @@ impl SignLexicon {
                 }
             }
         }
-        for (line, cols) in data_lines(emoticons) {
+        let emoticon_files = [("emoticons.tsv", emoticons), ("emoticons-extra.tsv", emoticons_extra)];
+        for (line, cols, file) in
+            emoticon_files.iter().flat_map(|(f, src)| data_lines(src).map(move |(l, c)| (l, c, *f)))
+        {
             let text = cols[0].to_lowercase();
-            let v = valence("emoticons.tsv", line, cols.get(1))?;
+            let v = valence(file, line, cols.get(1))?;
             if let Some(&b) = text.as_bytes().first().filter(|b| b.is_ascii()) {
                 signs.emoticon_starts |= 1u128 << b;
             }
@@ -127,5 +136,7 @@ mod tests {
         assert!(s.emoticon(":)").is_some_and(|v| v > 0.0));
         assert!(s.emoticon(":d").is_some_and(|v| v > 0.0));
         assert!(s.may_start_emoticon(b':') && s.may_start_emoticon(b'<'));
+        assert!(s.emoticon("xd").is_some_and(|v| v > 0.0), "laughter is an emoticon in every language");
+        assert!(s.may_be_emoticon("xDD") && !s.may_be_emoticon("xylophone"));
     }
 }

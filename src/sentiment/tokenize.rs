@@ -484,6 +484,14 @@ fn try_emoticon_tail(chunk: &str, i: usize, signs: &impl Signs, out: &mut Tokens
     if tail.len() < 2 || tail.len() > 12 || !signs.may_start_emoticon(tail.as_bytes()[0].to_ascii_lowercase()) {
         return false;
     }
+    // Glued to a word, only a face made of punctuation counts ("great:)", "love<3"): Swedish
+    // genitives ("SVT:s") and abbreviations ("(FP):") would otherwise read as ":s" and "):".
+    let after_word = chunk[..i].chars().next_back().is_some_and(is_word_char);
+    if after_word
+        && (!matches!(tail.as_bytes()[0], b':' | b';' | b'=' | b'<') || tail.bytes().any(|b| b.is_ascii_alphabetic()))
+    {
+        return false;
+    }
     let trimmed = tail.trim_end_matches(['!', '.', '?']);
     for candidate in [tail, trimmed] {
         if candidate.len() >= 2 && try_emoticon(candidate, signs, out) {
@@ -737,6 +745,13 @@ mod tests {
         let t = toks("great:) :D XD <3 :-(!!");
         let emoticons: Vec<_> = t.iter().filter(|(k, _)| *k == TokenKind::Emoticon).map(|(_, s)| s.as_str()).collect();
         assert_eq!(emoticons, [":)", ":d", "xd", "<3", ":-("]);
+    }
+
+    #[test]
+    fn genitives_and_abbreviations_are_not_emoticons() {
+        let t = toks("SVT:s (FP): great:) x:D");
+        let emoticons: Vec<_> = t.iter().filter(|(k, _)| *k == TokenKind::Emoticon).map(|(_, s)| s.as_str()).collect();
+        assert_eq!(emoticons, [":)"]);
     }
 
     #[test]
