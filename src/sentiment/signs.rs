@@ -10,15 +10,19 @@ use rustc_hash::FxHashMap;
 use super::lexicon::{data_lines, LexiconError};
 use super::tokenize::Signs;
 
+const STARTS: u8 = 1;
+const STARTS_ALNUM: u8 = 2;
+
 #[derive(Debug, Default)]
 pub struct SignLexicon {
     emoji: FxHashMap<char, f32>,
     emoticons: FxHashMap<Box<str>, f32>,
-    /// Bit `b` is set when ASCII byte `b` starts at least one emoticon.
-    emoticon_starts: u128,
+    /// Per ASCII byte: `STARTS` if it starts an emoticon, `STARTS_ALNUM` if it starts an
+    /// emoticon made only of letters and digits ("xd").
+    starts: Vec<u8>,
     max_emoticon_len: usize,
-    /// Longest emoticon made of letters and digits only ("xd"); longer plain words are
-    /// never looked up.
+    /// Longest emoticon made of letters and digits only ("xd"): longer plain words are never
+    /// looked up.
     max_alnum_emoticon_len: usize,
 }
 
@@ -44,7 +48,7 @@ impl SignLexicon {
         emoticons: &str,
         emoticons_extra: &str,
     ) -> Result<SignLexicon, LexiconError> {
-        let mut signs = SignLexicon::default();
+        let mut signs = SignLexicon { starts: vec![0; 128], ..SignLexicon::default() };
         for (file, src) in [("emoji.tsv", emoji), ("emoji-extra.tsv", emoji_extra)] {
             for (line, cols) in data_lines(src) {
                 let mut chars = cols[0].chars();
@@ -66,11 +70,12 @@ impl SignLexicon {
             let text = cols[0].to_lowercase();
             let v = valence(file, line, cols.get(1))?;
             if let Some(&b) = text.as_bytes().first().filter(|b| b.is_ascii()) {
-                signs.emoticon_starts |= 1u128 << b;
+                signs.starts[b as usize] |= STARTS;
             }
             signs.max_emoticon_len = signs.max_emoticon_len.max(text.len());
             if text.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 signs.max_alnum_emoticon_len = signs.max_alnum_emoticon_len.max(text.len());
+                signs.starts[text.as_bytes()[0] as usize & 127] |= STARTS_ALNUM;
             }
             signs.emoticons.insert(text.into(), v);
         }
@@ -104,15 +109,31 @@ impl Signs for SignLexicon {
     }
 
     fn may_start_emoticon(&self, b: u8) -> bool {
-        b < 128 && self.emoticon_starts & (1u128 << b) != 0
+        self.starts.get(b as usize).is_some_and(|s| s & STARTS != 0)
     }
 
+    #[inline]
     fn may_be_emoticon(&self, chunk: &str) -> bool {
         let b = chunk.as_bytes();
-        !b.is_empty()
-            && b.len() <= self.max_emoticon_len
-            && self.may_start_emoticon(b[0].to_ascii_lowercase())
-            && (b.len() <= self.max_alnum_emoticon_len || !b.iter().all(u8::is_ascii_alphanumeric))
+        if b.is_empty() || b.len() > self.max_emoticon_len {
+            return false;
+        }
+        let first = b[0].to_ascii_lowercase();
+        let Some(&starts) = self.starts.get(first as usize) else { return false };
+        if starts == 0 {
+            return false;
+        }
+        if !first.is_ascii_alphanumeric() {
+            return true;
+        }
+        // Emoticons that start with a letter or digit have punctuation within their first
+        // three bytes ("o.o", "d:", "j/k", "8)"), or are laughter ("xd", "xddd"). Deciding
+        // from at most three bytes spares every ordinary word a scan.
+        let punct = |i: usize| b.get(i).is_some_and(|c| !c.is_ascii_alphanumeric());
+        if punct(1) || punct(2) {
+            return starts & STARTS != 0;
+        }
+        starts & STARTS_ALNUM != 0 && b.len() <= self.max_alnum_emoticon_len && b.iter().all(u8::is_ascii_alphanumeric)
     }
 
     fn is_emoji(&self, c: char) -> bool {

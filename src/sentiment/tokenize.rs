@@ -218,6 +218,7 @@ static CLASS: [u8; 256] = byte_classes();
 impl<'a> Iterator for Chunks<'a> {
     type Item = Chunk<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Chunk<'a>> {
         let bytes = self.rest.as_bytes();
         let mut i = 0;
@@ -313,6 +314,7 @@ fn decode_entities(chunk: &str, out: &mut String) -> bool {
     changed
 }
 
+#[inline]
 fn is_url_or_handle(chunk: Chunk<'_>) -> bool {
     let text = chunk.text;
     let b = text.as_bytes();
@@ -323,6 +325,7 @@ fn is_url_or_handle(chunk: Chunk<'_>) -> bool {
 }
 
 /// Emits `chunk` as one emoticon if it is one (case-insensitively: `:D`, `XD`).
+#[inline]
 fn try_emoticon(chunk: &str, signs: &impl Signs, out: &mut Tokens) -> bool {
     if !signs.may_be_emoticon(chunk) {
         return false;
@@ -515,6 +518,7 @@ struct AsciiWord {
 
 /// Scans the ASCII word starting at `i`; `None` if it runs into a non-ASCII byte (then the
 /// general path takes it).
+#[inline]
 fn scan_ascii_word(b: &[u8], i: usize) -> Option<AsciiWord> {
     let mut w = AsciiWord { end: i, letters: 0, upper: 0, elongated: false };
     let mut run = 0u32;
@@ -574,14 +578,17 @@ const fn word_classes() -> [u8; 256] {
 
 static WORD_CLASS: [u8; 256] = word_classes();
 
+#[inline]
 fn push_ascii_word(word: &str, w: AsciiWord, out: &mut Tokens) {
     if word.len() > MAX_WORD_BYTES {
         return;
     }
     let start = out.text.len();
-    out.text.push_str(word);
     if w.upper > 0 {
-        out.text[start..].make_ascii_lowercase();
+        // ASCII only, so pushing each lower-cased byte as a char is exact.
+        out.text.extend(word.bytes().map(|b| b.to_ascii_lowercase() as char));
+    } else {
+        out.text.push_str(word);
     }
     let mut flags = if w.elongated { flag::ELONGATED } else { 0 };
     if w.letters >= 2 {

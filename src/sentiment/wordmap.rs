@@ -21,6 +21,7 @@ impl<V> Default for WordMap<V> {
     }
 }
 
+#[inline]
 fn inline_key(word: &str) -> Option<u128> {
     let b = word.as_bytes();
     let n = b.len();
@@ -50,6 +51,7 @@ fn word_of(key: &u128) -> String {
 }
 
 impl<V> WordMap<V> {
+    #[inline]
     pub fn get(&self, word: &str) -> Option<&V> {
         match inline_key(word) {
             Some(k) => self.short.get(&k),

@@ -75,22 +75,19 @@ fn lingua_detector(low_accuracy: bool) -> Detector {
     Box::new(move |t| det.detect_language_of(t).and_then(from_lingua))
 }
 
-// ---------------------------------------------------------------------------
-// THIRD CANDIDATE: the project's own detector goes here.
-//
-// When the stormwatch crate is ready, add to Cargo.toml:
-//     stormwatch = { path = "../.." }
-// and replace the body below with:
-//     use stormwatch::model::Lang;
-//     Some(Box::new(|t| match stormwatch::sentiment::detect_language(t)? {
-//         Lang::En => Some(L::En), Lang::Nl => Some(L::Nl),
-//         Lang::Sv => Some(L::Sv), Lang::Pl => Some(L::Pl),
-//     }))
-// (adjust the variant names to whatever `stormwatch::model::Lang` uses).
-// Until then it returns None and the "stormwatch" row is reported as skipped.
-// ---------------------------------------------------------------------------
+/// stormwatch's own detector (src/sentiment/lang.rs), through its public entry point.
 fn stormwatch_detector() -> Option<Detector> {
-    None
+    use stormwatch::model::Lang;
+    // Build it before timing starts, as the other detectors are built before theirs.
+    stormwatch::sentiment::LanguageDetector::builtin().ok()?;
+    Some(Box::new(|t: &str| {
+        Some(match stormwatch::sentiment::detect_language(t)? {
+            Lang::En => L::En,
+            Lang::Nl => L::Nl,
+            Lang::Sv => L::Sv,
+            Lang::Pl => L::Pl,
+        })
+    }))
 }
 
 fn build_detector(name: &str) -> Result<Option<Detector>> {
