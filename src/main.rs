@@ -203,7 +203,13 @@ fn explain(out: &mut impl Write, text: &str, a: &Analysis) -> io::Result<()> {
         if let Some(c) = h.category {
             what.push_str(&format!(" [{c}]"));
         }
-        writeln!(out, "    {:<22} {:+.2} (lexicon {:+.2}) {what}", escape_for_terminal(h.term), h.score, h.base)?;
+        if h.base == 0.0 {
+            // A topic word: it tags a crisis category without judging.
+            let category = h.category.map(|c| format!(" [{c}]")).unwrap_or_default();
+            writeln!(out, "    {:<22} topic{category}", escape_for_terminal(h.term))?;
+        } else {
+            writeln!(out, "    {:<22} {:+.2} (lexicon {:+.2}) {what}", escape_for_terminal(h.term), h.score, h.base)?;
+        }
     }
     if a.punctuation_emphasis() != 0.0 {
         writeln!(out, "    {:<22} {:+.2} on the sum", "! and ? emphasis", a.punctuation_emphasis())?;

@@ -59,7 +59,11 @@ pub const ALPHA: f32 = 15.0;
 /// ("customer service", "klantenservice") that tags a category but says nothing about
 /// sentiment; weight 3 an unambiguous one ("data breach") that scores like "terrible".
 pub fn crisis_valence(weight: f32) -> f32 {
-    -(weight - 1.0).max(0.0) * CRISIS_VALENCE_PER_WEIGHT
+    if weight <= 1.0 {
+        0.0
+    } else {
+        -(weight - 1.0) * CRISIS_VALENCE_PER_WEIGHT
+    }
 }
 
 /// Valence per unit of crisis weight above 1.
@@ -149,6 +153,12 @@ impl Rules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn topic_crisis_terms_have_no_valence() {
+        assert_eq!(crisis_valence(1.0).to_bits(), 0.0f32.to_bits(), "+0.0, not -0.0, in JSON");
+        assert_eq!(crisis_valence(3.0), -2.5);
+    }
 
     #[test]
     fn normalize_is_bounded_and_odd() {

@@ -82,11 +82,6 @@ impl<V> WordMap<V> {
         self.short.len() + self.long.len()
     }
 
-    pub fn clear(&mut self) {
-        self.short.clear();
-        self.long.clear();
-    }
-
     /// Every key, as an owned string (for building other tables at load time, not for hot
     /// paths).
     pub fn words(&self) -> impl Iterator<Item = String> + '_ {
