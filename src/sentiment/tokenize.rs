@@ -520,6 +520,23 @@ struct LatinWord {
     extended: bool,
 }
 
+impl LatinWord {
+    fn start(i: usize) -> LatinWord {
+        LatinWord { end: i, letters: 0, upper: 0, elongated: false, extended: false }
+    }
+
+    /// Counts one letter or digit (`lower` is its lower-cased code point); `run` and `prev`
+    /// track repeats for elongation.
+    #[inline(always)]
+    fn count(&mut self, lower: u32, is_alpha: bool, is_upper: bool, run: &mut u32, prev: &mut u32) {
+        self.letters += is_alpha as u32;
+        self.upper += is_upper as u32;
+        *run = if lower == *prev { *run + 1 } else { 1 };
+        self.elongated |= *run >= 3 && is_alpha;
+        *prev = lower;
+    }
+}
+
 /// Case of a letter in U+00C0..=U+017F (Latin-1 Supplement and Latin Extended-A, which hold
 /// every Dutch, Swedish and Polish letter): `(is_upper, lower)`, or `None` for the few code
 /// points that are not letters or do not lower-case to one character (×, ÷, İ). A table-free
@@ -559,26 +576,18 @@ fn latin_at(b: &[u8], j: usize) -> Option<char> {
 // Out of line: for English the rare path, and inlining it makes the common one slower.
 #[inline(never)]
 fn scan_latin_word(b: &[u8], i: usize) -> Option<LatinWord> {
-    let mut w = LatinWord { end: i, letters: 0, upper: 0, elongated: false, extended: false };
-    let mut run = 0u32;
-    // The previous character (lower-cased) as a number: comparing chars costs more here.
-    let mut prev = 0u32;
+    let mut w = LatinWord::start(i);
+    let (mut run, mut prev) = (0u32, 0u32);
     let mut j = i;
     while j < b.len() {
         let c = b[j];
         if c < 0x80 {
             let class = WORD_CLASS[c as usize];
             if class & ALNUM != 0 {
-                let lower = (c | (class & UPPER)) as u32;
-                w.letters += (class & ALPHA != 0) as u32;
-                w.upper += (class & UPPER != 0) as u32;
-                run = if lower == prev { run + 1 } else { 1 };
-                w.elongated |= run >= 3 && class & ALPHA != 0;
-                prev = lower;
+                w.count((c | (class & UPPER)) as u32, class & ALPHA != 0, class & UPPER != 0, &mut run, &mut prev);
                 j += 1;
             } else if (c == b'\'' || c == b'-') && j > i && is_latin_word_byte_at(b, j + 1) {
-                prev = c as u32;
-                run = 1;
+                (run, prev) = (1, c as u32);
                 j += 1;
             } else if c == b'\'' && b.get(j + 1).is_some_and(|&n| n >= 0x80) {
                 return None;
@@ -588,12 +597,7 @@ fn scan_latin_word(b: &[u8], i: usize) -> Option<LatinWord> {
         } else {
             let (is_upper, lower) = latin_at(b, j).and_then(latin_case)?;
             w.extended = true;
-            w.letters += 1;
-            w.upper += is_upper as u32;
-            let lower = lower as u32;
-            run = if lower == prev { run + 1 } else { 1 };
-            w.elongated |= run >= 3;
-            prev = lower;
+            w.count(lower as u32, true, is_upper, &mut run, &mut prev);
             j += 2;
         }
     }
@@ -606,20 +610,14 @@ fn scan_latin_word(b: &[u8], i: usize) -> Option<LatinWord> {
 /// non-ASCII byte.
 #[inline]
 fn scan_ascii_word(b: &[u8], i: usize) -> Option<LatinWord> {
-    let mut w = LatinWord { end: i, letters: 0, upper: 0, elongated: false, extended: false };
-    let mut run = 0u32;
-    let mut prev = 0u8;
+    let mut w = LatinWord::start(i);
+    let (mut run, mut prev) = (0u32, 0u32);
     let mut j = i;
     while j < b.len() {
         let c = b[j];
         let class = WORD_CLASS[c as usize];
         if class & ALNUM != 0 {
-            let lower = c | (class & UPPER);
-            w.letters += (class & ALPHA != 0) as u32;
-            w.upper += (class & UPPER != 0) as u32;
-            run = if lower == prev { run + 1 } else { 1 };
-            w.elongated |= run >= 3 && class & ALPHA != 0;
-            prev = lower;
+            w.count((c | (class & UPPER)) as u32, class & ALPHA != 0, class & UPPER != 0, &mut run, &mut prev);
             j += 1;
         } else if c >= 0x80 {
             return None;
@@ -627,8 +625,7 @@ fn scan_ascii_word(b: &[u8], i: usize) -> Option<LatinWord> {
             && j > i
             && b.get(j + 1).is_some_and(|&n| WORD_CLASS[n as usize] & ALNUM != 0)
         {
-            prev = c;
-            run = 1;
+            (run, prev) = (1, c as u32);
             j += 1;
         } else if c == b'\'' && b.get(j + 1).is_some_and(|&n| n >= 0x80) {
             return None;
