@@ -4,6 +4,9 @@
 //! Data flows one way — `sources → sentiment → detect → alert → notify` — and the types that
 //! cross each step live in [`model`]. See `docs/` and the design notes in the README.
 
+pub mod config;
 pub mod eval;
 pub mod model;
 pub mod sentiment;
+pub mod sources;
+pub mod store;

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod sources_cli;
+
 use stormwatch::eval::{self, Split};
 use stormwatch::model::Lang;
 use stormwatch::sentiment::batch::score_jsonl;
@@ -19,8 +21,17 @@ use stormwatch::sentiment::{Analysis, LabelThresholds, LangSource, Scorer};
     about = "Warns a brand's crisis team when social-media mentions spike or turn negative"
 )]
 struct Cli {
+    /// Log lines as text or JSON (level by RUST_LOG, default info).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -30,6 +41,32 @@ enum Command {
     /// Measure the scorer or the language detector on labelled data.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Debug and run the mention sources of a configuration.
+    #[command(subcommand)]
+    Sources(SourcesCommand),
+}
+
+#[derive(Subcommand)]
+enum SourcesCommand {
+    /// Poll each source once (first page only, no state written) and show what came back.
+    Test {
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Only this source.
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Poll the sources with their state, printing matched mentions as JSON lines.
+    Poll {
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Poll each source once (all pages of its backlog) and exit.
+        #[arg(long)]
+        once: bool,
+        /// Only this source.
+        #[arg(long)]
+        source: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -122,6 +159,7 @@ const EXAMPLES: &[(&str, &str)] = &[
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.log_format);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -141,12 +179,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", eval::sentiment_table(&rows));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Sources(SourcesCommand::Test { config, source }) => sources_cli::test(&config, source.as_deref()),
+        Command::Sources(SourcesCommand::Poll { config, once, source }) => {
+            sources_cli::poll(&config, once, source.as_deref())
+        }
         Command::Eval(EvalCommand::Lang { dir, split }) => {
             let scorer = Scorer::builtin()?;
             let data = eval::load(&dir, split.into())?;
             print!("{}", eval::language_table(&eval::language(&scorer, &data)?));
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
     }
 }
 
@@ -230,6 +282,6 @@ fn explain(out: &mut impl Write, text: &str, a: &Analysis) -> io::Result<()> {
 
 /// Mention text is written by strangers: control characters (terminal escapes) are shown,
 /// not obeyed.
-fn escape_for_terminal(s: &str) -> String {
+pub(crate) fn escape_for_terminal(s: &str) -> String {
     s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
 }

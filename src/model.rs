@@ -176,6 +176,43 @@ impl FromStr for CrisisCategory {
     }
 }
 
+/// One post about something a watch follows, as a source saw it: the narrow type between
+/// `sources` and the scoring step. Source kinds differ a lot; this is what they all agree on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mention {
+    /// The configured name of the source it came from.
+    pub source: String,
+    /// The source's own id for the item; unique within the source, stable across polls.
+    pub id: String,
+    /// Plain text: HTML stripped, entities decoded.
+    pub text: String,
+    /// Handle or display name of the author, when the source gives one.
+    pub author: Option<String>,
+    /// The author's audience (followers, subscribers), when the source gives it.
+    pub reach: Option<u64>,
+    /// The language the source declared, as a lower-case primary tag ("nl", "de"); scoring
+    /// uses it when it is one of the four languages stormwatch scores.
+    pub lang: Option<String>,
+    /// When it was published (the source's time, not when it was fetched).
+    pub published: chrono::DateTime<chrono::Utc>,
+    pub url: Option<String>,
+}
+
+impl Mention {
+    /// The declared language, if stormwatch scores it.
+    pub fn scored_lang(&self) -> Option<Lang> {
+        self.lang.as_deref().and_then(Lang::from_tag)
+    }
+}
+
+/// A mention with the watches it belongs to: what the sources step hands on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchedMention {
+    #[serde(flatten)]
+    pub mention: Mention,
+    pub watches: Vec<String>,
+}
+
 /// One term that moved a text's score, and by how much (after all rules).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TermScore {

@@ -1,0 +1,169 @@
+//! The configuration file, parsed once into typed, validated structs.
+//!
+//! A TOML file (see `config/stormwatch.example.toml`), with environment overrides named
+//! `STORMWATCH__SECTION__KEY`, is read by the `config` crate into the `raw` structs (every
+//! key declared, unknown keys refused), then validated into the types below. Code past this
+//! module never sees raw TOML or an `Option` that "can't be None". Every error names the
+//! field path and the problem: `sources[2].interval: "5x" is not a duration (use 90s, 5m, 1h)`.
+
+mod raw;
+mod sources;
+mod watches;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use sources::{JsonCursor, JsonFields, SourceKind, SourceSpec, DEFAULT_MAX_BODY_BYTES};
+pub use watches::WatchSpec;
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub storage: StorageSpec,
+    pub sources: Vec<SourceSpec>,
+    pub watches: Vec<WatchSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageSpec {
+    /// The SQLite file; created if missing.
+    pub path: PathBuf,
+    /// How long a seen mention id is remembered (dedup window).
+    pub seen_ttl: Duration,
+}
+
+/// Problems found in a configuration, each with its field path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {problem}")]
+    Read { path: String, problem: String },
+    #[error("{}", .0.join("\n"))]
+    Invalid(Vec<String>),
+}
+
+/// Collects every problem, not just the first, so one run of `check` shows them all.
+#[derive(Debug, Default)]
+pub(crate) struct Problems(Vec<String>);
+
+impl Problems {
+    pub(crate) fn add(&mut self, path: impl std::fmt::Display, problem: impl std::fmt::Display) {
+        self.0.push(format!("{path}: {problem}"));
+    }
+}
+
+impl Config {
+    /// Reads and validates `path`, applying `STORMWATCH__…` environment overrides.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read { path: path.display().to_string(), problem: e.to_string() })?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Config::from_toml_with_env(&text, &base_dir)
+    }
+
+    /// Parses TOML text (relative paths resolve against `base_dir`), with env overrides.
+    pub fn from_toml_with_env(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+        let built = ::config::Config::builder()
+            .add_source(::config::File::from_str(text, ::config::FileFormat::Toml))
+            .add_source(::config::Environment::with_prefix("STORMWATCH").prefix_separator("__").separator("__"))
+            .build()
+            .map_err(|e| ConfigError::Invalid(vec![e.to_string()]))?;
+        let raw: raw::RawConfig = built.try_deserialize().map_err(|e| ConfigError::Invalid(vec![e.to_string()]))?;
+        Config::validate(raw, base_dir)
+    }
+
+    fn validate(raw: raw::RawConfig, base_dir: &Path) -> Result<Config, ConfigError> {
+        let mut problems = Problems::default();
+        let storage = StorageSpec {
+            path: raw
+                .storage
+                .as_ref()
+                .and_then(|s| s.path.clone())
+                .map(|p| base_dir.join(p))
+                .unwrap_or_else(|| base_dir.join("stormwatch.db")),
+            seen_ttl: raw
+                .storage
+                .as_ref()
+                .and_then(|s| s.seen_ttl.as_deref())
+                .and_then(|d| duration("storage.seen_ttl", d, &mut problems))
+                .unwrap_or(Duration::from_secs(7 * 24 * 3600)),
+        };
+        let sources = sources::validate(raw.sources, base_dir, &mut problems);
+        let source_names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+        let watches = watches::validate(raw.watches, &source_names, &mut problems);
+        if problems.0.is_empty() {
+            Ok(Config { storage, sources, watches })
+        } else {
+            Err(ConfigError::Invalid(problems.0))
+        }
+    }
+}
+
+/// Parses a duration string ("90s", "5m", "1h", "7d") or records the problem.
+pub(crate) fn duration(path: &str, text: &str, problems: &mut Problems) -> Option<Duration> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if d > Duration::ZERO => Some(d),
+        Ok(_) => {
+            problems.add(path, format!("{text:?} must be longer than zero"));
+            None
+        }
+        Err(_) => {
+            problems.add(path, format!("{text:?} is not a duration (use 90s, 5m, 1h, 7d)"));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_with_env(text, Path::new("/etc/stormwatch"))
+    }
+
+    #[test]
+    fn the_design_example_loads() {
+        let c = load(include_str!("../../config/stormwatch.example.toml")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.sources.len() >= 2 && !c.watches.is_empty());
+        assert_eq!(c.storage.path, Path::new("/etc/stormwatch/stormwatch.db"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_field_path() {
+        let err = load(
+            r#"
+            [[sources]]
+            name = "news"
+            kind = "rss"
+            interval = "5x"
+
+            [[sources]]
+            name = "news"
+            kind = "telegraph"
+
+            [[watches]]
+            name = "w"
+            terms = []
+            sources = ["nope"]
+            "#,
+        )
+        .unwrap_err()
+        .to_string();
+        for needle in [
+            "sources[0].url: required for kind rss",
+            "sources[0].interval: \"5x\" is not a duration",
+            "sources[1].name: \"news\" is used by sources[0] too",
+            "sources[1].kind: unknown kind \"telegraph\"",
+            "watches[0].terms: give at least one term",
+            "watches[0].sources[0]: no source is named \"nope\"",
+        ] {
+            assert!(err.contains(needle), "{needle:?} missing from:\n{err}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = load("[storage]\npaht = \"x.db\"\n").unwrap_err().to_string();
+        assert!(err.contains("paht"), "{err}");
+    }
+}

@@ -1,0 +1,80 @@
+//! `[[watches]]`: the brands and topics followed, and which mentions belong to them.
+
+use crate::model::Lang;
+
+use super::raw::RawWatch;
+use super::Problems;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchSpec {
+    pub name: String,
+    /// Phrases, `#hashtags` and `@handles`; a mention matching any belongs to the watch.
+    pub terms: Vec<String>,
+    /// A mention matching any of these does not belong, whatever else it matches.
+    pub exclude: Vec<String>,
+    /// Languages scored for this watch; all four when the config leaves it empty.
+    pub languages: Vec<Lang>,
+    /// Sources that feed this watch; `None` means all.
+    pub sources: Option<Vec<String>>,
+    pub preset: Option<String>,
+    pub thresholds: Option<serde_json::Value>,
+    pub receivers: Vec<String>,
+}
+
+pub(super) fn validate(raw: Vec<RawWatch>, source_names: &[&str], problems: &mut Problems) -> Vec<WatchSpec> {
+    let mut out: Vec<WatchSpec> = Vec::new();
+    for (i, r) in raw.into_iter().enumerate() {
+        let at = format!("watches[{i}]");
+        let name = r.name.as_deref().map(str::trim).unwrap_or("").to_string();
+        if name.is_empty() {
+            problems.add(format!("{at}.name"), "required: a unique name for this watch");
+        } else if let Some(j) = out.iter().position(|w| w.name == name) {
+            problems.add(format!("{at}.name"), format!("{name:?} is used by watches[{j}] too"));
+        }
+        let clean = |terms: &[String], key: &str, problems: &mut Problems| -> Vec<String> {
+            let mut kept = Vec::new();
+            for (j, t) in terms.iter().enumerate() {
+                let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+                if t.trim_start_matches(['#', '@']).is_empty() {
+                    problems.add(format!("{at}.{key}[{j}]"), "an empty term matches nothing");
+                } else {
+                    kept.push(t);
+                }
+            }
+            kept
+        };
+        let terms = clean(&r.terms, "terms", problems);
+        if r.terms.is_empty() {
+            problems.add(format!("{at}.terms"), "give at least one term (a phrase, #hashtag or @handle)");
+        }
+        let exclude = clean(&r.exclude, "exclude", problems);
+        let mut languages = Vec::new();
+        for (j, l) in r.languages.iter().enumerate() {
+            match l.parse::<Lang>() {
+                Ok(lang) => languages.push(lang),
+                Err(e) => problems.add(format!("{at}.languages[{j}]"), e),
+            }
+        }
+        if languages.is_empty() {
+            languages = Lang::ALL.to_vec();
+        }
+        if let Some(sources) = &r.sources {
+            for (j, s) in sources.iter().enumerate() {
+                if !source_names.contains(&s.as_str()) {
+                    problems.add(format!("{at}.sources[{j}]"), format!("no source is named {s:?}"));
+                }
+            }
+        }
+        out.push(WatchSpec {
+            name,
+            terms,
+            exclude,
+            languages,
+            sources: r.sources,
+            preset: r.preset,
+            thresholds: r.thresholds,
+            receivers: r.receivers,
+        });
+    }
+    out
+}

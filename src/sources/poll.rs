@@ -1,0 +1,379 @@
+//! Polling: when each source is asked, what happens to a page, and what a failure costs.
+//!
+//! One task per source. A poll asks the source's `Kind` for pages until it says there are
+//! no more (at most `MAX_PAGES_PER_POLL`), and for each page:
+//! 1. drops the mentions whose ids were handed on before (the seen-id store);
+//! 2. matches the rest to watches and hands the matched ones on through a bounded channel
+//!    (a full channel slows polling down: backpressure, never an unbounded queue);
+//! 3. then, in one transaction, records their ids as seen and stores the cursor after the
+//!    page. A crash before 3 means the page is fetched and handed on again after restart (at
+//!    least once, never skipped); a crash after it means nothing is repeated.
+//!
+//! Between polls a source waits its interval with ±10% jitter (so a thousand sources do not
+//! fire together), or longer: after a failure, exponentially longer (interval × 2^n, capped at
+//! `MAX_BACKOFF`, with jitter); when the server said `Retry-After` or ran out of rate limit,
+//! at least that long. A failing source waits on its own timer only: it never delays another.
+//! At most `PER_HOST` polls run against one host at a time.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, Semaphore};
+use tracing::{debug, info, warn};
+
+use super::http::{Http, Validators};
+use super::matching::Matcher;
+use super::{Kind, PageRequest, SourceError};
+use crate::config::SourceSpec;
+use crate::model::WatchedMention;
+use crate::store::{SourceHealth, SourceState, Store, StoreError};
+
+/// Pages fetched in one poll at most; a longer backlog continues at the next poll.
+pub const MAX_PAGES_PER_POLL: usize = 50;
+/// Polls running against the same host at once.
+pub const PER_HOST: usize = 2;
+/// The longest wait after repeated failures.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
+
+/// Counters over all sources, for logs now and `/metrics` later.
+#[derive(Debug, Default)]
+pub struct PollStats {
+    pub polls: AtomicU64,
+    pub pages: AtomicU64,
+    pub failures: AtomicU64,
+    pub not_modified: AtomicU64,
+    /// Mentions new to the seen store (matched or not).
+    pub new_mentions: AtomicU64,
+    /// New mentions that matched at least one watch and were handed on.
+    pub handed_on: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub skipped_items: AtomicU64,
+}
+
+/// What one poll of one source did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PollReport {
+    pub pages: usize,
+    pub new: usize,
+    pub handed_on: usize,
+    pub duplicates: usize,
+    pub skipped: usize,
+    pub not_modified: bool,
+    /// The server asked for a pause even though the poll succeeded.
+    pub pause: Option<Duration>,
+    /// Why the poll stopped early; pages before the error were handed on and committed.
+    pub error: Option<SourceError>,
+}
+
+/// Why a poll could not continue at all.
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the pipeline stopped taking mentions")]
+    Closed,
+}
+
+/// Everything a poll needs besides the source itself.
+#[derive(Clone)]
+pub struct PollContext {
+    pub store: Store,
+    pub matcher: Arc<Matcher>,
+    pub out: mpsc::Sender<WatchedMention>,
+    pub stats: Arc<PollStats>,
+}
+
+/// One configured source, ready to poll.
+pub struct Source {
+    pub spec: SourceSpec,
+    pub kind: Box<dyn Kind>,
+    pub http: Http,
+}
+
+impl Source {
+    pub fn new(spec: SourceSpec, http: &Http) -> Result<Source, SourceError> {
+        let kind = super::build(&spec)?;
+        let http = http.with_limit(spec.max_body_bytes);
+        Ok(Source { spec, kind, http })
+    }
+
+    /// The host polls are limited by (sources of kind `file` share one slot).
+    pub fn host(&self) -> String {
+        use crate::config::SourceKind::*;
+        match &self.spec.kind {
+            Rss { url }
+            | Mastodon { url, .. }
+            | Bluesky { url, .. }
+            | Reddit { url, .. }
+            | HackerNews { url, .. }
+            | Json { url, .. } => url.host_str().unwrap_or("").to_string(),
+            File { .. } => "file".to_string(),
+        }
+    }
+
+    /// The first page a first poll would get, with nothing read from or written to the store:
+    /// what `stormwatch sources test` shows.
+    pub async fn probe(&self, now: DateTime<Utc>) -> Result<super::Page, SourceError> {
+        let cursor = serde_json::Value::Null;
+        let validators = Validators::default();
+        let backfill_since = now - chrono::Duration::from_std(self.spec.backfill).unwrap_or_default();
+        let req =
+            PageRequest { source: &self.spec.name, cursor: &cursor, validators: &validators, backfill_since, now };
+        self.kind.page(&self.http, &req).await
+    }
+
+    /// Polls once: pages until done, handing on and committing page by page.
+    pub async fn poll(&self, ctx: &PollContext, now: DateTime<Utc>) -> Result<PollReport, PollError> {
+        let name = self.spec.name.clone();
+        let store = ctx.store.clone();
+        let state = blocking(move || store.source_state(&name)).await?.unwrap_or_default();
+        let mut cursor = state.cursor;
+        let mut validators = Validators { etag: state.etag, last_modified: state.last_modified };
+        let backfill_since = now - chrono::Duration::from_std(self.spec.backfill).unwrap_or_default();
+        let mut report = PollReport::default();
+        ctx.stats.polls.fetch_add(1, Ordering::Relaxed);
+        for _ in 0..MAX_PAGES_PER_POLL {
+            let req =
+                PageRequest { source: &self.spec.name, cursor: &cursor, validators: &validators, backfill_since, now };
+            let page = match self.kind.page(&self.http, &req).await {
+                Ok(page) => page,
+                Err(e) => {
+                    report.error = Some(e);
+                    break;
+                }
+            };
+            report.pages += 1;
+            ctx.stats.pages.fetch_add(1, Ordering::Relaxed);
+            report.pause = page.rate_limit.pause().max(report.pause);
+            if page.not_modified {
+                report.not_modified = true;
+                ctx.stats.not_modified.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+            if !page.skipped.is_empty() {
+                report.skipped += page.skipped.len();
+                ctx.stats.skipped_items.fetch_add(page.skipped.len() as u64, Ordering::Relaxed);
+                let first = &page.skipped[0];
+                warn!(source = %self.spec.name, count = page.skipped.len(), first_item = %first.item, why = %first.why, "items skipped");
+            }
+            let ids: Vec<String> = page.mentions.iter().map(|m| m.id.clone()).collect();
+            let (store, name) = (ctx.store.clone(), self.spec.name.clone());
+            let lookup = ids.clone();
+            let unseen = blocking(move || {
+                let refs: Vec<&str> = lookup.iter().map(String::as_str).collect();
+                store.unseen(&name, &refs)
+            })
+            .await?;
+            let mut new_ids = Vec::new();
+            for (mention, new) in page.mentions.into_iter().zip(unseen) {
+                if !new {
+                    report.duplicates += 1;
+                    continue;
+                }
+                new_ids.push(mention.id.clone());
+                let watches: Vec<String> =
+                    ctx.matcher.watches_for(&self.spec.name, &mention.text).into_iter().map(str::to_string).collect();
+                if watches.is_empty() {
+                    continue;
+                }
+                ctx.out.send(WatchedMention { mention, watches }).await.map_err(|_| PollError::Closed)?;
+                report.handed_on += 1;
+            }
+            report.new += new_ids.len();
+            ctx.stats.new_mentions.fetch_add(new_ids.len() as u64, Ordering::Relaxed);
+            ctx.stats.duplicates.fetch_add(report.duplicates as u64, Ordering::Relaxed);
+            ctx.stats.handed_on.fetch_add(report.handed_on as u64, Ordering::Relaxed);
+            cursor = page.cursor;
+            validators = page.validators;
+            let state = SourceState {
+                cursor: cursor.clone(),
+                etag: validators.etag.clone(),
+                last_modified: validators.last_modified.clone(),
+            };
+            let (store, name) = (ctx.store.clone(), self.spec.name.clone());
+            blocking(move || {
+                let refs: Vec<&str> = new_ids.iter().map(String::as_str).collect();
+                store.commit_page(&name, &refs, &state, now)
+            })
+            .await?;
+            if !page.more {
+                break;
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Runs a store call on the blocking pool (SQLite is synchronous).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(StoreError::Corrupt(format!("store task failed: {e}"))))
+}
+
+/// The health after a poll, from the health before it.
+pub fn next_health(before: &SourceHealth, report: &PollReport, now: DateTime<Utc>) -> SourceHealth {
+    let mut h = before.clone();
+    h.last_attempt = Some(now);
+    match &report.error {
+        None => {
+            h.last_success = Some(now);
+            h.consecutive_failures = 0;
+            h.last_status = Some(if report.not_modified { 304 } else { 200 });
+            h.last_error = None;
+            h.last_items = report.new as u32;
+        }
+        Some(e) if report.pages > 0 => {
+            // Some pages came through: the source works, the backlog continues next time.
+            h.last_success = Some(now);
+            h.consecutive_failures = 0;
+            h.last_status = e.status();
+            h.last_error = Some(e.to_string());
+            h.last_items = report.new as u32;
+        }
+        Some(e) => {
+            h.consecutive_failures += 1;
+            h.last_status = e.status();
+            h.last_error = Some(e.to_string());
+            h.last_items = 0;
+        }
+    }
+    h
+}
+
+/// How long to wait before the next poll. `jitter` is a number in [-1, 1].
+pub fn next_delay(interval: Duration, health: &SourceHealth, report: &PollReport, jitter: f64) -> Duration {
+    let base = if health.consecutive_failures == 0 {
+        interval
+    } else {
+        let exp = health.consecutive_failures.min(16);
+        interval.saturating_mul(1u32 << exp).min(MAX_BACKOFF)
+    };
+    let jittered = base.mul_f64((1.0 + 0.1 * jitter.clamp(-1.0, 1.0)).max(0.0));
+    let asked = report.error.as_ref().and_then(SourceError::retry_after).max(report.pause);
+    match asked {
+        Some(wait) => jittered.max(wait),
+        None => jittered,
+    }
+}
+
+/// Polls every source on its own schedule until `shutdown` fires.
+pub async fn run(sources: Vec<Source>, ctx: PollContext, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for source in sources {
+        let permit = hosts.entry(source.host()).or_insert_with(|| Arc::new(Semaphore::new(PER_HOST))).clone();
+        let ctx = ctx.clone();
+        let mut shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            // Spread the first polls over the first interval's tenth so they don't all start at once.
+            let mut delay = source.spec.interval.mul_f64(rand::random::<f64>() * 0.1);
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.changed() => return,
+                }
+                let Ok(_permit) = permit.acquire().await else { return };
+                let now = Utc::now();
+                let name = source.spec.name.clone();
+                let store = ctx.store.clone();
+                let before = tokio::task::spawn_blocking(move || store.health(&name))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .flatten()
+                    .unwrap_or_default();
+                let report = match source.poll(&ctx, now).await {
+                    Ok(r) => r,
+                    Err(PollError::Closed) => return,
+                    Err(e) => PollReport { error: Some(SourceError::Io(e.to_string())), ..PollReport::default() },
+                };
+                let health = next_health(&before, &report, now);
+                log_poll(&source.spec.name, &report, &health);
+                if report.error.is_some() {
+                    ctx.stats.failures.fetch_add(1, Ordering::Relaxed);
+                }
+                let (store, name, h) = (ctx.store.clone(), source.spec.name.clone(), health.clone());
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.record_health(&name, &h)).await {
+                    warn!(source = %source.spec.name, error = %e, "cannot record source health");
+                }
+                delay = next_delay(source.spec.interval, &health, &report, rand::random::<f64>() * 2.0 - 1.0);
+            }
+        });
+    }
+    let _ = shutdown.changed().await;
+    while tasks.join_next().await.is_some() {}
+}
+
+fn log_poll(source: &str, report: &PollReport, health: &SourceHealth) {
+    match &report.error {
+        Some(e) => warn!(
+            source,
+            kind = e.label(),
+            error = %e,
+            failures = health.consecutive_failures,
+            pages = report.pages,
+            "poll failed"
+        ),
+        None if report.new > 0 => {
+            info!(source, new = report.new, handed_on = report.handed_on, pages = report.pages, "polled")
+        }
+        None => debug!(source, not_modified = report.not_modified, "polled, nothing new"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failures(n: u32) -> SourceHealth {
+        SourceHealth { consecutive_failures: n, ..SourceHealth::default() }
+    }
+
+    #[test]
+    fn backoff_doubles_per_failure_and_is_capped() {
+        let iv = Duration::from_secs(60);
+        let ok = PollReport::default();
+        assert_eq!(next_delay(iv, &failures(0), &ok, 0.0), iv);
+        assert_eq!(next_delay(iv, &failures(1), &ok, 0.0), Duration::from_secs(120));
+        assert_eq!(next_delay(iv, &failures(3), &ok, 0.0), Duration::from_secs(480));
+        assert_eq!(next_delay(iv, &failures(30), &ok, 0.0), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        let iv = Duration::from_secs(100);
+        let ok = PollReport::default();
+        assert_eq!(next_delay(iv, &failures(0), &ok, 1.0), Duration::from_secs(110));
+        assert_eq!(next_delay(iv, &failures(0), &ok, -1.0), Duration::from_secs(90));
+    }
+
+    #[test]
+    fn retry_after_and_rate_limits_are_honoured() {
+        let iv = Duration::from_secs(60);
+        let limited = PollReport {
+            error: Some(SourceError::Status { status: 429, retry_after: Some(Duration::from_secs(600)) }),
+            ..PollReport::default()
+        };
+        assert_eq!(next_delay(iv, &failures(1), &limited, 0.0), Duration::from_secs(600));
+        let paused = PollReport { pause: Some(Duration::from_secs(300)), ..PollReport::default() };
+        assert_eq!(next_delay(iv, &failures(0), &paused, 0.0), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn health_counts_consecutive_failures_and_resets_on_success() {
+        let now = Utc::now();
+        let fail =
+            PollReport { error: Some(SourceError::Status { status: 503, retry_after: None }), ..PollReport::default() };
+        let h1 = next_health(&SourceHealth::default(), &fail, now);
+        let h2 = next_health(&h1, &fail, now);
+        assert_eq!((h2.consecutive_failures, h2.last_status, h2.last_success), (2, Some(503), None));
+        let ok = PollReport { pages: 1, new: 4, ..PollReport::default() };
+        let h3 = next_health(&h2, &ok, now);
+        assert_eq!((h3.consecutive_failures, h3.last_items, h3.last_error), (0, 4, None));
+        assert_eq!(h3.last_success, Some(now));
+    }
+}

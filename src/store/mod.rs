@@ -1,0 +1,317 @@
+//! The state that must survive a restart, in one SQLite file: source cursors and conditional-GET
+//! validators, the ids of mentions already handed on (to count each once), and source health.
+//! This module is the only one that speaks SQL.
+//!
+//! The file runs in WAL mode with a busy timeout, so readers (the status page, `report`) never
+//! block the poller. Schema changes are numbered migrations applied in order at open, tracked
+//! in `PRAGMA user_version`. A file that cannot be opened for writing is an error at start:
+//! stormwatch refuses to run without persistence rather than lose counts on the next restart.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// Numbered schema steps; never edit one that has shipped, append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: sources
+    "CREATE TABLE source_state (
+         source TEXT PRIMARY KEY,
+         cursor TEXT NOT NULL,          -- kind-specific JSON
+         etag TEXT,
+         last_modified TEXT,
+         updated_at INTEGER NOT NULL
+     );
+     CREATE TABLE seen (
+         source TEXT NOT NULL,
+         id TEXT NOT NULL,
+         seen_at INTEGER NOT NULL,
+         PRIMARY KEY (source, id)
+     ) WITHOUT ROWID;
+     CREATE INDEX seen_by_time ON seen (seen_at);
+     CREATE TABLE source_health (
+         source TEXT PRIMARY KEY,
+         last_attempt INTEGER,
+         last_success INTEGER,
+         consecutive_failures INTEGER NOT NULL DEFAULT 0,
+         last_status INTEGER,
+         last_error TEXT,
+         last_items INTEGER NOT NULL DEFAULT 0
+     );",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the state file {path}: {source} (stormwatch needs a writable SQLite file; check [storage] path, permissions and free space)")]
+    Open { path: String, source: rusqlite::Error },
+    #[error("state file {path} was written by a newer stormwatch (schema {found}, this one knows {known}); upgrade stormwatch or use another [storage] path")]
+    TooNew { path: String, found: i64, known: i64 },
+    #[error("state file error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("state file holds invalid data: {0}")]
+    Corrupt(String),
+}
+
+/// What a source remembers between polls.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceState {
+    /// Kind-specific position (JSON): last id, time, page token, …
+    pub cursor: serde_json::Value,
+    /// Conditional GET validators from the last 200 response.
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// How a source has been doing: the detection step turns a blind source into an alert.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceHealth {
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub consecutive_failures: u32,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub last_items: u32,
+}
+
+/// A handle on the state file; cheap to clone, safe to share between threads.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn from_ts(s: Option<i64>) -> Option<DateTime<Utc>> {
+    s.and_then(|s| DateTime::from_timestamp(s, 0))
+}
+
+impl Store {
+    /// Opens (creating if needed) the state file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |source| StoreError::Open { path: path.display().to_string(), source };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(open_err)?;
+        // WAL: readers don't block the writer; NORMAL sync is durable across process crashes.
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        // Fail now, not at the first write, when the file or folder is read-only or full.
+        conn.execute_batch("BEGIN IMMEDIATE; COMMIT;").map_err(open_err)?;
+        Store::migrate(conn, &path.display().to_string())
+    }
+
+    /// A private in-memory store, for unit tests and `sources test` (which writes no state).
+    pub fn in_memory() -> Result<Store, StoreError> {
+        Store::migrate(Connection::open_in_memory()?, ":memory:")
+    }
+
+    fn migrate(mut conn: Connection, path: &str) -> Result<Store, StoreError> {
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew { path: path.to_string(), found: version, known });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
+        // back on drop), so a poisoned lock is safe to keep using.
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn source_state(&self, source: &str) -> Result<Option<SourceState>, StoreError> {
+        let row = self
+            .conn()
+            .query_row("SELECT cursor, etag, last_modified FROM source_state WHERE source = ?1", params![source], |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        row.map(|(cursor, etag, last_modified)| {
+            let cursor = serde_json::from_str(&cursor)
+                .map_err(|e| StoreError::Corrupt(format!("cursor of source {source:?}: {e}")))?;
+            Ok(SourceState { cursor, etag, last_modified })
+        })
+        .transpose()
+    }
+
+    /// Which of `ids` were not handed on before (in the order given).
+    pub fn unseen(&self, source: &str, ids: &[&str]) -> Result<Vec<bool>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT 1 FROM seen WHERE source = ?1 AND id = ?2")?;
+        ids.iter().map(|id| Ok(!stmt.exists(params![source, id])?)).collect()
+    }
+
+    /// After a page's new mentions were handed on: remembers their ids and the cursor after
+    /// the page, in one transaction, so a crash leaves either both or neither.
+    pub fn commit_page(
+        &self,
+        source: &str,
+        handed_on: &[&str],
+        state: &SourceState,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut seen = tx.prepare_cached("INSERT OR IGNORE INTO seen (source, id, seen_at) VALUES (?1, ?2, ?3)")?;
+            for id in handed_on {
+                seen.execute(params![source, id, ts(now)])?;
+            }
+            tx.execute(
+                "INSERT INTO source_state (source, cursor, etag, last_modified, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, etag = excluded.etag,
+                     last_modified = excluded.last_modified, updated_at = excluded.updated_at",
+                params![source, state.cursor.to_string(), state.etag, state.last_modified, ts(now)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Forgets ids seen before `before`; returns how many. The dedup window is bounded by
+    /// `[storage] seen_ttl` (default 7 days): an item re-served after that counts again.
+    pub fn prune_seen(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        Ok(self.conn().execute("DELETE FROM seen WHERE seen_at < ?1", params![ts(before)])?)
+    }
+
+    pub fn seen_count(&self, source: &str) -> Result<u64, StoreError> {
+        let n: i64 =
+            self.conn().query_row("SELECT COUNT(*) FROM seen WHERE source = ?1", params![source], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+
+    pub fn record_health(&self, source: &str, h: &SourceHealth) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO source_health (source, last_attempt, last_success, consecutive_failures, last_status, last_error, last_items)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (source) DO UPDATE SET last_attempt = excluded.last_attempt,
+                 last_success = excluded.last_success, consecutive_failures = excluded.consecutive_failures,
+                 last_status = excluded.last_status, last_error = excluded.last_error, last_items = excluded.last_items",
+            params![
+                source,
+                h.last_attempt.map(ts),
+                h.last_success.map(ts),
+                h.consecutive_failures,
+                h.last_status,
+                h.last_error,
+                h.last_items
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn health(&self, source: &str) -> Result<Option<SourceHealth>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT last_attempt, last_success, consecutive_failures, last_status, last_error, last_items
+                 FROM source_health WHERE source = ?1",
+                params![source],
+                |r| {
+                    Ok(SourceHealth {
+                        last_attempt: from_ts(r.get(0)?),
+                        last_success: from_ts(r.get(1)?),
+                        consecutive_failures: r.get(2)?,
+                        last_status: r.get(3)?,
+                        last_error: r.get(4)?,
+                        last_items: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn a_page_commit_remembers_ids_and_cursor_together() {
+        let store = Store::in_memory().unwrap();
+        assert_eq!(store.source_state("news").unwrap(), None);
+        assert_eq!(store.unseen("news", &["a", "b"]).unwrap(), [true, true]);
+        let state = SourceState {
+            cursor: serde_json::json!({"min_id": "42"}),
+            etag: Some("\"x\"".into()),
+            last_modified: None,
+        };
+        store.commit_page("news", &["a"], &state, t(0)).unwrap();
+        assert_eq!(store.unseen("news", &["a", "b"]).unwrap(), [false, true]);
+        assert_eq!(store.unseen("other", &["a"]).unwrap(), [true], "ids are per source");
+        assert_eq!(store.source_state("news").unwrap(), Some(state));
+    }
+
+    #[test]
+    fn seen_ids_expire_after_the_ttl() {
+        let store = Store::in_memory().unwrap();
+        let s = SourceState::default();
+        store.commit_page("news", &["old"], &s, t(0)).unwrap();
+        store.commit_page("news", &["new"], &s, t(100)).unwrap();
+        assert_eq!(store.prune_seen(t(50)).unwrap(), 1);
+        assert_eq!(store.unseen("news", &["old", "new"]).unwrap(), [true, false]);
+    }
+
+    #[test]
+    fn health_round_trips() {
+        let store = Store::in_memory().unwrap();
+        let h = SourceHealth {
+            last_attempt: Some(t(10)),
+            last_success: Some(t(5)),
+            consecutive_failures: 2,
+            last_status: Some(503),
+            last_error: Some("HTTP 503".into()),
+            last_items: 0,
+        };
+        store.record_health("news", &h).unwrap();
+        assert_eq!(store.health("news").unwrap(), Some(h));
+    }
+
+    #[test]
+    fn state_survives_reopening_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let store = Store::open(&path).unwrap();
+            store.commit_page("news", &["a"], &SourceState::default(), t(0)).unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.unseen("news", &["a"]).unwrap(), [false]);
+    }
+
+    #[test]
+    fn an_unwritable_location_is_refused_at_open_with_advice() {
+        let err = Store::open(Path::new("/nonexistent-dir/stormwatch.db")).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent-dir/stormwatch.db") && err.contains("writable"), "{err}");
+    }
+
+    #[test]
+    fn a_file_from_a_newer_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        let err = Store::open(&path).unwrap_err().to_string();
+        assert!(err.contains("newer stormwatch"), "{err}");
+    }
+}
