@@ -146,7 +146,7 @@ pub fn poll(config_path: &Path, once: bool, only: Option<&str>) -> Result<ExitCo
             ok
         } else {
             let (stop, watch) = tokio::sync::watch::channel(false);
-            let runner = tokio::spawn(poll::run(sources, ctx, watch));
+            let runner = tokio::spawn(poll::run(sources, ctx, config.storage.seen_ttl, watch));
             let _ = tokio::signal::ctrl_c().await;
             tracing::info!("stopping");
             let _ = stop.send(true);

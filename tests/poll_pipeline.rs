@@ -301,7 +301,7 @@ async fn a_failing_source_does_not_hold_up_another() {
         stats: Arc::new(PollStats::default()),
     };
     let (stop, watch) = tokio::sync::watch::channel(false);
-    let runner = tokio::spawn(stormwatch::sources::poll::run(sources, ctx, watch));
+    let runner = tokio::spawn(stormwatch::sources::poll::run(sources, ctx, Duration::from_secs(3600), watch));
     let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("the good source delivers promptly");
     assert_eq!(got.map(|m| m.mention.id).as_deref(), Some("a"));
     // First polls are spread over the first tenth of the interval: wait for the broken one.
@@ -366,4 +366,47 @@ async fn a_new_process_on_the_same_state_file_resumes_without_gap_or_double_coun
 
     let third = run(cfg_path).await;
     assert!(ids(&third).is_empty(), "nothing new, nothing repeated");
+}
+
+/// `sources test` as users debug a feed: what came back per source, and a failing exit
+/// status when any source failed; no state written.
+#[tokio::test]
+async fn sources_test_shows_each_source_and_fails_when_one_fails() {
+    let (good, _) = serve(&[("a", "Kroon Bank storing \u{1b}[2J"), ("b", "weer")]).await;
+    let (bad, bad_site) = serve(&[]).await;
+    lock(&bad_site).mode = Mode::ServerError;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("stormwatch.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[storage]\npath = \"state.db\"\n\
+             [[sources]]\nname = \"news\"\nkind = \"rss\"\nurl = \"http://{good}/feed.xml\"\n\
+             [[sources]]\nname = \"broken\"\nkind = \"rss\"\nurl = \"http://{bad}/feed.xml\"\n"
+        ),
+    )
+    .expect("write config");
+    let run = |args: Vec<String>| async move {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_stormwatch")).args(args).output().expect("run")
+        })
+        .await
+        .expect("join")
+    };
+    let cfg_arg = cfg.display().to_string();
+    let out = run(vec!["sources".into(), "test".into(), "-c".into(), cfg_arg.clone()]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("news (rss): 2 items, 0 skipped"), "{stdout}");
+    assert!(stdout.contains("broken (rss): FAILED (server_error): HTTP 500"), "{stdout}");
+    assert!(!stdout.contains('\u{1b}'), "terminal escapes in feed text are shown, not obeyed");
+    assert!(!dir.path().join("state.db").exists(), "sources test writes no state");
+
+    let out =
+        run(vec!["sources".into(), "test".into(), "-c".into(), cfg_arg.clone(), "--source".into(), "news".into()])
+            .await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = run(vec!["sources".into(), "test".into(), "-c".into(), cfg_arg, "--source".into(), "nope".into()]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no source is named \"nope\""));
 }

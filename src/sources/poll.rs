@@ -260,10 +260,38 @@ pub fn next_delay(interval: Duration, health: &SourceHealth, report: &PollReport
     }
 }
 
-/// Polls every source on its own schedule until `shutdown` fires.
-pub async fn run(sources: Vec<Source>, ctx: PollContext, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+/// How often the seen-id store is pruned while polling runs.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Polls every source on its own schedule until `shutdown` fires; forgets seen ids older
+/// than `seen_ttl` every `PRUNE_EVERY`.
+pub async fn run(
+    sources: Vec<Source>,
+    ctx: PollContext,
+    seen_ttl: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();
+    {
+        let store = ctx.store.clone();
+        let mut shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            loop {
+                let cutoff = Utc::now() - chrono::Duration::from_std(seen_ttl).unwrap_or_default();
+                let s = store.clone();
+                match tokio::task::spawn_blocking(move || s.prune_seen(cutoff)).await {
+                    Ok(Ok(n)) if n > 0 => debug!(forgotten = n, "pruned seen mention ids"),
+                    Ok(Err(e)) => warn!(error = %e, "cannot prune seen mention ids"),
+                    _ => {}
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(PRUNE_EVERY) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        });
+    }
     for source in sources {
         let permit = hosts.entry(source.host()).or_insert_with(|| Arc::new(Semaphore::new(PER_HOST))).clone();
         let ctx = ctx.clone();
