@@ -5,8 +5,10 @@
 //! cross each step live in [`model`]. See `docs/` and the design notes in the README.
 
 pub mod config;
+pub mod detect;
 pub mod eval;
 pub mod model;
+pub mod replay;
 pub mod sentiment;
 pub mod sources;
 pub mod store;

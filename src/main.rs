@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod replay_cli;
 mod sources_cli;
 
 use stormwatch::eval::{self, Split};
@@ -44,6 +45,32 @@ enum Command {
     /// Debug and run the mention sources of a configuration.
     #[command(subcommand)]
     Sources(SourcesCommand),
+    /// Backtest detection on history: a count series, or mentions through a config's watches.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct ReplayArgs {
+    /// A count-only series: CSV `timestamp,value` with a header.
+    #[arg(long, conflicts_with_all = ["input", "config"])]
+    pub(crate) counts: Option<PathBuf>,
+    /// Mentions as JSON lines (needs -c).
+    #[arg(long, requires = "config")]
+    pub(crate) input: Option<PathBuf>,
+    #[arg(short, long)]
+    pub(crate) config: Option<PathBuf>,
+    /// Bucket width for --counts (default: the series' median spacing).
+    #[arg(long)]
+    pub(crate) bucket: Option<String>,
+    /// sensitive, balanced or strict.
+    #[arg(long, default_value = "balanced")]
+    pub(crate) preset: String,
+    /// Advanced: override a preset knob, key=value (k, min_excess, novelty, season, ...).
+    #[arg(long = "param")]
+    pub(crate) params: Vec<String>,
+    /// Draw the series, baseline, threshold band and alerts (.svg or .html).
+    #[arg(long)]
+    pub(crate) chart: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -179,6 +206,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", eval::sentiment_table(&rows));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Replay(args) => replay_cli::run(args),
         Command::Sources(SourcesCommand::Test { config, source }) => sources_cli::test(&config, source.as_deref()),
         Command::Sources(SourcesCommand::Poll { config, once, source }) => {
             sources_cli::poll(&config, once, source.as_deref())

@@ -1,0 +1,21 @@
+//! Detection: the step between scoring and alerting. Per watch, mentions are counted into
+//! fixed-width time buckets; a short window is judged against a baseline learned from the
+//! buckets before it, and a signal comes out when mentions spike, turn negative, or a
+//! far-reaching account complains — or when a source goes blind.
+//!
+//! * `baseline` — robust, seasonal, O(1) per bucket: what normal is;
+//! * `spike` — is a window a spike against it, and event hysteresis (fire on the rise);
+//! * `counts` — the spike test over a plain count series (`replay --counts`);
+//! * `presets` — `sensitive | balanced | strict`, in time units, turned into per-bucket
+//!   parameters for a bucket width.
+//!
+//! Every decision takes time as an argument and uses only data before it (causal), so
+//! replay gives the same answers the daemon would have given live.
+
+pub mod baseline;
+pub mod counts;
+pub mod presets;
+pub mod spike;
+
+pub use counts::{CountsAlert, CountsDetector};
+pub use presets::{Preset, Season};

@@ -1,0 +1,266 @@
+//! Is the count in the short window a spike against the baseline? One test for every count
+//! series a watch has (all mentions, negative mentions), and for count-only replay.
+//!
+//! A window is judged by how many noise units its `log(1 + count)` stands above what the
+//! baseline expects for that many buckets (`z`). A spike must also be large in plain terms:
+//! at least `min_excess` mentions and `min_factor` times the expected count above normal
+//! (so "3 instead of 0.5" never pages anyone), and, when `novelty_buckets` is set, the
+//! busiest bucket must be a record for that many buckets: a storm is bigger than anything
+//! the last days brought, while a brand's usual evening peak is not.
+//!
+//! Decisions are made on the rise: an event starts at the first window that passes, and
+//! stays open (no new alert) until `calm_buckets` buckets in a row fall below `k_end`. The
+//! alerting step turns event starts, growth and ends into notifications.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use super::baseline::{Baseline, BaselineParams, Expectation};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SpikeParams {
+    pub baseline: BaselineParams,
+    /// `z` at which an event starts.
+    pub k: f64,
+    /// `z` at which it is critical.
+    pub k_critical: f64,
+    /// Below this `z` a bucket counts as calm.
+    pub k_end: f64,
+    /// Calm buckets in a row that end an event.
+    pub calm_buckets: u32,
+    /// Absolute excess over the expected count a window must reach.
+    pub min_excess: f64,
+    /// The window count must be at least this multiple of the expected count.
+    pub min_factor: f64,
+    /// The busiest bucket must top every bucket of this many before (0: off).
+    pub novelty_buckets: u32,
+    /// Buckets learned before any event may start (no alert on day one).
+    pub warm_up: u64,
+}
+
+/// How a set of windows compares with the baseline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Judgement {
+    /// The strongest window's `z`.
+    pub z: f64,
+    /// That window's count, expected count and length in buckets.
+    pub count: f64,
+    pub expected: f64,
+    pub buckets: u32,
+    /// Passes every condition of an event start.
+    pub triggered: bool,
+}
+
+/// What changed in the event state with a judgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Quiet,
+    Started,
+    Ongoing,
+    Ended,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Event {
+    calm: u32,
+    peak_z: f64,
+}
+
+/// The spike test of one series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpikeDetector {
+    pub params: SpikeParams,
+    baseline: Baseline,
+    /// (bucket number, count) of past buckets, decreasing counts: the sliding maximum.
+    record: VecDeque<(u64, f64)>,
+    learned: u64,
+    event: Option<Event>,
+}
+
+impl SpikeDetector {
+    pub fn new(params: SpikeParams) -> SpikeDetector {
+        SpikeDetector { params, baseline: Baseline::new(0.5), record: VecDeque::new(), learned: 0, event: None }
+    }
+
+    pub fn in_event(&self) -> bool {
+        self.event.is_some()
+    }
+
+    pub fn warmed_up(&self) -> bool {
+        self.learned >= self.params.warm_up
+    }
+
+    /// The expectation for one bucket in `slot`.
+    pub fn expect(&self, slot: usize) -> Expectation {
+        self.baseline.expect(&self.params.baseline, slot)
+    }
+
+    /// Judges windows `(buckets, count)` ending now, and the busiest single bucket in them.
+    pub fn judge(&self, windows: &[(u32, f64)], busiest_bucket: f64, slot: usize) -> Judgement {
+        let p = &self.params;
+        let e = self.expect(slot);
+        let per_bucket = e.count();
+        let mut best = Judgement { z: f64::NEG_INFINITY, count: 0.0, expected: 0.0, buckets: 0, triggered: false };
+        for &(n, count) in windows {
+            let n = n.max(1);
+            let expected = per_bucket * n as f64;
+            let y = count.max(0.0).ln_1p();
+            // A sum of n buckets varies less, in log terms, than one bucket.
+            let noise = e.noise / (n as f64).sqrt();
+            let z = (y - expected.ln_1p()) / noise.max(p.baseline.scale_floor / 2.0);
+            if z > best.z {
+                best = Judgement { z, count, expected, buckets: n, triggered: false };
+            }
+        }
+        let record = self.record.front().map_or(0.0, |&(_, c)| c);
+        let novel = p.novelty_buckets == 0 || busiest_bucket >= record;
+        best.triggered = self.warmed_up()
+            && best.z >= p.k
+            && best.count - best.expected >= p.min_excess
+            && best.count >= p.min_factor * best.expected
+            && novel;
+        best
+    }
+
+    /// Moves the event state on with a judgement.
+    pub fn advance(&mut self, j: &Judgement) -> Transition {
+        match &mut self.event {
+            None if j.triggered => {
+                self.event = Some(Event { calm: 0, peak_z: j.z });
+                Transition::Started
+            }
+            None => Transition::Quiet,
+            Some(ev) => {
+                ev.peak_z = ev.peak_z.max(j.z);
+                ev.calm = if j.z < self.params.k_end { ev.calm + 1 } else { 0 };
+                if ev.calm >= self.params.calm_buckets {
+                    self.event = None;
+                    Transition::Ended
+                } else {
+                    Transition::Ongoing
+                }
+            }
+        }
+    }
+
+    /// Learns one finished bucket.
+    pub fn learn(&mut self, count: f64, slot: usize) {
+        let in_event = self.event.is_some();
+        self.baseline.learn(&self.params.baseline, count, slot, in_event);
+        let n = self.learned;
+        self.learned += 1;
+        if self.params.novelty_buckets > 0 {
+            while self.record.front().is_some_and(|&(i, _)| i + (self.params.novelty_buckets as u64) < n + 1) {
+                self.record.pop_front();
+            }
+            while self.record.back().is_some_and(|&(_, c)| c <= count) {
+                self.record.pop_back();
+            }
+            self.record.push_back((n, count));
+        }
+    }
+
+    /// Severity of a judgement that started or continues an event.
+    pub fn critical(&self, j: &Judgement) -> bool {
+        j.z >= self.params.k_critical
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> SpikeParams {
+        SpikeParams {
+            baseline: BaselineParams {
+                level_half_life: 288.0,
+                scale_half_life: 288.0,
+                season_half_life: 2016.0,
+                clip: 3.0,
+                scale_floor: 0.1,
+                poisson_weight: 1.0,
+                event_slow: 0.1,
+                season_slots: 0,
+            },
+            k: 4.0,
+            k_critical: 8.0,
+            k_end: 1.0,
+            calm_buckets: 6,
+            min_excess: 10.0,
+            min_factor: 2.0,
+            novelty_buckets: 0,
+            warm_up: 100,
+        }
+    }
+
+    /// Feeds counts; returns the indexes where events started.
+    fn run(d: &mut SpikeDetector, counts: &[f64]) -> Vec<usize> {
+        let mut starts = Vec::new();
+        for (i, &c) in counts.iter().enumerate() {
+            let j = d.judge(&[(1, c)], c, 0);
+            if d.advance(&j) == Transition::Started {
+                starts.push(i);
+            }
+            d.learn(c, 0);
+        }
+        starts
+    }
+
+    fn noisy(n: usize, level: f64) -> Vec<f64> {
+        // Deterministic over-dispersed noise around `level`.
+        (0..n)
+            .map(|i| (level * (1.0 + 0.4 * ((i as f64 * 1.7).sin() + (i as f64 * 0.31).cos()) / 2.0)).round())
+            .collect()
+    }
+
+    #[test]
+    fn a_surge_fires_once_on_the_rise_and_not_after_the_peak() {
+        let mut d = SpikeDetector::new(params());
+        let mut counts = noisy(500, 30.0);
+        counts.extend([90.0, 300.0, 800.0, 600.0, 400.0, 200.0]);
+        counts.extend(noisy(100, 30.0));
+        let starts = run(&mut d, &counts);
+        // 90 against a ±40% noisy 30 is not yet beyond doubt; 300 is, two buckets before the peak.
+        assert_eq!(starts, [501], "one alert, on the rise");
+    }
+
+    #[test]
+    fn no_alert_during_warm_up_or_for_small_absolute_changes() {
+        let mut d = SpikeDetector::new(params());
+        let mut counts = vec![1.0; 50];
+        counts.push(500.0); // during warm-up
+        counts.extend(vec![0.0; 300]);
+        counts.extend([6.0, 0.0, 0.0]); // 6 instead of 0: large in z, tiny in mentions
+        assert!(run(&mut d, &counts).is_empty());
+    }
+
+    #[test]
+    fn everyday_noise_of_an_overdispersed_series_stays_quiet() {
+        let mut d = SpikeDetector::new(params());
+        assert!(run(&mut d, &noisy(5000, 200.0)).is_empty());
+    }
+
+    #[test]
+    fn novelty_requires_a_record() {
+        let p = SpikeParams { novelty_buckets: 1000, ..params() };
+        let mut d = SpikeDetector::new(p);
+        let mut counts = noisy(400, 20.0);
+        counts.push(500.0);
+        counts.extend(noisy(100, 20.0));
+        counts.push(300.0); // a spike, but smaller than the one 100 buckets ago
+        counts.extend(noisy(20, 20.0));
+        assert_eq!(run(&mut d, &counts), [400]);
+    }
+
+    #[test]
+    fn an_event_ends_after_calm_buckets_and_a_new_one_can_start() {
+        let mut d = SpikeDetector::new(params());
+        let mut counts = noisy(400, 20.0);
+        counts.push(400.0);
+        counts.extend(noisy(50, 20.0));
+        counts.push(400.0);
+        counts.extend(noisy(10, 20.0));
+        assert_eq!(run(&mut d, &counts), [400, 451]);
+    }
+}
