@@ -213,6 +213,101 @@ pub struct WatchedMention {
     pub watches: Vec<String>,
 }
 
+/// What kind of change a signal reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    /// Many more mentions than usual.
+    Volume,
+    /// A much larger share (or number) of negative mentions than usual.
+    Negativity,
+    /// The mean sentiment fell well below its usual level.
+    SentimentDip,
+    /// A negative mention from an account with a large audience.
+    HighReach,
+    /// A source failing or silent: the watch cannot see part of what is said.
+    BlindSpot,
+}
+
+impl SignalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignalKind::Volume => "volume",
+            SignalKind::Negativity => "negativity",
+            SignalKind::SentimentDip => "sentiment_dip",
+            SignalKind::HighReach => "high_reach",
+            SignalKind::BlindSpot => "blind_spot",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+/// Where a signal is in its life: detection reports the start, growth and end of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Started,
+    Ongoing,
+    Ended,
+}
+
+/// A mention shown as evidence: enough for a person to judge it in a glance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MentionRef {
+    pub source: String,
+    pub id: String,
+    pub author: Option<String>,
+    pub reach: Option<u64>,
+    pub url: Option<String>,
+    /// The text, cut to a few hundred characters.
+    pub text: String,
+    pub compound: f32,
+    pub published: chrono::DateTime<chrono::Utc>,
+}
+
+/// The numbers and examples behind a signal.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Mentions, negative and positive ones in the window.
+    pub mentions: u32,
+    pub negative: u32,
+    pub positive: u32,
+    /// Most frequent scored terms among the window's negative mentions, with counts.
+    pub top_terms: Vec<(String, u32)>,
+    pub categories: Vec<(CrisisCategory, u32)>,
+    /// The most-reached negative mentions, most reached first.
+    pub top_mentions: Vec<MentionRef>,
+    pub languages: Vec<(String, u32)>,
+    pub sources: Vec<(String, u32)>,
+}
+
+/// A detected change in what is said about a watch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    pub watch: String,
+    pub kind: SignalKind,
+    pub severity: Severity,
+    pub phase: Phase,
+    /// When it was detected (the end of the window judged).
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The window judged, in seconds.
+    pub window_secs: u64,
+    /// The measured value (mentions in the window, negative share, mean compound, reach),
+    /// what the baseline expected, and the threshold it had to pass.
+    pub value: f64,
+    pub baseline: f64,
+    pub threshold: f64,
+    /// How far beyond the baseline, in noise units (where meaningful).
+    pub z: f64,
+    pub evidence: Evidence,
+}
+
 /// One term that moved a text's score, and by how much (after all rules).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TermScore {

@@ -113,13 +113,19 @@ impl Baseline {
         let c = p.clip * e.noise;
         let clipped = r.clamp(-c, c);
         let slow = if in_event { p.event_slow } else { 1.0 };
-        self.level += rate(p.level_half_life) * clipped * slow;
+        // Early on, the level is a running mean: with half-lives of days, a plain EWMA would
+        // still sit near the first bucket's value when warm-up ends. The scale keeps its
+        // wide initial value longer on purpose: early judgements should be cautious.
+        let warm = 1.0 / (self.learned as f64 + 1.0);
+        self.level += rate(p.level_half_life).max(warm) * clipped * slow;
         self.scale += rate(p.scale_half_life) * (r.abs().min(c) - self.scale) * slow;
         if p.season_slots > 0 {
             if let Some(s) = self.season.get_mut(slot) {
                 // A slot sees one bucket in `season_slots`: its half-life in its own updates
                 // is shorter by that factor, so the profile adapts in `season_half_life` time.
-                let per_slot = rate(p.season_half_life / p.season_slots as f64);
+                // A running mean early on here too, so day two knows day one's shape.
+                let seen = (self.learned / p.season_slots as u64) as f64;
+                let per_slot = rate(p.season_half_life / p.season_slots as f64).max(1.0 / (seen + 1.0));
                 // A regular peak can be many scales above the level (a 9:00 newsletter), so
                 // the profile's target is bounded in plain log units instead: up to ~7x.
                 let target = (y - self.level).clamp(-SEASON_CLIP, SEASON_CLIP);

@@ -7,7 +7,9 @@
 //! * `spike` — is a window a spike against it, and event hysteresis (fire on the rise);
 //! * `counts` — the spike test over a plain count series (`replay --counts`);
 //! * `presets` — `sensitive | balanced | strict`, in time units, turned into per-bucket
-//!   parameters for a bucket width.
+//!   parameters for a bucket width;
+//! * `watch` — one watch's buckets and every test on them: volume, negativity, sentiment
+//!   dip, high reach.
 //!
 //! Every decision takes time as an argument and uses only data before it (causal), so
 //! replay gives the same answers the daemon would have given live.
@@ -16,6 +18,8 @@ pub mod baseline;
 pub mod counts;
 pub mod presets;
 pub mod spike;
+pub mod watch;
 
 pub use counts::{CountsAlert, CountsDetector};
 pub use presets::{Preset, Season};
+pub use watch::{WatchDetector, WatchParams};

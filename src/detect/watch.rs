@@ -1,0 +1,891 @@
+//! Everything one watch detects, from its scored mentions.
+//!
+//! Mentions are counted into fixed-width buckets by their *published* time (default one
+//! minute) in a ring covering the last few hours (default 3 h). At every bucket close
+//! (`tick`) the windows ending at that bucket, from one bucket up to the short window, are
+//! judged by three tests:
+//!
+//! * **volume**: the mention count against its baseline (`spike.rs`);
+//! * **negativity**: the negative count against what the learned negative share of the
+//!   window's volume explains (a binomial likelihood-ratio z of at least `share_z`), from at
+//!   least `min_negative` negative mentions, with the share at or above `max(negative_share,
+//!   share_factor × usual share)`: improbable *and* large enough to matter;
+//! * **sentiment dip**: the mean compound score at least `dip_drop` below its learned mean,
+//!   with a z of at least `dip_z`;
+//!
+//! and, as mentions arrive, **high reach**: a fresh negative mention from an account with at
+//! least `reach_followers` followers signals at once (once per author per day).
+//!
+//! A bucket is learned by the baselines once it is older than `lateness` (default 1 h): a
+//! mention up to that late counts everywhere. A bucket pushed out of the ring by newer
+//! mentions is learned on its way out, so history (a first poll's backfill, an ingest, a
+//! replay) seeds the baselines at once when it arrives in time order. A mention older than
+//! the ring cannot be counted any more; it is tallied in `late` and reported.
+//!
+//! Memory per watch, at the defaults: the ring (180 buckets of 24 bytes: 4.3 kB), the volume spike
+//! detector (a 168-slot profile and a record queue: 1.5 kB typical, ≤ 12 kB),
+//! a few learned means, and the last 32 negative mentions for evidence (≤ 32 × ~600 bytes):
+//! about 25 kB typical. Measured for 1,000 watches in `benches/detection.rs`.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::presets::PresetSpec;
+use super::spike::{Judgement, SpikeDetector, SpikeParams, Transition};
+use crate::model::{
+    CrisisCategory, Evidence, Label, Mention, MentionRef, Phase, Sentiment, Severity, Signal, SignalKind,
+};
+
+/// How one watch decides, resolved from its preset and overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchParams {
+    pub spec: PresetSpec,
+    pub bucket: Duration,
+    pub lateness: Duration,
+    /// How far back mentions are kept in buckets (at least lateness + the short window).
+    pub ring: Duration,
+    /// No volume, negativity or dip signal with fewer mentions than this in the window.
+    pub min_mentions: u32,
+    /// The negative share must reach at least this...
+    pub negative_share: f64,
+    /// ...and this multiple of the usual share...
+    pub share_factor: f64,
+    /// ...with this binomial z...
+    pub share_z: f64,
+    /// ...from at least this many negative mentions in the window...
+    pub min_negative: u32,
+    /// ...in any window up to this long. Longer than the volume window: a shift in share
+    /// needs more mentions to be sure of than a jump in volume does.
+    pub negativity_window: Duration,
+    /// A dip: the mean compound falls by at least this much, with this z.
+    pub dip_drop: f64,
+    pub dip_z: f64,
+    /// A negative mention from an account this large signals on its own (0: off).
+    pub reach_followers: u64,
+}
+
+impl WatchParams {
+    pub fn new(spec: PresetSpec) -> WatchParams {
+        WatchParams {
+            spec,
+            bucket: Duration::from_secs(60),
+            lateness: Duration::from_secs(3600),
+            ring: Duration::from_secs(3 * 3600),
+            min_mentions: 5,
+            negative_share: 0.2,
+            share_factor: 1.8,
+            share_z: 4.5,
+            negativity_window: Duration::from_secs(15 * 60),
+            min_negative: 5,
+            dip_drop: 0.15,
+            dip_z: 4.0,
+            reach_followers: 100_000,
+        }
+    }
+
+    fn buckets(&self, d: Duration) -> i64 {
+        (d.as_secs() / self.bucket.as_secs().max(1)) as i64
+    }
+
+    fn ring_len(&self) -> usize {
+        let needed = self.buckets(self.lateness) + self.buckets(self.spec.short.max(self.negativity_window)) + 1;
+        self.buckets(self.ring).max(needed).max(1) as usize
+    }
+
+    fn volume_params(&self) -> SpikeParams {
+        self.spec.spike_params(self.bucket)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+struct Bucket {
+    all: u32,
+    neg: u32,
+    pos: u32,
+    compound_sum: f32,
+    compound_sq: f32,
+    /// Negative mentions weighted by audience: each counts 1 + log10(1 + reach).
+    neg_reach: f32,
+}
+
+/// A negative mention kept for evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Recent {
+    mention: MentionRef,
+    terms: Vec<String>,
+    categories: Vec<CrisisCategory>,
+    lang: Option<String>,
+}
+
+/// Open/closed state of one signal kind's event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+struct EventState {
+    open: Option<Severity>,
+    calm: u32,
+}
+
+impl EventState {
+    /// Moves on with whether the window passes; returns the phase to report, if any: the
+    /// start, a rise to critical, or the end after `calm_buckets` buckets that do not pass.
+    fn step(&mut self, passes: bool, severity: Severity, calm_buckets: u32) -> Option<Phase> {
+        match self.open {
+            None if passes => {
+                *self = EventState { open: Some(severity), calm: 0 };
+                Some(Phase::Started)
+            }
+            None => None,
+            Some(open) if passes => {
+                self.calm = 0;
+                (severity > open).then(|| {
+                    self.open = Some(severity);
+                    Phase::Ongoing
+                })
+            }
+            Some(_) => {
+                self.calm += 1;
+                (self.calm >= calm_buckets).then(|| {
+                    *self = EventState::default();
+                    Phase::Ended
+                })
+            }
+        }
+    }
+}
+
+/// Learned per-bucket means: their ratios are the usual negative share and the usual mean
+/// and spread of the compound score.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+struct Usual {
+    all: f64,
+    neg: f64,
+    compound_sum: f64,
+    compound_sq: f64,
+}
+
+impl Usual {
+    fn learn(&mut self, b: &Bucket, rate: f64) {
+        self.all += rate * (b.all as f64 - self.all);
+        self.neg += rate * (b.neg as f64 - self.neg);
+        self.compound_sum += rate * (b.compound_sum as f64 - self.compound_sum);
+        self.compound_sq += rate * (b.compound_sq as f64 - self.compound_sq);
+    }
+
+    fn share(&self) -> Option<f64> {
+        (self.all > 1e-9).then(|| (self.neg / self.all).clamp(0.01, 0.99))
+    }
+
+    /// Mean and standard deviation of one mention's compound score.
+    fn compound(&self) -> Option<(f64, f64)> {
+        (self.all > 1e-9).then(|| {
+            let mean = self.compound_sum / self.all;
+            let var = (self.compound_sq / self.all - mean * mean).max(0.0);
+            (mean, var.sqrt())
+        })
+    }
+}
+
+/// What a watch has learned and counted: saved to the store, so a restart continues.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchState {
+    ring: Vec<Bucket>,
+    /// Bucket number (since the epoch) of the newest bucket in the ring; `None` before the
+    /// first mention or tick.
+    newest: Option<i64>,
+    /// Buckets up to this one were learned by the baselines, and up to `judged` judged.
+    learned: i64,
+    judged: i64,
+    volume: SpikeDetector,
+    usual: Usual,
+    recent: VecDeque<Recent>,
+    /// Event state of negativity and sentiment dip (volume's lives in its spike detector).
+    negativity: EventState,
+    dip: EventState,
+    volume_severity: Option<Severity>,
+    /// Authors already flagged for high reach, with when (one signal per author per day).
+    reach_flagged: Vec<(String, DateTime<Utc>)>,
+    /// Mentions older than the ring when they arrived: not counted.
+    late: u64,
+}
+
+pub struct WatchDetector {
+    name: String,
+    params: WatchParams,
+    state: WatchState,
+}
+
+/// Negative mentions kept for evidence.
+const RECENT: usize = 32;
+/// Characters of a mention's text kept for evidence.
+const TEXT_CHARS: usize = 200;
+/// Evidence lists at most this many entries each.
+const TOP: usize = 5;
+
+/// One window's counts, summed over the buckets ending at the judged one.
+#[derive(Debug, Clone, Copy, Default)]
+struct Window {
+    buckets: u32,
+    all: f64,
+    neg: f64,
+    compound_sum: f64,
+    /// The most mentions in one of its buckets.
+    busiest: f64,
+}
+
+impl WatchDetector {
+    pub fn new(name: &str, params: WatchParams) -> WatchDetector {
+        let state = WatchState {
+            ring: vec![Bucket::default(); params.ring_len()],
+            newest: None,
+            learned: i64::MIN,
+            judged: i64::MIN,
+            volume: SpikeDetector::new(params.volume_params()),
+            usual: Usual::default(),
+            recent: VecDeque::new(),
+            negativity: EventState::default(),
+            dip: EventState::default(),
+            volume_severity: None,
+            reach_flagged: Vec::new(),
+            late: 0,
+        };
+        WatchDetector { name: name.to_string(), params, state }
+    }
+
+    /// Continues from a saved state. Parameters are configuration, not state: a changed
+    /// threshold takes effect at once. A changed bucket width or ring cannot continue.
+    pub fn restore(name: &str, params: WatchParams, saved: &[u8]) -> Result<WatchDetector, String> {
+        let mut state: WatchState =
+            serde_json::from_slice(saved).map_err(|e| format!("saved window state of {name:?} is unreadable: {e}"))?;
+        if state.ring.len() != params.ring_len() {
+            return Err(format!(
+                "saved window state of {name:?} has {} buckets, the configuration {}; \
+                 the bucket width or ring changed, so the watch starts a new baseline",
+                state.ring.len(),
+                params.ring_len()
+            ));
+        }
+        state.volume.params = params.volume_params();
+        Ok(WatchDetector { name: name.to_string(), params, state })
+    }
+
+    /// The state to save.
+    pub fn save(&self) -> Vec<u8> {
+        // Plain data of numbers and strings: serializing it cannot fail.
+        serde_json::to_vec(&self.state).unwrap_or_default()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn params(&self) -> &WatchParams {
+        &self.params
+    }
+
+    /// Whether a baseline exists yet (no alert on day one).
+    pub fn warmed_up(&self) -> bool {
+        self.state.volume.warmed_up()
+    }
+
+    /// Mentions that arrived too late to be counted.
+    pub fn late(&self) -> u64 {
+        self.state.late
+    }
+
+    fn bucket_secs(&self) -> i64 {
+        self.params.bucket.as_secs().max(1) as i64
+    }
+
+    fn bucket_of(&self, t: DateTime<Utc>) -> i64 {
+        t.timestamp().div_euclid(self.bucket_secs())
+    }
+
+    fn start_of(&self, b: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(b.saturating_mul(self.bucket_secs()), 0).unwrap_or_default()
+    }
+
+    fn slot(&self, b: i64) -> usize {
+        self.params.spec.season.slot(self.start_of(b))
+    }
+
+    fn ring_len(&self) -> i64 {
+        self.state.ring.len() as i64
+    }
+
+    fn oldest(&self) -> Option<i64> {
+        self.state.newest.map(|n| n - self.ring_len() + 1)
+    }
+
+    fn bucket(&self, b: i64) -> Bucket {
+        match (self.oldest(), self.state.newest) {
+            (Some(lo), Some(hi)) if (lo..=hi).contains(&b) => self.state.ring[b.rem_euclid(self.ring_len()) as usize],
+            _ => Bucket::default(),
+        }
+    }
+
+    /// Moves the ring forward so `b` is its newest bucket, learning the buckets it drops.
+    fn advance_to(&mut self, b: i64) {
+        let Some(newest) = self.state.newest else {
+            // Nothing before the first mention exists: no empty buckets are learned for it.
+            self.state.newest = Some(b);
+            self.state.learned = b - 1;
+            self.state.judged = b - 1;
+            return;
+        };
+        if b <= newest {
+            return;
+        }
+        let n = self.ring_len();
+        self.learn_upto(b - n);
+        for i in (newest + 1).max(b - n + 1)..=b {
+            self.state.ring[i.rem_euclid(n) as usize] = Bucket::default();
+        }
+        self.state.newest = Some(b);
+        self.state.judged = self.state.judged.max(b - n);
+    }
+
+    /// Counts one scored mention at `now`. Returns a high-reach signal when it warrants one.
+    pub fn observe(&mut self, m: &Mention, s: &Sentiment, now: DateTime<Utc>) -> Option<Signal> {
+        let b = self.bucket_of(m.published);
+        self.advance_to(b);
+        if self.oldest().is_some_and(|lo| b < lo) {
+            self.state.late += 1;
+            return None;
+        }
+        let negative = s.label == Label::Neg;
+        let reach = m.reach.unwrap_or(0);
+        let n = self.ring_len();
+        let bucket = &mut self.state.ring[b.rem_euclid(n) as usize];
+        bucket.all += 1;
+        bucket.neg += negative as u32;
+        bucket.pos += (s.label == Label::Pos) as u32;
+        bucket.compound_sum += s.compound;
+        bucket.compound_sq += s.compound * s.compound;
+        if !negative {
+            return None;
+        }
+        bucket.neg_reach += 1.0 + (1.0 + reach as f32).log10();
+        self.remember(m, s);
+        self.high_reach(m, s, b, now)
+    }
+
+    fn remember(&mut self, m: &Mention, s: &Sentiment) {
+        if self.state.recent.len() >= RECENT {
+            self.state.recent.pop_front();
+        }
+        self.state.recent.push_back(Recent {
+            mention: MentionRef {
+                source: m.source.clone(),
+                id: m.id.clone(),
+                author: m.author.clone(),
+                reach: m.reach,
+                url: m.url.clone(),
+                text: m.text.chars().take(TEXT_CHARS).collect(),
+                compound: s.compound,
+                published: m.published,
+            },
+            terms: s.terms.iter().filter(|t| t.score < 0.0).take(TOP).map(|t| t.term.clone()).collect(),
+            categories: s.categories.clone(),
+            lang: s.lang.map(|l| l.code().to_string()).or_else(|| m.lang.clone()),
+        });
+    }
+
+    fn high_reach(&mut self, m: &Mention, s: &Sentiment, b: i64, now: DateTime<Utc>) -> Option<Signal> {
+        let p = &self.params;
+        let reach = m.reach.unwrap_or(0);
+        // A large account's complaint from last week is not news: only fresh ones signal.
+        let fresh = b + p.buckets(p.lateness) >= self.bucket_of(now);
+        if p.reach_followers == 0 || reach < p.reach_followers || !fresh {
+            return None;
+        }
+        let author = m.author.clone().unwrap_or_else(|| format!("{}:{}", m.source, m.id));
+        self.state.reach_flagged.retain(|(_, t)| now - *t < chrono::Duration::hours(24));
+        if self.state.reach_flagged.iter().any(|(a, _)| *a == author) {
+            return None;
+        }
+        self.state.reach_flagged.push((author, now));
+        // Ten times the threshold, or a crisis category (a safety, legal, outage claim...),
+        // makes it critical.
+        let critical = reach >= p.reach_followers.saturating_mul(10) || !s.categories.is_empty();
+        Some(Signal {
+            watch: self.name.clone(),
+            kind: SignalKind::HighReach,
+            severity: if critical { Severity::Critical } else { Severity::Warning },
+            phase: Phase::Started,
+            at: now,
+            window_secs: 0,
+            value: reach as f64,
+            baseline: 0.0,
+            threshold: p.reach_followers as f64,
+            z: 0.0,
+            evidence: self.evidence(Some(&m.id), b, b),
+        })
+    }
+
+    /// Closes every bucket before `now`: judges the windows ending at each and learns the
+    /// buckets older than the lateness. Returns the signals, oldest first.
+    pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<Signal> {
+        let current = self.bucket_of(now);
+        self.advance_to(current);
+        let closed = current - 1;
+        let lateness = self.params.buckets(self.params.lateness);
+        let mut out = Vec::new();
+        // A bucket is judged before it is learned, and only by buckets learned before it.
+        let first = (self.state.judged + 1).max(self.state.learned + 1);
+        for b in first..=closed {
+            self.learn_upto(b - lateness);
+            self.judge(b, &mut out);
+            self.state.judged = b;
+        }
+        out
+    }
+
+    fn learn_upto(&mut self, upto: i64) {
+        let from = (self.state.learned + 1).max(self.oldest().unwrap_or(upto));
+        for b in from..=upto {
+            self.learn(b);
+        }
+        self.state.learned = self.state.learned.max(upto);
+    }
+
+    fn learn(&mut self, b: i64) {
+        let bucket = self.bucket(b);
+        let slot = self.slot(b);
+        self.state.volume.learn(bucket.all as f64, slot);
+        let half_life = self.state.volume.params.baseline.level_half_life;
+        // A storm is not the new normal: learn the usual share slowly while one is open.
+        let slow =
+            if self.state.negativity.open.is_some() { self.state.volume.params.baseline.event_slow } else { 1.0 };
+        self.state.usual.learn(&bucket, slow * (1.0 - 0.5f64.powf(1.0 / half_life.max(1.0))));
+    }
+
+    /// The windows ending at bucket `end`, shortest first, up to `len` buckets.
+    fn windows(&self, end: i64, len: i64) -> Vec<Window> {
+        let mut acc = Window::default();
+        let mut out = Vec::with_capacity(len as usize);
+        for b in (end - len + 1..=end).rev() {
+            let bucket = self.bucket(b);
+            acc.buckets += 1;
+            acc.all += bucket.all as f64;
+            acc.neg += bucket.neg as f64;
+            acc.compound_sum += bucket.compound_sum as f64;
+            acc.busiest = acc.busiest.max(bucket.all as f64);
+            out.push(acc);
+        }
+        out
+    }
+
+    fn judge(&mut self, end: i64, out: &mut Vec<Signal>) {
+        let short = self.params.buckets(self.params.spec.short).max(1);
+        let negativity_len = self.params.buckets(self.params.negativity_window).max(1);
+        let all_windows = self.windows(end, short.max(negativity_len));
+        let windows = &all_windows[..short as usize];
+        let p = self.params.clone();
+        let at = self.start_of(end + 1);
+        let slot = self.slot(end);
+        let calm = self.state.volume.params.calm_buckets;
+        let longest = windows.last().copied().unwrap_or_default();
+        let warmed = self.warmed_up();
+
+        // Volume.
+        let counts: Vec<(u32, f64)> = windows.iter().map(|w| (w.buckets, w.all)).collect();
+        let j = self.state.volume.judge(&counts, longest.busiest, slot);
+        let j = Judgement { triggered: j.triggered && j.count >= p.min_mentions as f64, ..j };
+        let severity = if self.state.volume.critical(&j) { Severity::Critical } else { Severity::Warning };
+        let phase = match self.state.volume.advance(&j) {
+            Transition::Started => {
+                self.state.volume_severity = Some(severity);
+                Some(Phase::Started)
+            }
+            Transition::Ongoing if j.triggered && self.state.volume_severity < Some(severity) => {
+                self.state.volume_severity = Some(severity);
+                Some(Phase::Ongoing)
+            }
+            Transition::Ended => self.state.volume_severity.take().map(|_| Phase::Ended),
+            _ => None,
+        };
+        if let Some(phase) = phase {
+            let level =
+                Level { value: j.count, baseline: j.expected, threshold: j.expected * p.spec.min_factor, z: j.z };
+            out.push(self.signal(SignalKind::Volume, phase, severity, at, j.buckets, level, end));
+        }
+
+        // Negativity: more negative mentions than the usual share of this window's volume
+        // can explain, and a share that is high in plain terms too.
+        let usual_share = self.state.usual.share().unwrap_or(0.1);
+        let share_threshold = p.negative_share.max(p.share_factor * usual_share).min(0.95);
+        let best = all_windows[..negativity_len as usize]
+            .iter()
+            .filter(|w| w.neg >= p.min_negative as f64 && w.all >= p.min_mentions as f64)
+            .map(|w| (*w, binomial_z(w.neg, w.all, usual_share)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        let passes = warmed && best.is_some_and(|(w, z)| w.neg / w.all >= share_threshold && z >= p.share_z);
+        let (w, z) = best.unwrap_or((longest, 0.0));
+        let share = if w.all > 0.0 { w.neg / w.all } else { 0.0 };
+        let critical = z >= 2.0 * p.share_z || share >= (2.0 * share_threshold).min(0.9);
+        let severity = if critical { Severity::Critical } else { Severity::Warning };
+        if let Some(phase) = self.state.negativity.step(passes, severity, calm) {
+            let level = Level { value: share, baseline: usual_share, threshold: share_threshold, z };
+            out.push(self.signal(SignalKind::Negativity, phase, severity, at, w.buckets, level, end));
+        }
+
+        // Sentiment dip, over the whole short window.
+        let dip = self.state.usual.compound().filter(|_| longest.all > 0.0).map(|(mean, sd)| {
+            let now_mean = longest.compound_sum / longest.all;
+            let z = (mean - now_mean) / (sd.max(0.05) / longest.all.sqrt());
+            (now_mean, mean, z)
+        });
+        let (value, usual_mean, z) = dip.unwrap_or((0.0, 0.0, 0.0));
+        let dip_passes = dip.is_some()
+            && warmed
+            && longest.all >= p.min_mentions as f64
+            && usual_mean - value >= p.dip_drop
+            && z >= p.dip_z;
+        let severity = if z >= 2.0 * p.dip_z { Severity::Critical } else { Severity::Warning };
+        if let Some(phase) = self.state.dip.step(dip_passes, severity, calm) {
+            let level = Level { value, baseline: usual_mean, threshold: usual_mean - p.dip_drop, z };
+            out.push(self.signal(SignalKind::SentimentDip, phase, severity, at, longest.buckets, level, end));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn signal(
+        &self,
+        kind: SignalKind,
+        phase: Phase,
+        severity: Severity,
+        at: DateTime<Utc>,
+        buckets: u32,
+        level: Level,
+        end: i64,
+    ) -> Signal {
+        let start = end - buckets.max(1) as i64 + 1;
+        Signal {
+            watch: self.name.clone(),
+            kind,
+            severity,
+            phase,
+            at,
+            window_secs: buckets.max(1) as u64 * self.bucket_secs() as u64,
+            value: level.value,
+            baseline: level.baseline,
+            threshold: level.threshold,
+            z: if level.z.is_finite() { level.z } else { 0.0 },
+            evidence: self.evidence(None, start, end),
+        }
+    }
+
+    /// Evidence from buckets `start..=end` and the negative mentions kept from them (and the
+    /// mention `id`, for high reach).
+    fn evidence(&self, id: Option<&str>, start: i64, end: i64) -> Evidence {
+        let mut e = Evidence::default();
+        for b in start..=end {
+            let bucket = self.bucket(b);
+            e.mentions += bucket.all;
+            e.negative += bucket.neg;
+            e.positive += bucket.pos;
+        }
+        let (from, to) = (self.start_of(start), self.start_of(end + 1));
+        let mut negatives: Vec<&Recent> = self
+            .state
+            .recent
+            .iter()
+            .filter(|r| Some(r.mention.id.as_str()) == id || (from..to).contains(&r.mention.published))
+            .collect();
+        let mut terms = Tally::default();
+        let mut categories = Tally::default();
+        let mut languages = Tally::default();
+        let mut sources = Tally::default();
+        for r in &negatives {
+            r.terms.iter().for_each(|t| terms.bump(t.clone()));
+            r.categories.iter().for_each(|c| categories.bump(*c));
+            languages.bump(r.lang.clone().unwrap_or_else(|| "?".into()));
+            sources.bump(r.mention.source.clone());
+        }
+        negatives.sort_by(|a, b| {
+            let first = |r: &Recent| Some(r.mention.id.as_str()) == id;
+            first(b).cmp(&first(a)).then(b.mention.reach.unwrap_or(0).cmp(&a.mention.reach.unwrap_or(0)))
+        });
+        e.top_mentions = negatives.into_iter().take(TOP).map(|r| r.mention.clone()).collect();
+        e.top_terms = terms.top();
+        e.categories = categories.top();
+        e.languages = languages.top();
+        e.sources = sources.top();
+        e
+    }
+}
+
+/// How improbable `k` negative mentions out of `n` are when each is negative with
+/// probability `p`, as a signed z: the root of the binomial likelihood-ratio statistic. Unlike
+/// the textbook `(k - np) / sqrt(np(1-p))` it stays honest for the small counts of a quiet
+/// watch, where that one claims z = 4 for what happens every few days.
+fn binomial_z(k: f64, n: f64, p: f64) -> f64 {
+    if n <= 0.0 || !(0.0..1.0).contains(&p) || p == 0.0 {
+        return 0.0;
+    }
+    let expected = n * p;
+    let term = |observed: f64, expected: f64| if observed > 0.0 { observed * (observed / expected).ln() } else { 0.0 };
+    let g = 2.0 * (term(k, expected) + term(n - k, n - expected));
+    g.max(0.0).sqrt().copysign(k - expected)
+}
+
+/// A measured value against what was expected and what it had to pass.
+#[derive(Debug, Clone, Copy)]
+struct Level {
+    value: f64,
+    baseline: f64,
+    threshold: f64,
+    z: f64,
+}
+
+/// Counts of things, for evidence: most frequent first, ties by name.
+struct Tally<K>(Vec<(K, u32)>);
+
+impl<K> Default for Tally<K> {
+    fn default() -> Self {
+        Tally(Vec::new())
+    }
+}
+
+impl<K: PartialEq + Ord> Tally<K> {
+    fn bump(&mut self, k: K) {
+        match self.0.iter_mut().find(|(x, _)| *x == k) {
+            Some((_, n)) => *n += 1,
+            None => self.0.push((k, 1)),
+        }
+    }
+
+    fn top(mut self) -> Vec<(K, u32)> {
+        self.0.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        self.0.truncate(TOP);
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Preset;
+    use crate::model::TermScore;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-02T00:00:00Z").unwrap().with_timezone(&Utc)
+    }
+
+    /// A deterministic stream: `per_min(minute)` gives (mentions, negative ones) that minute.
+    struct Stream {
+        seed: u64,
+        next_id: u64,
+    }
+
+    impl Stream {
+        fn new() -> Stream {
+            Stream { seed: 7, next_id: 0 }
+        }
+
+        fn rand(&mut self) -> f64 {
+            self.seed = self.seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (self.seed >> 11) as f64 / (1u64 << 53) as f64
+        }
+
+        fn mention(&mut self, at: DateTime<Utc>, negative: bool, reach: u64) -> (Mention, Sentiment) {
+            self.next_id += 1;
+            let m = Mention {
+                source: "feed".into(),
+                id: self.next_id.to_string(),
+                text: if negative { "the app is down again, terrible".into() } else { "nice update".into() },
+                author: Some(format!("user{}", self.next_id % 500)),
+                reach: Some(reach),
+                lang: Some("en".into()),
+                published: at,
+                url: None,
+            };
+            let s = Sentiment {
+                lang: Some(crate::model::Lang::En),
+                label: if negative { Label::Neg } else { Label::Pos },
+                compound: if negative { -0.6 } else { 0.4 },
+                terms: vec![TermScore { term: if negative { "terrible" } else { "nice" }.into(), score: 1.0 }]
+                    .into_iter()
+                    .map(|t| TermScore { score: if negative { -2.5 } else { 1.9 }, ..t })
+                    .collect(),
+                categories: if negative { vec![CrisisCategory::Outage] } else { vec![] },
+            };
+            (m, s)
+        }
+
+        /// Runs `minutes` minutes through `d`; `rate(minute)` is (mentions/min, negative share).
+        fn run(
+            &mut self,
+            d: &mut WatchDetector,
+            from: i64,
+            minutes: i64,
+            rate: impl Fn(i64) -> (f64, f64),
+        ) -> Vec<(i64, Signal)> {
+            let mut out = Vec::new();
+            for minute in from..from + minutes {
+                let start = t0() + chrono::Duration::minutes(minute);
+                for s in d.tick(start) {
+                    out.push((minute, s));
+                }
+                let (per_min, share) = rate(minute);
+                // Poisson-ish count: the mean, plus or minus up to half of it.
+                let n = (per_min * (0.5 + self.rand())).round() as u32;
+                for i in 0..n {
+                    let at = start + chrono::Duration::seconds((i as i64 * 60) / n.max(1) as i64);
+                    let negative = self.rand() < share;
+                    let (m, s) = self.mention(at, negative, 200);
+                    if let Some(sig) = d.observe(&m, &s, at) {
+                        out.push((minute, sig));
+                    }
+                }
+            }
+            out
+        }
+    }
+
+    const DAY: i64 = 24 * 60;
+
+    fn daily(minute: i64) -> f64 {
+        // 4 a minute at night, 12 at the afternoon peak.
+        let hour = (minute % DAY) as f64 / 60.0;
+        8.0 - 4.0 * (std::f64::consts::PI * hour / 12.0).cos()
+    }
+
+    fn detector() -> WatchDetector {
+        WatchDetector::new("acme", WatchParams::new(Preset::Balanced.spec()))
+    }
+
+    fn kinds(signals: &[(i64, Signal)]) -> Vec<(i64, SignalKind, Phase)> {
+        signals.iter().map(|(m, s)| (*m, s.kind, s.phase)).collect()
+    }
+
+    #[test]
+    fn a_usual_stream_stays_quiet_for_days() {
+        let mut d = detector();
+        let signals = Stream::new().run(&mut d, 0, 5 * DAY, |m| (daily(m), 0.12));
+        assert!(d.warmed_up());
+        assert!(signals.is_empty(), "{:?}", kinds(&signals));
+    }
+
+    #[test]
+    fn a_negativity_surge_signals_within_minutes_with_evidence() {
+        let mut d = detector();
+        let onset = 3 * DAY + 14 * 60;
+        // The negative share goes from 12% to 35% for two hours; volume grows a little.
+        let surge = |m: i64| if (onset..onset + 120).contains(&m) { (daily(m) * 1.3, 0.35) } else { (daily(m), 0.12) };
+        let signals = Stream::new().run(&mut d, 0, 4 * DAY, surge);
+        // The mean compound falls with it, so a sentiment dip may accompany the negativity signal;
+        // a 1.3x volume rise must not read as a volume spike.
+        assert!(signals.iter().all(|(_, s)| s.kind != SignalKind::Volume), "{:?}", kinds(&signals));
+        let started: Vec<_> =
+            signals.iter().filter(|(_, s)| s.phase == Phase::Started && s.kind == SignalKind::Negativity).collect();
+        assert_eq!(started.len(), 1, "{:?}", kinds(&signals));
+        let (minute, s) = started[0];
+        assert!((onset..onset + 15).contains(minute), "detected {} minutes after onset", minute - onset);
+        assert!(s.value >= s.threshold && s.threshold > s.baseline, "{s:?}");
+        assert!((0.08..0.16).contains(&s.baseline), "learned usual share {}", s.baseline);
+        assert_eq!(s.evidence.top_terms[0].0, "terrible");
+        assert_eq!(s.evidence.categories[0].0, CrisisCategory::Outage);
+        assert!(!s.evidence.top_mentions.is_empty() && s.evidence.negative > 0);
+        let ended = signals
+            .iter()
+            .find(|(_, s)| s.phase == Phase::Ended && s.kind == SignalKind::Negativity)
+            .expect("the event ends");
+        assert!(ended.0 > onset + 120, "ends after the surge, not during it");
+    }
+
+    #[test]
+    fn a_volume_storm_signals_once_on_the_rise() {
+        let mut d = detector();
+        let onset = 3 * DAY + 9 * 60;
+        let storm = |m: i64| {
+            let x = m - onset;
+            if (0..90).contains(&x) {
+                // Climbs to 20 times the usual rate over half an hour, then falls.
+                let factor = 1.0 + 19.0 * (x.min(90 - x) as f64 / 30.0).min(1.0);
+                (daily(m) * factor, 0.12)
+            } else {
+                (daily(m), 0.12)
+            }
+        };
+        let signals = Stream::new().run(&mut d, 0, 4 * DAY, storm);
+        let volume: Vec<_> =
+            signals.iter().filter(|(_, s)| s.kind == SignalKind::Volume && s.phase == Phase::Started).collect();
+        assert_eq!(volume.len(), 1, "{:?}", kinds(&signals));
+        assert!(volume[0].0 < onset + 30, "fired at minute {} of the climb, before the peak", volume[0].0 - onset);
+    }
+
+    #[test]
+    fn no_signal_on_day_one() {
+        let mut d = detector();
+        let burst = |m: i64| if (600..700).contains(&m) { (200.0, 0.8) } else { (daily(m), 0.12) };
+        let signals = Stream::new().run(&mut d, 0, DAY - 60, burst);
+        assert!(!d.warmed_up());
+        assert!(signals.is_empty(), "{:?}", kinds(&signals));
+    }
+
+    #[test]
+    fn a_large_negative_account_signals_at_once_and_once_a_day() {
+        let mut d = detector();
+        let mut stream = Stream::new();
+        let now = t0();
+        let (mut m, s) = stream.mention(now, true, 2_000_000);
+        m.author = Some("bignews".into());
+        let sig = d.observe(&m, &s, now).expect("a high-reach signal");
+        assert_eq!((sig.kind, sig.severity), (SignalKind::HighReach, Severity::Critical));
+        assert_eq!(sig.evidence.top_mentions[0].id, m.id, "the mention itself leads the evidence");
+        m.id = "again".into();
+        assert!(d.observe(&m, &s, now + chrono::Duration::hours(2)).is_none(), "same author, same day");
+        let (big_fan, s) = stream.mention(now, false, 5_000_000);
+        assert!(d.observe(&big_fan, &s, now).is_none(), "positive mentions do not signal");
+        let (old, s) = stream.mention(now - chrono::Duration::days(3), true, 5_000_000);
+        assert!(d.observe(&old, &s, now).is_none(), "a days-old mention is not news");
+    }
+
+    #[test]
+    fn a_restored_state_continues_exactly_where_it_stopped() {
+        let onset = 3 * DAY + 14 * 60;
+        let surge =
+            move |m: i64| if (onset..onset + 60).contains(&m) { (daily(m) * 3.0, 0.4) } else { (daily(m), 0.12) };
+        let mut whole = detector();
+        let expected = Stream::new().run(&mut whole, 0, 4 * DAY, surge);
+        assert!(!expected.is_empty());
+
+        let mut stream = Stream::new();
+        let mut first = detector();
+        let mut got = stream.run(&mut first, 0, 2 * DAY, surge);
+        let saved = first.save();
+        drop(first);
+        let mut second = WatchDetector::restore("acme", WatchParams::new(Preset::Balanced.spec()), &saved).unwrap();
+        got.extend(stream.run(&mut second, 2 * DAY, 2 * DAY, surge));
+        assert_eq!(kinds(&got), kinds(&expected));
+
+        let five_minutes =
+            WatchParams { bucket: Duration::from_secs(300), ..WatchParams::new(Preset::Balanced.spec()) };
+        let err = WatchDetector::restore("acme", five_minutes, &saved).err().unwrap();
+        assert!(err.contains("bucket width or ring changed"), "{err}");
+        assert!(WatchDetector::restore("acme", WatchParams::new(Preset::Balanced.spec()), b"{").is_err());
+    }
+
+    #[test]
+    fn history_in_time_order_seeds_the_baseline_and_too_late_mentions_are_tallied() {
+        let mut d = detector();
+        let mut stream = Stream::new();
+        let now = t0() + chrono::Duration::days(2);
+        // Two days of backfill arriving at once, in time order.
+        for minute in 0..2 * DAY {
+            let at = t0() + chrono::Duration::minutes(minute);
+            for _ in 0..5 {
+                let (m, s) = stream.mention(at, false, 10);
+                assert!(d.observe(&m, &s, now).is_none());
+            }
+        }
+        assert!(d.tick(now).is_empty());
+        assert!(d.warmed_up(), "history seeded the baseline");
+        let (m, s) = stream.mention(t0(), true, 10);
+        d.observe(&m, &s, now);
+        assert_eq!(d.late(), 1);
+    }
+}
