@@ -62,10 +62,11 @@ pub(crate) struct ReplayArgs {
     /// Bucket width for --counts (default: the series' median spacing).
     #[arg(long)]
     pub(crate) bucket: Option<String>,
-    /// sensitive, balanced or strict.
-    #[arg(long, default_value = "balanced")]
+    /// sensitive, balanced or strict (with --counts; with --input each watch's config decides).
+    #[arg(long, default_value = "balanced", conflicts_with = "input")]
     pub(crate) preset: String,
-    /// Advanced: override a preset knob, key=value (k, min_excess, novelty, season, ...).
+    /// Override a detection knob, key=value, as in [watches.thresholds] (k, volume_factor,
+    /// negative_share, short, season, ...; see docs/detection.md). With --input, for every watch.
     #[arg(long = "param")]
     pub(crate) params: Vec<String>,
     /// Draw the series, baseline, threshold band and alerts (.svg or .html).

@@ -1,18 +1,24 @@
 //! `stormwatch replay`: the command-line face of backtesting.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
-use stormwatch::detect::Preset;
-use stormwatch::replay::{self, chart, counts};
+use stormwatch::config::Config;
+use stormwatch::detect::counts::Trace;
+use stormwatch::detect::{Judged, Preset, WatchParams};
+use stormwatch::model::{Phase, Severity, Signal, SignalKind};
+use stormwatch::replay::{self, chart, counts, mentions};
+use stormwatch::sentiment::Scorer;
 
 use crate::ReplayArgs;
 
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let preset: Preset = args.preset.parse().map_err(anyhow::Error::msg)?;
-    let spec = replay::apply_params(preset.spec(), &args.params).map_err(anyhow::Error::msg)?;
+    let params = replay::apply_params(WatchParams::new(preset.spec()), &args.params).map_err(anyhow::Error::msg)?;
+    let spec = params.spec;
     let bucket = args
         .bucket
         .as_deref()
@@ -63,8 +69,132 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if args.input.is_some() {
-        bail!("replay --input is not available yet in this build");
+    match (&args.input, &args.config) {
+        (Some(input), Some(config)) => mentions(&args, input, config),
+        _ => bail!("give --counts series.csv, or -c config.toml --input mentions.jsonl"),
     }
-    bail!("give --counts series.csv, or -c config.toml --input mentions.jsonl")
+}
+
+fn mentions(args: &ReplayArgs, input: &Path, config: &Path) -> Result<ExitCode> {
+    let config = Config::load(config).map_err(|e| anyhow!("{e}"))?;
+    if config.watches.is_empty() {
+        bail!("the configuration has no [[watches]]: nothing to replay against");
+    }
+    let name = input.display().to_string();
+    let bytes = std::fs::read(input).with_context(|| format!("cannot read {name}"))?;
+    let (list, report) = mentions::read(&name, &bytes)?;
+    let scorer = Scorer::builtin().context("loading the built-in lexicons")?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut write_error = None;
+    let outcome = mentions::replay(
+        &config.watches,
+        |p| replay::apply_params(p.clone(), &args.params),
+        &scorer,
+        &list,
+        args.chart.is_some(),
+        |s| {
+            if write_error.is_none() {
+                write_error = serde_json::to_writer(&mut out, s).err().map(anyhow::Error::from);
+                if let Err(e) = writeln!(out) {
+                    write_error = Some(e.into());
+                }
+            }
+        },
+    )
+    .map_err(anyhow::Error::msg)?;
+    if let Some(e) = write_error {
+        return Err(e.context("writing signals"));
+    }
+    out.flush()?;
+    report_lines("skipped", &report.skipped);
+    report_lines("warning", &report.warnings);
+    eprintln!(
+        "stormwatch: {name}: {} lines, {} mentions replayed, {} skipped, {} with a field left out, {} out of order \
+         (sorted), {} matched no watch",
+        report.lines,
+        list.len(),
+        report.skipped.len(),
+        report.warnings.len(),
+        report.out_of_order,
+        outcome.unmatched
+    );
+    for w in &outcome.watches {
+        let started = if w.started.is_empty() {
+            "no signals".to_string()
+        } else {
+            w.started.iter().map(|(k, n)| format!("{n} {}", k.as_str())).collect::<Vec<_>>().join(", ")
+        };
+        eprintln!(
+            "stormwatch: watch {:?}: {} mentions ({} negative, {} positive), {} in other languages, {} too late \
+             to count; {started}",
+            w.name, w.mentions, w.negative, w.positive, w.other_language, w.late
+        );
+    }
+    if let Some(chart_path) = &args.chart {
+        let svg =
+            chart::stack(&outcome.watches.iter().flat_map(|w| watch_panels(w, &outcome.signals)).collect::<Vec<_>>());
+        let body = if chart_path.extension().is_some_and(|e| e == "html") { chart::html(&name, &svg) } else { svg };
+        std::fs::write(chart_path, body).with_context(|| format!("cannot write {}", chart_path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_lines(what: &str, lines: &[String]) {
+    for s in lines.iter().take(20) {
+        eprintln!("stormwatch: {what} {s}");
+    }
+    if lines.len() > 20 {
+        eprintln!("stormwatch: … and {} more ({what})", lines.len() - 20);
+    }
+}
+
+/// A watch's volume and negative-share panels, with its signals marked.
+fn watch_panels(w: &mentions::WatchReplay, signals: &[Signal]) -> Vec<String> {
+    if w.trace.is_empty() {
+        return Vec::new();
+    }
+    let bucket = chrono::Duration::seconds(w.bucket_secs as i64);
+    let markers = |kinds: &[SignalKind]| -> Vec<chart::Marker> {
+        signals
+            .iter()
+            .filter(|s| s.watch == w.name && s.phase == Phase::Started && kinds.contains(&s.kind))
+            .map(|s| chart::Marker {
+                index: w.trace.partition_point(|t| t.at + bucket < s.at).min(w.trace.len() - 1),
+                critical: s.severity == Severity::Critical,
+            })
+            .collect()
+    };
+    let fmt = |t: &Judged| t.at.format("%Y-%m-%d %H:%M").to_string();
+    let (first, last) = (fmt(&w.trace[0]), fmt(&w.trace[w.trace.len() - 1]));
+    let volume: Vec<Trace> = w
+        .trace
+        .iter()
+        .map(|t| Trace { count: t.count, expected: t.expected, threshold: t.volume_threshold, z: 0.0 })
+        .collect();
+    let share: Vec<Trace> = w
+        .trace
+        .iter()
+        .map(|t| Trace {
+            count: 100.0 * t.share,
+            expected: 100.0 * t.usual_share,
+            threshold: 100.0 * t.share_threshold,
+            z: 0.0,
+        })
+        .collect();
+    vec![
+        chart::panel(
+            &format!("{}: mentions per bucket", w.name),
+            &volume,
+            &markers(&[SignalKind::Volume]),
+            (&first, &last),
+            chart::VOLUME,
+        ),
+        chart::panel(
+            &format!("{}: negative share, %", w.name),
+            &share,
+            &markers(&[SignalKind::Negativity, SignalKind::SentimentDip, SignalKind::HighReach]),
+            (&first, &last),
+            ["negative share", "usual share", "share threshold"],
+        ),
+    ]
 }

@@ -162,6 +162,30 @@ mod tests {
     }
 
     #[test]
+    fn thresholds_override_the_preset_and_mistakes_name_their_path() {
+        let watch = |thresholds: &str| {
+            format!(
+                "[[watches]]\nname = \"w\"\nterms = [\"w\"]\npreset = \"strict\"\n[watches.thresholds]\n{thresholds}\n"
+            )
+        };
+        let c = load(&watch("negative_share = 0.3\nnegativity_window = \"10m\"\nmin_mentions = 12")).unwrap();
+        let d = &c.watches[0].detection;
+        assert_eq!(c.watches[0].preset, crate::detect::Preset::Strict);
+        assert_eq!((d.negative_share, d.negativity_window.as_secs(), d.min_mentions), (0.3, 600, 12));
+        assert_eq!(d.spec.k, crate::detect::Preset::Strict.spec().k, "the rest is the preset's");
+        let err = load(&watch("negative_share = 1.5\nmin_mentons = 3\nshort = 15")).unwrap_err().to_string();
+        for needle in [
+            "watches[0].thresholds.negative_share: must be between 0 and 1, got 1.5",
+            "watches[0].thresholds.min_mentons: unknown threshold \"min_mentons\"; did you mean \"min_mentions\"?",
+            "watches[0].thresholds.short: expected a duration in quotes",
+        ] {
+            assert!(err.contains(needle), "{needle:?} missing from:\n{err}");
+        }
+        let err = load("[[watches]]\nname = \"w\"\nterms = [\"w\"]\npreset = \"loud\"\n").unwrap_err().to_string();
+        assert!(err.contains("watches[0].preset: unknown preset \"loud\""), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let err = load("[storage]\npaht = \"x.db\"\n").unwrap_err().to_string();
         assert!(err.contains("paht"), "{err}");

@@ -1,5 +1,7 @@
 //! `[[watches]]`: the brands and topics followed, and which mentions belong to them.
 
+use crate::detect::knobs::{self, Input};
+use crate::detect::{Preset, WatchParams};
 use crate::model::Lang;
 
 use super::raw::RawWatch;
@@ -16,9 +18,27 @@ pub struct WatchSpec {
     pub languages: Vec<Lang>,
     /// Sources that feed this watch; `None` means all.
     pub sources: Option<Vec<String>>,
-    pub preset: Option<String>,
-    pub thresholds: Option<serde_json::Value>,
+    pub preset: Preset,
+    /// How this watch detects: its preset with `[watches.thresholds]` applied.
+    pub detection: WatchParams,
     pub receivers: Vec<String>,
+}
+
+impl WatchSpec {
+    /// A watch on `terms` with every default: all languages and sources, the balanced
+    /// preset, no receivers. For tests, benches and tools; a config file goes through `validate`.
+    pub fn new(name: &str, terms: &[&str]) -> WatchSpec {
+        WatchSpec {
+            name: name.to_string(),
+            terms: terms.iter().map(|t| t.to_string()).collect(),
+            exclude: Vec::new(),
+            languages: Lang::ALL.to_vec(),
+            sources: None,
+            preset: Preset::default(),
+            detection: WatchParams::new(Preset::default().spec()),
+            receivers: Vec::new(),
+        }
+    }
 }
 
 pub(super) fn validate(raw: Vec<RawWatch>, source_names: &[&str], problems: &mut Problems) -> Vec<WatchSpec> {
@@ -65,16 +85,56 @@ pub(super) fn validate(raw: Vec<RawWatch>, source_names: &[&str], problems: &mut
                 }
             }
         }
+        let preset = match r.preset.as_deref().map(str::parse::<Preset>).transpose() {
+            Ok(p) => p.unwrap_or_default(),
+            Err(e) => {
+                problems.add(format!("{at}.preset"), e);
+                Preset::default()
+            }
+        };
+        let detection = thresholds(&at, preset, r.thresholds.as_ref(), problems);
         out.push(WatchSpec {
             name,
             terms,
             exclude,
             languages,
             sources: r.sources,
-            preset: r.preset,
-            thresholds: r.thresholds,
+            preset,
+            detection,
             receivers: r.receivers,
         });
     }
     out
+}
+
+/// The preset's parameters with the watch's `[watches.thresholds]` overrides applied.
+fn thresholds(at: &str, preset: Preset, table: Option<&serde_json::Value>, problems: &mut Problems) -> WatchParams {
+    let mut params = WatchParams::new(preset.spec());
+    let Some(table) = table else { return params };
+    let Some(table) = table.as_object() else {
+        problems.add(format!("{at}.thresholds"), "expected a table of key = value overrides");
+        return params;
+    };
+    let mut ok = true;
+    for (key, value) in table {
+        let input = match value {
+            serde_json::Value::Number(n) => n.as_f64().map(Input::Number),
+            serde_json::Value::String(s) => Some(Input::Text(s)),
+            _ => None,
+        };
+        let result = match input {
+            Some(input) => knobs::set(&mut params, key, input),
+            None => Err(format!("expected a number or a string, got {value}")),
+        };
+        if let Err(e) = result {
+            problems.add(format!("{at}.thresholds.{key}"), e);
+            ok = false;
+        }
+    }
+    if ok {
+        if let Err(e) = knobs::check(&params) {
+            problems.add(format!("{at}.thresholds"), e);
+        }
+    }
+    params
 }

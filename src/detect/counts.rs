@@ -76,9 +76,8 @@ impl CountsDetector {
             }
         }
         let j = self.spike.judge(&windows[..n], count, slot);
-        let e = self.spike.expect(slot);
-        let threshold = ((e.log_level.exp() * (self.spike.params.k * e.noise).exp()) - 1.0).max(0.0);
-        let trace = Trace { count, expected: e.count(), threshold, z: j.z };
+        let (expected, threshold) = self.spike.band(slot);
+        let trace = Trace { count, expected, threshold, z: j.z };
         let alert = match self.spike.advance(&j) {
             Transition::Started => {
                 Some(CountsAlert { index: self.index, critical: self.spike.critical(&j), judgement: j })

@@ -6,6 +6,7 @@
 //! * `baseline` — robust, seasonal, O(1) per bucket: what normal is;
 //! * `spike` — is a window a spike against it, and event hysteresis (fire on the rise);
 //! * `counts` — the spike test over a plain count series (`replay --counts`);
+//! * `knobs` — every tunable by name, for `[watches.thresholds]` and `replay --param`;
 //! * `presets` — `sensitive | balanced | strict`, in time units, turned into per-bucket
 //!   parameters for a bucket width;
 //! * `watch` — one watch's buckets and every test on them: volume, negativity, sentiment
@@ -16,10 +17,11 @@
 
 pub mod baseline;
 pub mod counts;
+pub mod knobs;
 pub mod presets;
 pub mod spike;
 pub mod watch;
 
 pub use counts::{CountsAlert, CountsDetector};
 pub use presets::{Preset, Season};
-pub use watch::{WatchDetector, WatchParams};
+pub use watch::{Judged, WatchDetector, WatchParams};

@@ -99,6 +99,13 @@ impl SpikeDetector {
         self.baseline.expect(&self.params.baseline, slot)
     }
 
+    /// The expected count of one bucket in `slot`, and the count at which one bucket alone
+    /// would be `k` noise units above it: the band a chart draws.
+    pub fn band(&self, slot: usize) -> (f64, f64) {
+        let e = self.expect(slot);
+        (e.count(), ((e.log_level.exp() * (self.params.k * e.noise).exp()) - 1.0).max(0.0))
+    }
+
     /// Judges windows `(buckets, count)` ending now, and the busiest single bucket in them.
     pub fn judge(&self, windows: &[(u32, f64)], busiest_bucket: f64, slot: usize) -> Judgement {
         let p = &self.params;

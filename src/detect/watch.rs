@@ -214,7 +214,28 @@ pub struct WatchDetector {
     name: String,
     params: WatchParams,
     state: WatchState,
+    /// What each judged bucket looked like, kept only when asked for (replay's chart).
+    trace: Option<Vec<Judged>>,
 }
+
+/// One judged bucket as a chart draws it: volume against its band, and the negative share
+/// against the usual share and the share threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Judged {
+    pub at: DateTime<Utc>,
+    pub count: f64,
+    pub expected: f64,
+    pub volume_threshold: f64,
+    /// Negative share of the bucket, and what the negativity test learned and demands.
+    pub share: f64,
+    pub usual_share: f64,
+    pub share_threshold: f64,
+}
+
+/// A mean of fewer compound scores than this is too noisy to call a dip: scores are bimodal
+/// (most texts near 0, a few near ±0.8), so the normal approximation behind `dip_z` claims
+/// z = 4 for five negative posts out of ten at night, which a quiet watch sees every few days.
+const DIP_MIN_MENTIONS: f64 = 20.0;
 
 /// Negative mentions kept for evidence.
 const RECENT: usize = 32;
@@ -250,7 +271,7 @@ impl WatchDetector {
             reach_flagged: Vec::new(),
             late: 0,
         };
-        WatchDetector { name: name.to_string(), params, state }
+        WatchDetector { name: name.to_string(), params, state, trace: None }
     }
 
     /// Continues from a saved state. Parameters are configuration, not state: a changed
@@ -267,13 +288,24 @@ impl WatchDetector {
             ));
         }
         state.volume.params = params.volume_params();
-        Ok(WatchDetector { name: name.to_string(), params, state })
+        Ok(WatchDetector { name: name.to_string(), params, state, trace: None })
     }
 
     /// The state to save.
     pub fn save(&self) -> Vec<u8> {
         // Plain data of numbers and strings: serializing it cannot fail.
         serde_json::to_vec(&self.state).unwrap_or_default()
+    }
+
+    /// Keeps a `Judged` record of every bucket judged from now on (memory grows with time:
+    /// for replay, not for the daemon).
+    pub fn record_trace(&mut self) {
+        self.trace.get_or_insert_with(Vec::new);
+    }
+
+    /// The records kept since the last call.
+    pub fn take_trace(&mut self) -> Vec<Judged> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     pub fn name(&self) -> &str {
@@ -526,6 +558,20 @@ impl WatchDetector {
         let share = if w.all > 0.0 { w.neg / w.all } else { 0.0 };
         let critical = z >= 2.0 * p.share_z || share >= (2.0 * share_threshold).min(0.9);
         let severity = if critical { Severity::Critical } else { Severity::Warning };
+        if self.trace.is_some() {
+            let (expected, volume_threshold) = self.state.volume.band(slot);
+            let first = all_windows[0];
+            let at = self.start_of(end);
+            self.trace.get_or_insert_with(Vec::new).push(Judged {
+                at,
+                count: first.all,
+                expected,
+                volume_threshold,
+                share: if first.all > 0.0 { first.neg / first.all } else { 0.0 },
+                usual_share,
+                share_threshold,
+            });
+        }
         if let Some(phase) = self.state.negativity.step(passes, severity, calm) {
             let level = Level { value: share, baseline: usual_share, threshold: share_threshold, z };
             out.push(self.signal(SignalKind::Negativity, phase, severity, at, w.buckets, level, end));
@@ -540,7 +586,7 @@ impl WatchDetector {
         let (value, usual_mean, z) = dip.unwrap_or((0.0, 0.0, 0.0));
         let dip_passes = dip.is_some()
             && warmed
-            && longest.all >= p.min_mentions as f64
+            && longest.all >= (p.min_mentions as f64).max(DIP_MIN_MENTIONS)
             && usual_mean - value >= p.dip_drop
             && z >= p.dip_z;
         let severity = if z >= 2.0 * p.dip_z { Severity::Critical } else { Severity::Warning };

@@ -22,6 +22,32 @@ const PAD_B: f64 = 40.0;
 
 /// Renders an SVG; `labels` are the first and last timestamps, shown on the x axis.
 pub fn svg(title: &str, traces: &[Trace], markers: &[Marker], labels: (&str, &str)) -> String {
+    stack(&[panel(title, traces, markers, labels, VOLUME)])
+}
+
+/// Panels drawn one under the other in one SVG.
+pub fn stack(panels: &[String]) -> String {
+    let mut out = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {}" font-family="sans-serif" font-size="12">"#,
+        H * panels.len().max(1) as f64
+    );
+    out.push('\n');
+    for (i, p) in panels.iter().enumerate() {
+        let _ = writeln!(out, r#"<g transform="translate(0 {})">"#, H * i as f64);
+        out.push_str(p);
+        out.push_str("</g>\n");
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// What the three lines of a panel are called: the measured series, what was expected, the
+/// threshold.
+pub type Legend = [&'static str; 3];
+pub const VOLUME: Legend = ["count", "expected", "spike threshold"];
+
+/// One chart, as SVG elements for `stack`.
+pub fn panel(title: &str, traces: &[Trace], markers: &[Marker], labels: (&str, &str), legend: Legend) -> String {
     let n = traces.len().max(1);
     // Log scale on y: counts span orders of magnitude in a storm.
     let top = traces.iter().map(|t| t.count.max(t.threshold)).fold(1.0f64, f64::max).ln_1p();
@@ -44,8 +70,7 @@ pub fn svg(title: &str, traces: &[Trace], markers: &[Marker], labels: (&str, &st
     let mut out = String::new();
     let _ = write!(
         out,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">
-<rect width="{W}" height="{H}" fill="#fff"/>
+        r##"<rect width="{W}" height="{H}" fill="#fff"/>
 <text x="{PAD_L}" y="18" font-size="14">{}</text>
 <polyline points="{threshold}" fill="none" stroke="#e8a33d" stroke-width="1" stroke-dasharray="4 3"/>
 <polyline points="{counts}" fill="none" stroke="#3b6ea8" stroke-width="1"/>
@@ -67,11 +92,13 @@ pub fn svg(title: &str, traces: &[Trace], markers: &[Marker], labels: (&str, &st
         r##"<line x1="{PAD_L}" y1="{b}" x2="{r}" y2="{b}" stroke="#888"/>
 <text x="{PAD_L}" y="{ly}">{}</text><text x="{r}" y="{ly}" text-anchor="end">{}</text>
 <text x="{lx}" y="{ty}" text-anchor="end">{top_label}</text><text x="{lx}" y="{b}" text-anchor="end">0</text>
-<text x="{r}" y="18" text-anchor="end"><tspan fill="#3b6ea8">count</tspan> · <tspan fill="#2f9e44">expected</tspan> · <tspan fill="#e8a33d">spike threshold</tspan> · <tspan fill="#e8590c">alert</tspan> (<tspan fill="#c92a2a">critical</tspan>) · log scale</text>
-</svg>
+<text x="{r}" y="18" text-anchor="end"><tspan fill="#3b6ea8">{}</tspan> · <tspan fill="#2f9e44">{}</tspan> · <tspan fill="#e8a33d">{}</tspan> · <tspan fill="#e8590c">alert</tspan> (<tspan fill="#c92a2a">critical</tspan>) · log scale</text>
 "##,
         escape(labels.0),
         escape(labels.1),
+        legend[0],
+        legend[1],
+        legend[2],
         b = H - PAD_B,
         r = W - PAD_R,
         ly = H - PAD_B + 18.0,

@@ -9,43 +9,20 @@
 
 pub mod chart;
 pub mod counts;
+pub mod mentions;
 
-use crate::detect::presets::{PresetSpec, Season};
+use crate::detect::knobs::{self, Input};
+use crate::detect::WatchParams;
 
-/// Applies `key=value` overrides to a preset: the advanced knobs behind the presets.
-pub fn apply_params(mut spec: PresetSpec, params: &[String]) -> Result<PresetSpec, String> {
-    for p in params {
+/// Applies `key=value` overrides (`--param`) to a watch's parameters: the same knobs, names
+/// and checks as `[watches.thresholds]` in the config file.
+pub fn apply_params(mut params: WatchParams, overrides: &[String]) -> Result<WatchParams, String> {
+    for p in overrides {
         let (k, v) = p.split_once('=').ok_or_else(|| format!("--param {p:?}: expected key=value"))?;
-        let num = || v.trim().parse::<f64>().map_err(|_| format!("--param {k}: {v:?} is not a number"));
-        let dur = || humantime::parse_duration(v.trim()).map_err(|_| format!("--param {k}: {v:?} is not a duration"));
-        match k.trim() {
-            "k" => spec.k = num()?,
-            "k_critical" => spec.k_critical = num()?,
-            "min_excess" => spec.min_excess = num()?,
-            "min_factor" => spec.min_factor = num()?,
-            "novelty" => spec.novelty = dur()?,
-            "warm_up" => spec.warm_up = dur()?,
-            "level_half_life" => spec.level_half_life = dur()?,
-            "season_half_life" => spec.season_half_life = dur()?,
-            "calm" => spec.calm = dur()?,
-            "short" => spec.short = dur()?,
-            "season" => {
-                spec.season = match v.trim() {
-                    "off" => Season::Off,
-                    "day" => Season::Day,
-                    "week" => Season::Week,
-                    other => return Err(format!("--param season: {other:?}: expected off, day or week")),
-                }
-            }
-            other => {
-                return Err(format!(
-                    "--param {other:?}: unknown; known: k, k_critical, min_excess, min_factor, novelty, warm_up, \
-                     level_half_life, season_half_life, calm, short, season"
-                ))
-            }
-        }
+        knobs::set(&mut params, k, Input::Text(v.trim())).map_err(|e| format!("--param {}: {e}", k.trim()))?;
     }
-    Ok(spec)
+    knobs::check(&params).map_err(|e| format!("--param: {e}"))?;
+    Ok(params)
 }
 
 #[cfg(test)]
@@ -55,10 +32,11 @@ mod tests {
 
     #[test]
     fn params_override_a_preset_and_unknown_ones_are_named() {
-        let spec =
-            apply_params(Preset::Balanced.spec(), &["k=4.5".into(), "novelty=2d".into(), "short=5m".into()]).unwrap();
+        let base = WatchParams::new(Preset::Balanced.spec());
+        let p = apply_params(base.clone(), &["k=4.5".into(), "novelty=2d".into(), "short=5m".into()]).unwrap();
+        let spec = p.spec;
         assert_eq!((spec.k, spec.novelty.as_secs(), spec.short.as_secs()), (4.5, 2 * 86400, 300));
-        assert!(apply_params(Preset::Balanced.spec(), &["kk=1".into()]).unwrap_err().contains("unknown"));
-        assert!(apply_params(Preset::Balanced.spec(), &["k=high".into()]).unwrap_err().contains("not a number"));
+        assert!(apply_params(base.clone(), &["kk=1".into()]).unwrap_err().contains("unknown"));
+        assert!(apply_params(base, &["k=high".into()]).unwrap_err().contains("expected a number"));
     }
 }

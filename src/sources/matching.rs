@@ -58,6 +58,11 @@ impl Matcher {
 
     /// The names of the watches `text` (from `source`) belongs to, in configuration order.
     pub fn watches_for(&self, source: &str, text: &str) -> Vec<&str> {
+        self.watch_indices(source, text).into_iter().map(|i| self.watches[i].name.as_str()).collect()
+    }
+
+    /// Like `watches_for`, as indices into the watches the matcher was built from.
+    pub fn watch_indices(&self, source: &str, text: &str) -> Vec<usize> {
         let Some(ac) = &self.automaton else { return Vec::new() };
         let folded = fold(text);
         let bytes = folded.as_bytes();
@@ -80,7 +85,7 @@ impl Matcher {
             .filter(|(i, w)| {
                 included[*i] && !excluded[*i] && w.sources.as_ref().is_none_or(|s| s.iter().any(|s| s == source))
             })
-            .map(|(_, w)| w.name.as_str())
+            .map(|(i, _)| i)
             .collect()
     }
 }
@@ -150,14 +155,9 @@ mod tests {
 
     fn watch(name: &str, terms: &[&str], exclude: &[&str], sources: Option<&[&str]>) -> WatchSpec {
         WatchSpec {
-            name: name.into(),
-            terms: terms.iter().map(|s| s.to_string()).collect(),
             exclude: exclude.iter().map(|s| s.to_string()).collect(),
-            languages: crate::model::Lang::ALL.to_vec(),
             sources: sources.map(|s| s.iter().map(|x| x.to_string()).collect()),
-            preset: None,
-            thresholds: None,
-            receivers: Vec::new(),
+            ..WatchSpec::new(name, terms)
         }
     }
 
