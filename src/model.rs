@@ -285,6 +285,19 @@ pub struct Evidence {
     pub top_mentions: Vec<MentionRef>,
     pub languages: Vec<(String, u32)>,
     pub sources: Vec<(String, u32)>,
+    /// For a blind spot: the sources the watch cannot see through, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blind_sources: Vec<BlindSource>,
+}
+
+/// A source failing or silent, as evidence of a blind spot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlindSource {
+    pub source: String,
+    /// What a person can act on: "401 unauthorized 3 polls in a row: check the token".
+    pub reason: String,
+    /// Since when it has been failing or silent.
+    pub since: chrono::DateTime<chrono::Utc>,
 }
 
 /// A detected change in what is said about a watch.

@@ -47,7 +47,8 @@ pub struct BaselineParams {
 /// The learned state of one series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
-    level: f64,
+    /// Log level; `None` until the first bucket is learned.
+    level: Option<f64>,
     scale: f64,
     /// Seasonal offset per hour-of-week slot (log units); f32 keeps a watch's state small.
     season: Vec<f32>,
@@ -81,7 +82,7 @@ fn rate(half_life: f64) -> f64 {
 
 impl Baseline {
     pub fn new(initial_scale: f64) -> Baseline {
-        Baseline { level: f64::NAN, scale: initial_scale, season: vec![0.0; SEASON_SLOTS], learned: 0 }
+        Baseline { level: None, scale: initial_scale, season: vec![0.0; SEASON_SLOTS], learned: 0 }
     }
 
     fn seasonal(&self, p: &BaselineParams, slot: usize) -> f64 {
@@ -94,8 +95,7 @@ impl Baseline {
 
     /// The expectation for a bucket in seasonal `slot` (hour of week).
     pub fn expect(&self, p: &BaselineParams, slot: usize) -> Expectation {
-        let level = if self.level.is_nan() { 0.0 } else { self.level };
-        let log_level = level + self.seasonal(p, slot);
+        let log_level = self.level.unwrap_or(0.0) + self.seasonal(p, slot);
         let mu = log_level.exp_m1().max(0.0);
         let poisson = p.poisson_weight * mu / ((1.0 + mu) * (1.0 + mu));
         let noise = (self.scale * self.scale + poisson).sqrt().max(p.scale_floor);
@@ -105,9 +105,7 @@ impl Baseline {
     /// Learns one finished bucket with `count` mentions in `slot`. `in_event` slows learning.
     pub fn learn(&mut self, p: &BaselineParams, count: f64, slot: usize, in_event: bool) {
         let y = count.max(0.0).ln_1p();
-        if self.level.is_nan() {
-            self.level = y;
-        }
+        let level = *self.level.get_or_insert(y);
         let e = self.expect(p, slot);
         let r = y - e.log_level;
         let c = p.clip * e.noise;
@@ -117,7 +115,8 @@ impl Baseline {
         // still sit near the first bucket's value when warm-up ends. The scale keeps its
         // wide initial value longer on purpose: early judgements should be cautious.
         let warm = 1.0 / (self.learned as f64 + 1.0);
-        self.level += rate(p.level_half_life).max(warm) * clipped * slow;
+        let level = level + rate(p.level_half_life).max(warm) * clipped * slow;
+        self.level = Some(level);
         self.scale += rate(p.scale_half_life) * (r.abs().min(c) - self.scale) * slow;
         if p.season_slots > 0 {
             if let Some(s) = self.season.get_mut(slot) {
@@ -128,7 +127,7 @@ impl Baseline {
                 let per_slot = rate(p.season_half_life / p.season_slots as f64).max(1.0 / (seen + 1.0));
                 // A regular peak can be many scales above the level (a 9:00 newsletter), so
                 // the profile's target is bounded in plain log units instead: up to ~7x.
-                let target = (y - self.level).clamp(-SEASON_CLIP, SEASON_CLIP);
+                let target = (y - level).clamp(-SEASON_CLIP, SEASON_CLIP);
                 *s += (per_slot * (target - *s as f64) * slow) as f32;
             }
         }

@@ -6,7 +6,9 @@
 //! * `baseline` — robust, seasonal, O(1) per bucket: what normal is;
 //! * `spike` — is a window a spike against it, and event hysteresis (fire on the rise);
 //! * `counts` — the spike test over a plain count series (`replay --counts`);
+//! * `blind` — blind spots: sources failing or silent, per watch they feed;
 //! * `knobs` — every tunable by name, for `[watches.thresholds]` and `replay --param`;
+//! * `persist` — window state saved to and loaded from the store;
 //! * `presets` — `sensitive | balanced | strict`, in time units, turned into per-bucket
 //!   parameters for a bucket width;
 //! * `watch` — one watch's buckets and every test on them: volume, negativity, sentiment
@@ -16,12 +18,15 @@
 //! replay gives the same answers the daemon would have given live.
 
 pub mod baseline;
+pub mod blind;
 pub mod counts;
 pub mod knobs;
+pub mod persist;
 pub mod presets;
 pub mod spike;
 pub mod watch;
 
+pub use blind::{BlindSpotParams, BlindSpots};
 pub use counts::{CountsAlert, CountsDetector};
 pub use presets::{Preset, Season};
 pub use watch::{Judged, WatchDetector, WatchParams};

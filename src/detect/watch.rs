@@ -291,6 +291,25 @@ impl WatchDetector {
         Ok(WatchDetector { name: name.to_string(), params, state, trace: None })
     }
 
+    /// Picks up at `now` after the process was down. Buckets it could not watch are not
+    /// silence: learning a long outage as hours of zero mentions would drag the baseline
+    /// down and make the first ordinary hour afterwards look like a spike. So when the gap
+    /// is longer than the ring, what the ring holds is learned, the gap is skipped, and the
+    /// baseline continues from now. (Mentions a source backfills from inside the ring still
+    /// count, as evidence and for the windows judged from now on.)
+    pub fn resume(&mut self, now: DateTime<Utc>) {
+        let current = self.bucket_of(now);
+        let Some(newest) = self.state.newest else { return };
+        if current - newest <= self.ring_len() {
+            return;
+        }
+        self.learn_upto(newest);
+        self.state.ring.iter_mut().for_each(|b| *b = Bucket::default());
+        self.state.newest = Some(current - 1);
+        self.state.learned = current - 1;
+        self.state.judged = current - 1;
+    }
+
     /// The state to save.
     pub fn save(&self) -> Vec<u8> {
         // Plain data of numbers and strings: serializing it cannot fail.
@@ -913,6 +932,40 @@ mod tests {
         let err = WatchDetector::restore("acme", five_minutes, &saved).err().unwrap();
         assert!(err.contains("bucket width or ring changed"), "{err}");
         assert!(WatchDetector::restore("acme", WatchParams::new(Preset::Balanced.spec()), b"{").is_err());
+    }
+
+    #[test]
+    fn state_round_trips_at_every_age() {
+        let mut d = detector();
+        let mut stream = Stream::new();
+        for (from, minutes) in [(0, 0), (0, 1), (1, 30), (31, DAY)] {
+            stream.run(&mut d, from, minutes, |m| (daily(m), 0.12));
+            let again = WatchDetector::restore("acme", d.params().clone(), &d.save())
+                .unwrap_or_else(|e| panic!("after {} minutes: {e}", from + minutes));
+            // Compared as text, so a failure prints something readable.
+            assert_eq!(String::from_utf8_lossy(&again.save()), String::from_utf8_lossy(&d.save()));
+        }
+    }
+
+    #[test]
+    fn a_restart_after_days_down_resumes_without_a_false_spike() {
+        let mut stream = Stream::new();
+        let mut d = detector();
+        assert!(stream.run(&mut d, 0, 3 * DAY, |m| (daily(m), 0.12)).is_empty());
+        let saved = d.save();
+        // Down for three days; back at the same hour of day. The usual stream resumes.
+        let back = 6 * DAY;
+        let resumed = |resume: bool| {
+            let mut d = WatchDetector::restore("acme", WatchParams::new(Preset::Balanced.spec()), &saved).unwrap();
+            if resume {
+                d.resume(t0() + chrono::Duration::minutes(back));
+            }
+            Stream::new().run(&mut d, back, DAY, |m| (daily(m), 0.12))
+        };
+        assert!(resumed(true).is_empty(), "{:?}", kinds(&resumed(true)));
+        // Without resume, three days of zeros are learned as the new normal: the proof that
+        // the test can fail.
+        assert!(resumed(false).iter().any(|(_, s)| s.kind == SignalKind::Volume));
     }
 
     #[test]

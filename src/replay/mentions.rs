@@ -290,7 +290,7 @@ mod tests {
         assert_eq!(ids, ["line-8", "b", "a"], "sorted by published time");
         assert_eq!(mentions[0].lang.as_deref(), Some("nl"));
         assert_eq!(mentions[0].source, "m");
-        assert_eq!(r.out_of_order, 1);
+        assert_eq!(r.out_of_order, 2, "lines 2 and 8 are older than line 1");
         assert_eq!(r.lines, 10);
         let expected = [
             "line 3: not JSON",

@@ -1,5 +1,6 @@
 //! The state that must survive a restart, in one SQLite file: source cursors and conditional-GET
-//! validators, the ids of mentions already handed on (to count each once), and source health.
+//! validators, the ids of mentions already handed on (to count each once), source health, and
+//! the detectors' window state (so a restart continues the baselines).
 //! This module is the only one that speaks SQL.
 //!
 //! The file runs in WAL mode with a busy timeout, so readers (the status page, `report`) never
@@ -40,6 +41,12 @@ const MIGRATIONS: &[&str] = &[
          last_error TEXT,
          last_items INTEGER NOT NULL DEFAULT 0
      );",
+    // 2: detection window state, one row per watch (and one for blind spots)
+    "CREATE TABLE detector_state (
+         key TEXT PRIMARY KEY,          -- 'watch:<name>' or 'blind_spots'
+         state BLOB NOT NULL,           -- the detector's own JSON
+         saved_at INTEGER NOT NULL
+     );",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +80,13 @@ pub struct SourceHealth {
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
     pub last_items: u32,
+}
+
+/// A detector's state as last saved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedState {
+    pub bytes: Vec<u8>,
+    pub saved_at: DateTime<Utc>,
 }
 
 /// A handle on the state file; cheap to clone, safe to share between threads.
@@ -217,6 +231,46 @@ impl Store {
         Ok(())
     }
 
+    /// Saves detector states in one transaction: after a crash, either all of a save is
+    /// there or the previous one is.
+    pub fn save_detector_states(&self, states: &[(String, Vec<u8>)], now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut put = tx.prepare_cached(
+                "INSERT INTO detector_state (key, state, saved_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE SET state = excluded.state, saved_at = excluded.saved_at",
+            )?;
+            for (key, state) in states {
+                put.execute(params![key, state, ts(now)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A detector's saved state and when it was saved.
+    pub fn detector_state(&self, key: &str) -> Result<Option<SavedState>, StoreError> {
+        let row: Option<(Vec<u8>, i64)> = self
+            .conn()
+            .query_row("SELECT state, saved_at FROM detector_state WHERE key = ?1", params![key], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        row.map(|(state, at)| {
+            from_ts(Some(at))
+                .map(|saved_at| SavedState { bytes: state, saved_at })
+                .ok_or_else(|| StoreError::Corrupt(format!("saved_at {at} of {key}")))
+        })
+        .transpose()
+    }
+
+    /// Forgets the state of a detector that no longer exists (a watch removed from the config).
+    pub fn forget_detector_state(&self, key: &str) -> Result<(), StoreError> {
+        self.conn().execute("DELETE FROM detector_state WHERE key = ?1", params![key])?;
+        Ok(())
+    }
+
     pub fn health(&self, source: &str) -> Result<Option<SourceHealth>, StoreError> {
         Ok(self
             .conn()
@@ -298,6 +352,26 @@ mod tests {
         }
         let store = Store::open(&path).unwrap();
         assert_eq!(store.unseen("news", &["a"]).unwrap(), [false]);
+    }
+
+    #[test]
+    fn detector_states_survive_reopening_and_replace_older_saves() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let store = Store::open(&path).unwrap();
+            store
+                .save_detector_states(&[("watch:a".into(), b"one".to_vec()), ("watch:b".into(), b"b".to_vec())], t(0))
+                .unwrap();
+            store.save_detector_states(&[("watch:a".into(), b"two".to_vec())], t(60)).unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(
+            store.detector_state("watch:a").unwrap(),
+            Some(SavedState { bytes: b"two".to_vec(), saved_at: t(60) })
+        );
+        store.forget_detector_state("watch:b").unwrap();
+        assert_eq!(store.detector_state("watch:b").unwrap(), None);
     }
 
     #[test]
