@@ -53,6 +53,10 @@ pub struct Judgement {
     pub buckets: u32,
     /// Passes every condition of an event start.
     pub triggered: bool,
+    /// `z` of the longest window: what decides calm. The strongest of many windows is at
+    /// least `k_end` far more often than any one of them, so judging calm by it would keep
+    /// an event open for days at 1-minute buckets.
+    pub calm_z: f64,
 }
 
 /// What changed in the event state with a judgement.
@@ -111,7 +115,15 @@ impl SpikeDetector {
         let p = &self.params;
         let e = self.expect(slot);
         let per_bucket = e.count();
-        let mut best = Judgement { z: f64::NEG_INFINITY, count: 0.0, expected: 0.0, buckets: 0, triggered: false };
+        let mut best = Judgement {
+            z: f64::NEG_INFINITY,
+            count: 0.0,
+            expected: 0.0,
+            buckets: 0,
+            triggered: false,
+            calm_z: f64::NEG_INFINITY,
+        };
+        let mut longest = (0, f64::NEG_INFINITY);
         for &(n, count) in windows {
             let n = n.max(1);
             let expected = per_bucket * n as f64;
@@ -120,9 +132,13 @@ impl SpikeDetector {
             let noise = e.noise / (n as f64).sqrt();
             let z = (y - expected.ln_1p()) / noise.max(p.baseline.scale_floor / 2.0);
             if z > best.z {
-                best = Judgement { z, count, expected, buckets: n, triggered: false };
+                best = Judgement { z, count, expected, buckets: n, ..best };
+            }
+            if n >= longest.0 {
+                longest = (n, z);
             }
         }
+        best.calm_z = longest.1;
         let record = self.record.front().map_or(0.0, |&(_, c)| c);
         let novel = p.novelty_buckets == 0 || busiest_bucket >= record;
         best.triggered = self.warmed_up()
@@ -143,7 +159,14 @@ impl SpikeDetector {
             None => Transition::Quiet,
             Some(ev) => {
                 ev.peak_z = ev.peak_z.max(j.z);
-                ev.calm = if j.z < self.params.k_end { ev.calm + 1 } else { 0 };
+                // Calm buckets need not come in one unbroken run (at 1-minute buckets an
+                // hour without a single noisy minute almost never happens); a window back at
+                // spike level starts the count again.
+                if j.calm_z < self.params.k_end {
+                    ev.calm += 1;
+                } else if j.z >= self.params.k {
+                    ev.calm = 0;
+                }
                 if ev.calm >= self.params.calm_buckets {
                     self.event = None;
                     Transition::Ended

@@ -862,24 +862,34 @@ mod tests {
     }
 
     #[test]
-    fn a_volume_storm_signals_once_on_the_rise() {
+    fn a_volume_storm_signals_once_on_the_rise_and_ends_when_it_is_over() {
         let mut d = detector();
         let onset = 3 * DAY + 9 * 60;
+        let second = 4 * DAY + 9 * 60;
         let storm = |m: i64| {
-            let x = m - onset;
-            if (0..90).contains(&x) {
-                // Climbs to 20 times the usual rate over half an hour, then falls.
-                let factor = 1.0 + 19.0 * (x.min(90 - x) as f64 / 30.0).min(1.0);
-                (daily(m) * factor, 0.12)
-            } else {
-                (daily(m), 0.12)
+            // Climbs to `peak` times the usual rate over half an hour, then falls.
+            let climb = |x: i64, peak: f64| 1.0 + (peak - 1.0) * (x.min(90 - x) as f64 / 30.0).min(1.0);
+            match (m - onset, m - second) {
+                (x, _) if (0..90).contains(&x) => (daily(m) * climb(x, 20.0), 0.12),
+                // A day later, a bigger one: a new record, so a new event.
+                (_, x) if (0..90).contains(&x) => (daily(m) * climb(x, 30.0), 0.12),
+                _ => (daily(m), 0.12),
             }
         };
-        let signals = Stream::new().run(&mut d, 0, 4 * DAY, storm);
-        let volume: Vec<_> =
-            signals.iter().filter(|(_, s)| s.kind == SignalKind::Volume && s.phase == Phase::Started).collect();
-        assert_eq!(volume.len(), 1, "{:?}", kinds(&signals));
-        assert!(volume[0].0 < onset + 30, "fired at minute {} of the climb, before the peak", volume[0].0 - onset);
+        let signals = Stream::new().run(&mut d, 0, 5 * DAY, storm);
+        let volume = |phase: Phase| -> Vec<i64> {
+            signals.iter().filter(|(_, s)| s.kind == SignalKind::Volume && s.phase == phase).map(|(m, _)| *m).collect()
+        };
+        let started = volume(Phase::Started);
+        assert_eq!(started.len(), 2, "{:?}", kinds(&signals));
+        assert!(started[0] < onset + 30, "fired at minute {} of the climb, before the peak", started[0] - onset);
+        assert!(started[1] < second + 30);
+        let ended = volume(Phase::Ended);
+        assert!(
+            ended.len() == 2 && (onset + 90..second).contains(&ended[0]),
+            "the first event ends between the storms: {:?}",
+            kinds(&signals)
+        );
     }
 
     #[test]
