@@ -82,7 +82,7 @@ fn mentions(args: &ReplayArgs, input: &Path, config: &Path) -> Result<ExitCode> 
     }
     let name = input.display().to_string();
     let bytes = std::fs::read(input).with_context(|| format!("cannot read {name}"))?;
-    let (list, report) = mentions::read(&name, &bytes)?;
+    let (input, report) = mentions::read(&name, &bytes)?;
     let scorer = Scorer::builtin().context("loading the built-in lexicons")?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut write_error = None;
@@ -90,7 +90,7 @@ fn mentions(args: &ReplayArgs, input: &Path, config: &Path) -> Result<ExitCode> 
         &config.watches,
         |p| replay::apply_params(p.clone(), &args.params),
         &scorer,
-        &list,
+        input.mentions(),
         args.chart.is_some(),
         |s| {
             if write_error.is_none() {
@@ -112,7 +112,7 @@ fn mentions(args: &ReplayArgs, input: &Path, config: &Path) -> Result<ExitCode> 
         "stormwatch: {name}: {} lines, {} mentions replayed, {} skipped, {} with a field left out, {} out of order \
          (sorted), {} matched no watch",
         report.lines,
-        list.len(),
+        input.len(),
         report.skipped.len(),
         report.warnings.len(),
         report.out_of_order,

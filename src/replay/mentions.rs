@@ -7,15 +7,18 @@
 //! `followers` and `url`. Mentions are replayed in published order, each as if it had
 //! arrived when it was published: that is the clock every watch ticks by.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::hash::{Hash, Hasher};
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use rustc_hash::{FxHashMap, FxHasher};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::config::WatchSpec;
 use crate::detect::{Judged, WatchDetector, WatchParams};
 use crate::model::{Label, Mention, Signal, SignalKind};
-use crate::sentiment::Scorer;
+use crate::sentiment::{Analysis, Scorer};
 use crate::sources::matching::Matcher;
 use crate::sources::{parse_time, primary_lang};
 
@@ -38,17 +41,64 @@ pub enum MentionsError {
     NothingUsable { path: String, first: String },
 }
 
-const TIME_KEYS: [&str; 4] = ["published", "timestamp", "created_at", "time"];
+/// The input, checked and put in published order. It keeps the file's bytes and, per usable
+/// line, where it is and when it was published (24 bytes a mention): mentions are built one
+/// at a time as they are replayed, so a replay of millions of mentions holds the file and
+/// not millions of parsed copies of it.
+pub struct Input<'a> {
+    bytes: &'a [u8],
+    // (Debug below: the bytes would flood a failing test's output.)
+    order: Vec<Entry>,
+}
 
-/// Reads JSON lines into mentions sorted by published time (stable: equal times keep file
-/// order). A repeated `id` from the same source is replayed once, as the daemon dedups.
-pub fn read(path: &str, bytes: &[u8]) -> Result<(Vec<Mention>, ReadReport), MentionsError> {
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    published: DateTime<Utc>,
+    start: usize,
+    len: u32,
+    line: u32,
+}
+
+impl std::fmt::Debug for Input<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Input({} mentions)", self.order.len())
+    }
+}
+
+impl Input<'_> {
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// The mentions in published order (equal times in file order).
+    pub fn mentions(&self) -> impl Iterator<Item = Mention> + '_ {
+        self.order.iter().filter_map(|e| {
+            let line = std::str::from_utf8(&self.bytes[e.start..e.start + e.len as usize]).ok()?;
+            // Checked by `read`: this parse cannot fail.
+            parse_line(line).ok().map(|p| p.into_mention(e.line as usize))
+        })
+    }
+}
+
+/// Reads JSON lines: checks every line, names each problem with its line number, and orders
+/// the usable ones by published time. A repeated `id` from the same source is replayed once,
+/// as the daemon dedups.
+pub fn read<'a>(path: &str, bytes: &'a [u8]) -> Result<(Input<'a>, ReadReport), MentionsError> {
     let mut report = ReadReport::default();
-    let mut mentions: Vec<Mention> = Vec::new();
-    let mut first_line_of: HashMap<(String, String), usize> = HashMap::new();
+    let mut order: Vec<Entry> = Vec::new();
+    // (source, id) by hash, to the entry that had it first; a hash match is confirmed
+    // against that entry's own line, so a collision never drops a mention.
+    let mut first: FxHashMap<u64, usize> = FxHashMap::default();
     let mut latest: Option<DateTime<Utc>> = None;
+    let mut start = 0;
     for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
         let n = i + 1;
+        let line_start = start;
+        start += raw.len() + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -61,32 +111,42 @@ pub fn read(path: &str, bytes: &[u8]) -> Result<(Vec<Mention>, ReadReport), Ment
                 continue;
             }
         };
-        let mention = match parse_line(line, n, &mut report.warnings) {
-            Ok(m) => m,
+        let parsed = match parse_line(line) {
+            Ok(p) => p,
             Err(why) => {
                 report.skipped.push(format!("line {n}: {why}"));
                 continue;
             }
         };
-        match first_line_of.get(&(mention.source.clone(), mention.id.clone())) {
-            Some(first) => {
-                report.skipped.push(format!(
-                    "line {n}: duplicate id {:?} of source {:?} (line {first} kept)",
-                    mention.id, mention.source
-                ));
+        if let Some(w) = &parsed.warning {
+            report.warnings.push(format!("line {n}: {w}"));
+        }
+        let key = identity(&parsed, n);
+        let mut hasher = FxHasher::default();
+        key.hash(&mut hasher);
+        let hash = hasher.finish();
+        if let Some(&earlier) = first.get(&hash) {
+            let e: Entry = order[earlier];
+            let same = std::str::from_utf8(&bytes[e.start..e.start + e.len as usize])
+                .ok()
+                .and_then(|l| parse_line(l).ok())
+                .is_some_and(|p| identity(&p, e.line as usize) == key);
+            if same {
+                report
+                    .skipped
+                    .push(format!("line {n}: duplicate id {:?} of source {:?} (line {} kept)", key.1, key.0, e.line));
                 continue;
             }
-            None => {
-                first_line_of.insert((mention.source.clone(), mention.id.clone()), n);
-            }
+        } else {
+            first.insert(hash, order.len());
         }
-        if latest.is_some_and(|l| mention.published < l) {
+        if latest.is_some_and(|l| parsed.published < l) {
             report.out_of_order += 1;
         }
-        latest = latest.max(Some(mention.published));
-        mentions.push(mention);
+        latest = latest.max(Some(parsed.published));
+        order.push(Entry { published: parsed.published, start: line_start, len: raw.len() as u32, line: n as u32 });
     }
-    if mentions.is_empty() {
+    if order.is_empty() {
         return if report.skipped.is_empty() {
             Err(MentionsError::Empty(path.to_string()))
         } else {
@@ -96,57 +156,156 @@ pub fn read(path: &str, bytes: &[u8]) -> Result<(Vec<Mention>, ReadReport), Ment
             })
         };
     }
-    mentions.sort_by_key(|m| m.published);
-    Ok((mentions, report))
+    order.sort_by_key(|e| e.published);
+    Ok((Input { bytes, order }, report))
 }
 
-fn parse_line(line: &str, n: usize, warnings: &mut Vec<String>) -> Result<Mention, String> {
-    let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
-    let Value::Object(o) = value else {
-        return Err("expected a JSON object".into());
-    };
-    let text = match o.get("text") {
-        Some(Value::String(t)) if !t.trim().is_empty() => t.clone(),
-        Some(Value::String(_)) => return Err("\"text\" is empty".into()),
-        Some(other) => return Err(format!("\"text\" must be a string, got {other}")),
-        None => return Err("no \"text\"".into()),
-    };
-    let (key, stamp) = TIME_KEYS
-        .iter()
-        .find_map(|k| o.get(*k).map(|v| (*k, v)))
-        .ok_or("no timestamp (give \"published\": RFC 3339, 2015-02-26 21:42:53 or epoch seconds)")?;
-    let published = match stamp {
-        Value::String(s) => parse_time(s),
-        Value::Number(x) => x.as_i64().and_then(|x| parse_time(&x.to_string())),
+/// The keys a line may have; any other key is ignored.
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(borrow)]
+    text: Option<&'a RawValue>,
+    #[serde(borrow)]
+    published: Option<&'a RawValue>,
+    #[serde(borrow)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow)]
+    created_at: Option<&'a RawValue>,
+    #[serde(borrow)]
+    time: Option<&'a RawValue>,
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    source: Option<&'a RawValue>,
+    #[serde(borrow)]
+    lang: Option<&'a RawValue>,
+    #[serde(borrow)]
+    author: Option<&'a RawValue>,
+    #[serde(borrow)]
+    followers: Option<&'a RawValue>,
+    #[serde(borrow)]
+    url: Option<&'a RawValue>,
+}
+
+/// A field's value: a string (borrowed unless it has escapes), or its JSON text.
+enum Field<'a> {
+    Str(Cow<'a, str>),
+    Other(&'a str),
+}
+
+fn field(raw: Option<&RawValue>) -> Option<Field<'_>> {
+    let text = raw?.get();
+    if text.starts_with('"') {
+        serde_json::from_str::<Cow<'_, str>>(text).ok().map(Field::Str)
+    } else if text == "null" {
+        None
+    } else {
+        Some(Field::Other(text))
+    }
+}
+
+/// A string field, or a number written as one (ids often are); blank is absent.
+fn scalar(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
+    match field(raw)? {
+        Field::Str(s) if !s.trim().is_empty() => Some(s),
+        Field::Other(t) if t.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => Some(Cow::Borrowed(t)),
         _ => None,
     }
+}
+
+/// One checked line, still borrowing from the input.
+struct Parsed<'a> {
+    text: Cow<'a, str>,
+    published: DateTime<Utc>,
+    id: Option<Cow<'a, str>>,
+    source: Option<Cow<'a, str>>,
+    lang: Option<Cow<'a, str>>,
+    author: Option<Cow<'a, str>>,
+    reach: Option<u64>,
+    url: Option<Cow<'a, str>>,
+    /// A field left out, and why.
+    warning: Option<String>,
+}
+
+const DEFAULT_SOURCE: &str = "replay";
+
+/// (source, id) as the daemon would dedup it; a line without an id is its own.
+fn identity(p: &Parsed<'_>, line: usize) -> (String, String) {
+    (
+        p.source.as_deref().unwrap_or(DEFAULT_SOURCE).trim().to_string(),
+        p.id.as_deref().map(|s| s.trim().to_string()).unwrap_or_else(|| format!("line-{line}")),
+    )
+}
+
+impl Parsed<'_> {
+    fn into_mention(self, line: usize) -> Mention {
+        let (source, id) = identity(&self, line);
+        let owned = |s: Option<Cow<'_, str>>| s.map(|s| s.trim().to_string());
+        Mention {
+            source,
+            id,
+            text: self.text.into_owned(),
+            author: owned(self.author),
+            reach: self.reach,
+            lang: self.lang.as_deref().and_then(primary_lang),
+            published: self.published,
+            url: owned(self.url),
+        }
+    }
+}
+
+fn parse_line(line: &str) -> Result<Parsed<'_>, String> {
+    if !line.trim_start().starts_with('{') {
+        return Err(match serde_json::from_str::<serde::de::IgnoredAny>(line) {
+            Ok(_) => "expected a JSON object".into(),
+            Err(e) => format!("not JSON: {e}"),
+        });
+    }
+    let l: Line<'_> = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    let text = match field(l.text) {
+        Some(Field::Str(t)) if !t.trim().is_empty() => t,
+        Some(Field::Str(_)) => return Err("\"text\" is empty".into()),
+        Some(Field::Other(other)) => return Err(format!("\"text\" must be a string, got {other}")),
+        None => return Err("no \"text\"".into()),
+    };
+    let (key, stamp) =
+        [("published", l.published), ("timestamp", l.timestamp), ("created_at", l.created_at), ("time", l.time)]
+            .into_iter()
+            .find_map(|(k, v)| v.map(|v| (k, v)))
+            .ok_or("no timestamp (give \"published\": RFC 3339, 2015-02-26 21:42:53 or epoch seconds)")?;
+    let published = match field(Some(stamp)) {
+        Some(Field::Str(s)) => parse_time(&s),
+        Some(Field::Other(t)) => t.parse::<i64>().ok().and_then(|x| parse_time(&x.to_string())),
+        None => None,
+    }
     .ok_or_else(|| {
-        format!("{key:?}: {stamp} is not a timestamp (use RFC 3339, 2015-02-26 21:42:53 or epoch seconds)")
+        format!("{key:?}: {} is not a timestamp (use RFC 3339, 2015-02-26 21:42:53 or epoch seconds)", stamp.get())
     })?;
-    let string = |k: &str| match o.get(k) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Some(Value::Number(x)) => Some(x.to_string()),
-        _ => None,
-    };
-    let reach = match o.get("followers") {
-        None | Some(Value::Null) => None,
-        Some(v) => match v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())) {
-            Some(r) => Some(r),
-            None => {
-                warnings.push(format!("line {n}: \"followers\": {v} is not a count; replayed without reach"));
-                None
+    let mut warning = None;
+    let reach = match field(l.followers) {
+        None => None,
+        Some(f) => {
+            let parsed = match &f {
+                Field::Str(s) => s.trim().parse::<u64>().ok(),
+                Field::Other(t) => t.parse::<u64>().ok(),
+            };
+            if parsed.is_none() {
+                let shown = l.followers.map(RawValue::get).unwrap_or_default();
+                warning = Some(format!("\"followers\": {shown} is not a count; replayed without reach"));
             }
-        },
+            parsed
+        }
     };
-    Ok(Mention {
-        source: string("source").unwrap_or_else(|| "replay".into()),
-        id: string("id").unwrap_or_else(|| format!("line-{n}")),
+    Ok(Parsed {
         text,
-        author: string("author"),
-        reach,
-        lang: string("lang").and_then(|l| primary_lang(&l)),
         published,
-        url: string("url"),
+        id: scalar(l.id),
+        source: scalar(l.source),
+        lang: scalar(l.lang),
+        author: scalar(l.author),
+        reach,
+        url: scalar(l.url),
+        warning,
     })
 }
 
@@ -175,14 +334,14 @@ pub struct Outcome {
     pub unmatched: u64,
 }
 
-/// Replays `mentions` (sorted by published time) through `watches`, each with its
+/// Replays `mentions` (in published order) through `watches`, each with its
 /// detection parameters adjusted by `tune` (the `--param` overrides). `chart` keeps a
 /// per-bucket trace for drawing.
 pub fn replay(
     watches: &[WatchSpec],
     tune: impl Fn(&WatchParams) -> Result<WatchParams, String>,
     scorer: &Scorer,
-    mentions: &[Mention],
+    mentions: impl IntoIterator<Item = Mention>,
     chart: bool,
     mut emit: impl FnMut(&Signal),
 ) -> Result<Outcome, String> {
@@ -206,8 +365,13 @@ pub fn replay(
         emit(&s);
         out.signals.push(s);
     };
+    let mut last: Option<DateTime<Utc>> = None;
+    // One scratch space for all mentions: its memos of stems and spellings carry over.
+    let mut analysis = Analysis::default();
     for m in mentions {
+        let m = &m;
         let now = m.published;
+        last = Some(now);
         let tick = now.timestamp().div_euclid(tick_secs);
         if last_tick.is_some_and(|t| tick > t) {
             for d in &mut detectors {
@@ -222,7 +386,8 @@ pub fn replay(
             out.unmatched += 1;
             continue;
         }
-        let sentiment = scorer.score(&m.text, m.scored_lang());
+        scorer.analyze(&m.text, m.scored_lang(), &mut analysis);
+        let sentiment = analysis.to_sentiment();
         for i in matched {
             let summary = &mut out.watches[i];
             if sentiment.lang.is_some_and(|l| !watches[i].languages.contains(&l)) {
@@ -238,8 +403,8 @@ pub fn replay(
         }
     }
     // Close the last bucket, so the newest mentions are judged too.
-    if let Some(last) = mentions.last() {
-        let end = last.published + chrono::Duration::seconds(tick_secs);
+    if let Some(last) = last {
+        let end = last + chrono::Duration::seconds(tick_secs);
         for d in &mut detectors {
             for s in d.tick(end) {
                 signal(s, &mut out);
@@ -285,7 +450,8 @@ mod tests {
         .join("\n");
         let mut bytes = input.into_bytes();
         bytes.extend_from_slice(b"\n{\"text\":\"\xff\xfe\",\"published\":1}\n");
-        let (mentions, r) = read("m.jsonl", &bytes).unwrap();
+        let (input, r) = read("m.jsonl", &bytes).unwrap();
+        let mentions: Vec<Mention> = input.mentions().collect();
         let ids: Vec<&str> = mentions.iter().map(|m| m.id.as_str()).collect();
         assert_eq!(ids, ["line-8", "b", "a"], "sorted by published time");
         assert_eq!(mentions[0].lang.as_deref(), Some("nl"));

@@ -24,7 +24,7 @@ use crate::model::Lang;
 use super::lexicon::{data_lines, squeeze, Lexicon, LexiconError};
 use super::signs::SignLexicon;
 use super::tokenize::{self, flag, TokenKind, Tokens};
-use super::wordmap::WordMap;
+use super::wordmap::{Generations, WordMap};
 
 /// Share of running words that are frequent words, spread over the ranked list by Zipf.
 const FREQUENT_MASS: f32 = 0.45;
@@ -107,7 +107,13 @@ impl LanguageDetector {
 
     /// The language of already tokenized text.
     pub fn detect_tokens(&self, tokens: &Tokens) -> Option<Lang> {
-        let scores = self.log_likelihoods(tokens)?;
+        self.detect_tokens_with(tokens, &mut SpellMemo::default())
+    }
+
+    /// `detect_tokens`, remembering in `memo` what the character model made of words no
+    /// list knows: brand names and handles recur in every mention of a watch.
+    pub fn detect_tokens_with(&self, tokens: &Tokens, memo: &mut SpellMemo) -> Option<Lang> {
+        let scores = self.log_likelihoods(tokens, memo)?;
         // Strictly greater: on a tie the earlier language (English) wins, as the prior says.
         let mut best = 0;
         for l in 1..4 {
@@ -124,7 +130,7 @@ impl LanguageDetector {
 
     /// Per-language log-likelihood of the text's words plus the prior; `None` without any
     /// word.
-    pub fn log_likelihoods(&self, tokens: &Tokens) -> Option<[f32; 4]> {
+    pub fn log_likelihoods(&self, tokens: &Tokens, memo: &mut SpellMemo) -> Option<[f32; 4]> {
         let mut scores = PRIOR;
         let mut seen = false;
         let mut squeezed;
@@ -151,12 +157,29 @@ impl LanguageDetector {
                 let lp = match ranks.map(|r| r[l]).filter(|&r| r > 0) {
                     Some(rank) => self.rank_logp[l][rank as usize - 1],
                     None if self.lexicons[l].knows(word) => LEXICON_WORD_P.ln(),
-                    None => UNKNOWN_MASS.ln() + spelled.get_or_insert_with(|| self.chars.log_prob(word))[l],
+                    None => UNKNOWN_MASS.ln() + spelled.get_or_insert_with(|| memo.spelled(word, &self.chars))[l],
                 };
                 *score += weight * lp;
             }
         }
         seen.then_some(scores)
+    }
+}
+
+/// What the character model made of words, remembered (bounded, in two generations).
+#[derive(Debug, Default)]
+pub struct SpellMemo(Generations<[f32; 4]>);
+
+impl SpellMemo {
+    const CAPACITY: usize = 20_000;
+
+    fn spelled(&mut self, word: &str, chars: &CharModel) -> [f32; 4] {
+        if let Some(lp) = self.0.get(word, Self::CAPACITY) {
+            return lp;
+        }
+        let lp = chars.log_prob(word);
+        self.0.insert(word, lp, Self::CAPACITY);
+        lp
     }
 }
 
@@ -220,24 +243,38 @@ impl CharModel {
     fn log_prob(&self, word: &str) -> [f32; 4] {
         let get = |map: &FxHashMap<u64, [u32; 4]>, key| map.get(&key).copied().unwrap_or_default();
         let ratio = |n: u32, d: u32| if d == 0 { 0.0 } else { n as f32 / d as f32 };
+        // Probabilities are multiplied in f64 and their log taken every `LOG_EVERY` letters,
+        // not per letter: `ln` was a quarter of a replay's time. Each factor is at least
+        // LAMBDAS[3] / ALPHABET, so 16 of them stay far from f64's underflow.
+        const LOG_EVERY: usize = 16;
         let mut lp = [0.0f32; 4];
+        let mut product = [1.0f64; 4];
         let mut a = ' ';
         let mut b = ' ';
-        for c in word.chars().chain([' ']) {
+        for (i, c) in word.chars().chain([' ']).enumerate() {
+            if i > 0 && i % LOG_EVERY == 0 {
+                for (lp, p) in lp.iter_mut().zip(product.iter_mut()) {
+                    *lp += p.ln() as f32;
+                    *p = 1.0;
+                }
+            }
             let tri = get(&self.trigrams, pack(a, b, c));
             let tri_ctx = get(&self.tri_contexts, pack(a, b, ANY));
             let bi = get(&self.bigrams, pack(ANY, b, c));
             let bi_ctx = get(&self.bi_contexts, pack(ANY, b, ANY));
             let uni = get(&self.unigrams, pack(ANY, ANY, c));
-            for (l, lp) in lp.iter_mut().enumerate() {
+            for (l, product) in product.iter_mut().enumerate() {
                 let p = LAMBDAS[0] * ratio(tri[l], tri_ctx[l])
                     + LAMBDAS[1] * ratio(bi[l], bi_ctx[l])
                     + LAMBDAS[2] * ratio(uni[l], self.total[l])
                     + LAMBDAS[3] / ALPHABET;
-                *lp += p.ln();
+                *product *= p as f64;
             }
             a = b;
             b = c;
+        }
+        for (lp, p) in lp.iter_mut().zip(product) {
+            *lp += p.ln() as f32;
         }
         lp
     }

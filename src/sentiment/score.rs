@@ -21,7 +21,7 @@ use std::ops::Range;
 
 use crate::model::{CrisisCategory, Label, Lang, Sentiment, TermScore};
 
-use super::lang::LanguageDetector;
+use super::lang::{LanguageDetector, SpellMemo};
 use super::lexicon::{Form, Lexicon, LexiconError, NegationScope, Resolved, Role, StemMemo};
 use super::rules::{self, Rules};
 use super::signs::SignLexicon;
@@ -124,7 +124,7 @@ impl Scorer {
         tokenize::tokenize(text, self.signs, &mut out.tokens);
         let (lang, source) = match lang {
             Some(l) => (Some(l), LangSource::Given),
-            None => match self.detector().ok().and_then(|d| d.detect_tokens(&out.tokens)) {
+            None => match self.detector().ok().and_then(|d| d.detect_tokens_with(&out.tokens, &mut out.spell_memo)) {
                 Some(l) => (Some(l), LangSource::Detected),
                 None => (None, LangSource::Unknown),
             },
@@ -219,6 +219,7 @@ pub struct Analysis {
     weights: Vec<f32>,
     hits: Vec<Hit>,
     memo: StemMemo,
+    spell_memo: SpellMemo,
     lexicon: Option<&'static Lexicon>,
     lang: Option<Lang>,
     lang_source: LangSource,
@@ -237,6 +238,7 @@ impl Default for Analysis {
             weights: Vec::new(),
             hits: Vec::new(),
             memo: StemMemo::default(),
+            spell_memo: SpellMemo::default(),
             lexicon: None,
             lang: None,
             lang_source: LangSource::Unknown,

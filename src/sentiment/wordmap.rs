@@ -91,6 +91,21 @@ impl<V> WordMap<V> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_generational_memo_stays_bounded_and_keeps_what_is_used() {
+        const CAPACITY: usize = 5_000;
+        let mut g = Generations::default();
+        g.insert("hot", 7, CAPACITY);
+        for i in 0..(3 * CAPACITY) {
+            g.insert(&format!("w{i}"), 1, CAPACITY);
+            if i % 100 == 0 {
+                assert_eq!(g.get("hot", CAPACITY), Some(7), "a word in use survives generations");
+            }
+        }
+        assert!(g.current.len() + g.old.len() <= 2 * CAPACITY);
+        assert_eq!(g.get("w0", CAPACITY), None, "the long tail cycles out");
+    }
     use super::*;
 
     #[test]
@@ -130,5 +145,38 @@ mod tests {
         words.sort();
         assert_eq!(words.len(), 6);
         assert!(words.contains(&long.to_string()) && words.contains(&"żółć".to_string()));
+    }
+}
+
+/// A bounded memo in two generations: when the current one is full it becomes the old one
+/// (and the old one is dropped); a hit in the old one is copied forward. Frequent words stay,
+/// the long tail cycles out, and memory stays under two generations' worth.
+#[derive(Debug)]
+pub struct Generations<V> {
+    current: WordMap<V>,
+    old: WordMap<V>,
+}
+
+impl<V> Default for Generations<V> {
+    fn default() -> Self {
+        Generations { current: WordMap::default(), old: WordMap::default() }
+    }
+}
+
+impl<V: Copy> Generations<V> {
+    pub fn get(&mut self, word: &str, capacity: usize) -> Option<V> {
+        if let Some(&v) = self.current.get(word) {
+            return Some(v);
+        }
+        let v = *self.old.get(word)?;
+        self.insert(word, v, capacity);
+        Some(v)
+    }
+
+    pub fn insert(&mut self, word: &str, v: V, capacity: usize) {
+        if self.current.len() >= capacity {
+            self.old = std::mem::take(&mut self.current);
+        }
+        self.current.insert(word, v);
     }
 }
