@@ -75,8 +75,9 @@ impl CountsDetector {
                 n += 1;
             }
         }
-        let j = self.spike.judge(&windows[..n], count, slot);
-        let (expected, threshold) = self.spike.band(slot);
+        let e = self.spike.expect(slot);
+        let j = self.spike.judge_expected(&windows[..n], count, e);
+        let (expected, threshold) = self.spike.band_of(e);
         let trace = Trace { count, expected, threshold, z: j.z };
         let alert = match self.spike.advance(&j) {
             Transition::Started => {
@@ -84,7 +85,8 @@ impl CountsDetector {
             }
             _ => None,
         };
-        self.spike.learn(count, slot);
+        // Judged and learned by the same expectation: the baseline has not moved in between.
+        self.spike.learn_expected(count, slot, e);
         self.index += 1;
         (alert, trace)
     }

@@ -106,14 +106,22 @@ impl SpikeDetector {
     /// The expected count of one bucket in `slot`, and the count at which one bucket alone
     /// would be `k` noise units above it: the band a chart draws.
     pub fn band(&self, slot: usize) -> (f64, f64) {
-        let e = self.expect(slot);
+        self.band_of(self.expect(slot))
+    }
+
+    /// `band` for an expectation already at hand.
+    pub fn band_of(&self, e: Expectation) -> (f64, f64) {
         (e.count(), ((e.log_level.exp() * (self.params.k * e.noise).exp()) - 1.0).max(0.0))
     }
 
     /// Judges windows `(buckets, count)` ending now, and the busiest single bucket in them.
     pub fn judge(&self, windows: &[(u32, f64)], busiest_bucket: f64, slot: usize) -> Judgement {
+        self.judge_expected(windows, busiest_bucket, self.expect(slot))
+    }
+
+    /// `judge`, with the expectation for the bucket's slot already at hand.
+    pub fn judge_expected(&self, windows: &[(u32, f64)], busiest_bucket: f64, e: Expectation) -> Judgement {
         let p = &self.params;
-        let e = self.expect(slot);
         let per_bucket = e.count();
         let mut best = Judgement {
             z: f64::NEG_INFINITY,
@@ -179,8 +187,13 @@ impl SpikeDetector {
 
     /// Learns one finished bucket.
     pub fn learn(&mut self, count: f64, slot: usize) {
+        self.learn_expected(count, slot, self.expect(slot));
+    }
+
+    /// `learn`, with the expectation for `slot` already at hand.
+    pub fn learn_expected(&mut self, count: f64, slot: usize, e: Expectation) {
         let in_event = self.event.is_some();
-        self.baseline.learn(&self.params.baseline, count, slot, in_event);
+        self.baseline.learn_expected(&self.params.baseline, count, slot, in_event, e);
         let n = self.learned;
         self.learned += 1;
         if self.params.novelty_buckets > 0 {
