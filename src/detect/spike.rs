@@ -132,9 +132,16 @@ impl SpikeDetector {
             calm_z: f64::NEG_INFINITY,
         };
         let mut longest = (0, f64::NEG_INFINITY);
+        let longest_n = windows.iter().map(|&(n, _)| n.max(1)).max().unwrap_or(1);
         for &(n, count) in windows {
             let n = n.max(1);
             let expected = per_bucket * n as f64;
+            // A window at or below its expectation has z ≤ 0: once another has z ≥ 0 it cannot
+            // be the strongest, and its two logarithms are most of a quiet bucket's cost. The
+            // longest window is always scored: calm is judged by it.
+            if count <= expected && best.z >= 0.0 && n != longest_n {
+                continue;
+            }
             let y = count.max(0.0).ln_1p();
             // A sum of n buckets varies less, in log terms, than one bucket.
             let noise = e.noise / (n as f64).sqrt();
