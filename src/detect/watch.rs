@@ -567,11 +567,19 @@ impl WatchDetector {
         // can explain, and a share that is high in plain terms too.
         let usual_share = self.state.usual.share().unwrap_or(0.1);
         let share_threshold = p.negative_share.max(p.share_factor * usual_share).min(0.95);
-        let best = all_windows[..negativity_len as usize]
-            .iter()
-            .filter(|w| w.neg >= p.min_negative as f64 && w.all >= p.min_mentions as f64)
-            .map(|w| (*w, binomial_z(w.neg, w.all, usual_share)))
-            .max_by(|a, b| a.1.total_cmp(&b.1));
+        // The strongest window among those whose share is high enough; failing that, the
+        // strongest of all (for the evidence). Taking the strongest first and then asking for
+        // the share would let a mildly negative half hour hide a sharp jump in the last
+        // minutes: a long window can have the larger z and a share under the threshold.
+        let candidates = || {
+            all_windows[..negativity_len as usize]
+                .iter()
+                .filter(|w| w.neg >= p.min_negative as f64 && w.all >= p.min_mentions as f64)
+                .map(|w| (*w, binomial_z(w.neg, w.all, usual_share)))
+        };
+        let strongest = |it: &mut dyn Iterator<Item = (Window, f64)>| it.max_by(|a, b| a.1.total_cmp(&b.1));
+        let best = strongest(&mut candidates().filter(|(w, _)| w.neg / w.all >= share_threshold))
+            .or_else(|| strongest(&mut candidates()));
         let passes = warmed && best.is_some_and(|(w, z)| w.neg / w.all >= share_threshold && z >= p.share_z);
         let (w, z) = best.unwrap_or((longest, 0.0));
         let share = if w.all > 0.0 { w.neg / w.all } else { 0.0 };
@@ -859,6 +867,26 @@ mod tests {
             .find(|(_, s)| s.phase == Phase::Ended && s.kind == SignalKind::Negativity)
             .expect("the event ends");
         assert!(ended.0 > onset + 120, "ends after the surge, not during it");
+    }
+
+    #[test]
+    fn a_sharp_jump_is_not_hidden_by_a_mildly_negative_half_hour_before_it() {
+        // 60 mentions a minute at 10% negative for days; then 8 minutes at ~17%, then ~23%.
+        // The long window's z is the largest but its share is under the threshold; the jump's
+        // own window passes both and must be the one judged.
+        let onset = 3 * DAY + 14 * 60;
+        let shares = |m: i64| match m - onset {
+            x if (0..8).contains(&x) => 0.167,
+            x if (8..60).contains(&x) => 0.233,
+            _ => 0.10,
+        };
+        let mut d = detector();
+        let signals = Stream::new().run(&mut d, 0, 3 * DAY + 16 * 60, |m| (60.0, shares(m)));
+        let first = signals
+            .iter()
+            .find(|(_, s)| s.kind == SignalKind::Negativity && s.phase == Phase::Started)
+            .map(|(m, _)| m - onset);
+        assert!(first.is_some_and(|m| m <= 8 + 4), "negativity {first:?} minutes after the mild start");
     }
 
     #[test]
