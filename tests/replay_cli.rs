@@ -181,10 +181,12 @@ fn params_tune_every_watch_and_mistakes_are_named() {
             .output()
             .expect("run stormwatch")
     };
-    // A share threshold no storm reaches: no negativity signal.
-    let out = run("negative_share=0.99");
+    // A bar no storm reaches (both negativity tests need this many negative mentions): no
+    // negativity signal, where the defaults give one.
+    let out = run("min_negative=100000");
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stdout).contains("\"negativity\""));
+    assert!(String::from_utf8_lossy(&run("k=3.5").stdout).contains("\"negativity\""));
     let out = run("negative_shar=0.3");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
