@@ -26,7 +26,7 @@
 //! Memory per watch, at the defaults: the ring (180 buckets of 24 bytes: 4.3 kB), the volume spike
 //! detector (a 168-slot profile and a record queue: 1.5 kB typical, ≤ 12 kB),
 //! a few learned means, and the last 32 negative mentions for evidence (≤ 32 × ~600 bytes):
-//! 27.7 kB per watch measured after a simulated week (`benches/detection.rs`: 1,000 watches, 26 MiB).
+//! 28.6 kB per watch measured after a simulated week (`benches/detection.rs`: 1,000 watches, 27 MiB).
 
 use std::collections::VecDeque;
 use std::time::Duration;
