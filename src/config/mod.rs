@@ -13,6 +13,8 @@ mod watches;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::detect::BlindSpotParams;
+
 pub use sources::{JsonCursor, JsonFields, SourceKind, SourceSpec, DEFAULT_MAX_BODY_BYTES};
 pub use watches::WatchSpec;
 
@@ -20,6 +22,8 @@ pub use watches::WatchSpec;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub storage: StorageSpec,
+    /// When a failing or silent source counts as a blind spot.
+    pub blind_spots: BlindSpotParams,
     pub sources: Vec<SourceSpec>,
     pub watches: Vec<WatchSpec>,
 }
@@ -87,15 +91,38 @@ impl Config {
                 .and_then(|d| duration("storage.seen_ttl", d, &mut problems))
                 .unwrap_or(Duration::from_secs(7 * 24 * 3600)),
         };
+        let blind_spots = blind_spots(raw.blind_spots.as_ref(), &mut problems);
         let sources = sources::validate(raw.sources, base_dir, &mut problems);
         let source_names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
         let watches = watches::validate(raw.watches, &source_names, &mut problems);
         if problems.0.is_empty() {
-            Ok(Config { storage, sources, watches })
+            Ok(Config { storage, blind_spots, sources, watches })
         } else {
             Err(ConfigError::Invalid(problems.0))
         }
     }
+}
+
+/// `[blind_spots]`, each key optional (defaults in `BlindSpotParams::default`).
+fn blind_spots(raw: Option<&raw::RawBlindSpots>, problems: &mut Problems) -> BlindSpotParams {
+    let mut p = BlindSpotParams::default();
+    let Some(raw) = raw else { return p };
+    let mut count = |key: &str, v: Option<i64>, into: &mut u32| match v {
+        Some(n) if (1..=1000).contains(&n) => *into = n as u32,
+        Some(n) => problems.add(format!("blind_spots.{key}"), format!("must be between 1 and 1000 polls, got {n}")),
+        None => {}
+    };
+    count("failures", raw.failures, &mut p.failures);
+    count("silent_polls", raw.silent_polls, &mut p.silent_polls);
+    match raw.silent_factor {
+        Some(f) if (1.0..=1000.0).contains(&f) => p.silent_factor = f,
+        Some(f) => problems.add("blind_spots.silent_factor", format!("must be between 1 and 1000, got {f}")),
+        None => {}
+    }
+    if let Some(d) = raw.silent_min.as_deref().and_then(|d| duration("blind_spots.silent_min", d, problems)) {
+        p.silent_min = d;
+    }
+    p
 }
 
 /// Parses a duration string ("90s", "5m", "1h", "7d") or records the problem.
@@ -183,6 +210,22 @@ mod tests {
         }
         let err = load("[[watches]]\nname = \"w\"\nterms = [\"w\"]\npreset = \"loud\"\n").unwrap_err().to_string();
         assert!(err.contains("watches[0].preset: unknown preset \"loud\""), "{err}");
+    }
+
+    #[test]
+    fn blind_spot_thresholds_are_read_and_checked() {
+        let c = load("[blind_spots]\nfailures = 5\nsilent_min = \"6h\"\n").unwrap();
+        assert_eq!((c.blind_spots.failures, c.blind_spots.silent_min.as_secs()), (5, 6 * 3600));
+        assert_eq!(c.blind_spots.silent_polls, BlindSpotParams::default().silent_polls, "the rest keeps its default");
+        let err =
+            load("[blind_spots]\nfailures = 0\nsilent_factor = 0.5\nsilent_min = \"soon\"\n").unwrap_err().to_string();
+        for needle in [
+            "blind_spots.failures: must be between 1 and 1000 polls, got 0",
+            "blind_spots.silent_factor: must be between 1 and 1000, got 0.5",
+            "blind_spots.silent_min: \"soon\" is not a duration",
+        ] {
+            assert!(err.contains(needle), "{needle:?} missing from:\n{err}");
+        }
     }
 
     #[test]

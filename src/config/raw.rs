@@ -7,6 +7,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub storage: Option<RawStorage>,
+    pub blind_spots: Option<RawBlindSpots>,
     /// Sections of later steps (HTTP server, SMTP, receivers): accepted here, validated by
     /// the steps that use them.
     #[allow(dead_code)]
@@ -20,6 +21,15 @@ pub struct RawConfig {
     pub sources: Vec<RawSource>,
     #[serde(default)]
     pub watches: Vec<RawWatch>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBlindSpots {
+    pub failures: Option<i64>,
+    pub silent_polls: Option<i64>,
+    pub silent_factor: Option<f64>,
+    pub silent_min: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
