@@ -288,6 +288,27 @@ pub struct Evidence {
     /// For a blind spot: the sources the watch cannot see through, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blind_sources: Vec<BlindSource>,
+    /// Mentions the volume baseline expected in the window, once it has learned one: the
+    /// "(baseline 40)" in "342 mentions/15 min (baseline 40)".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_mentions: Option<f64>,
+    /// The watch's usual share of negative mentions, once learned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usual_share: Option<f64>,
+    /// The last hours of the watch, oldest first, for the chart in an alert.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<TimelinePoint>,
+}
+
+/// One step of a watch's recent history: what an alert's chart draws.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    /// Start of the step.
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub mentions: u32,
+    pub negative: u32,
+    /// Mentions the baseline expected in the step (0 before it has learned).
+    pub expected: f64,
 }
 
 /// A source failing or silent, as evidence of a blind spot.
@@ -300,11 +321,33 @@ pub struct BlindSource {
     pub since: chrono::DateTime<chrono::Utc>,
 }
 
+/// What a signal's `value`, `baseline` and `threshold` measure, so an alert can say it in
+/// words ("71%", "342 mentions", "-0.42").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// Mentions in the window.
+    #[default]
+    Mentions,
+    /// Negative mentions in the window.
+    NegativeMentions,
+    /// The share of negative mentions, 0 to 1.
+    NegativeShare,
+    /// Mean compound sentiment, -1 to 1.
+    MeanSentiment,
+    /// Followers of one author.
+    Reach,
+    /// Sources failing or silent.
+    Sources,
+}
+
 /// A detected change in what is said about a watch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Signal {
     pub watch: String,
     pub kind: SignalKind,
+    #[serde(default)]
+    pub measure: Measure,
     pub severity: Severity,
     pub phase: Phase,
     /// When it was detected (the end of the window judged).

@@ -21,7 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{BlindSource, Evidence, Phase, Severity, Signal, SignalKind};
+use crate::model::{BlindSource, Evidence, Measure, Phase, Severity, Signal, SignalKind};
 use crate::store::SourceHealth;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -179,6 +179,7 @@ impl BlindSpots {
             out.push(Signal {
                 watch: watch.clone(),
                 kind: SignalKind::BlindSpot,
+                measure: Measure::Sources,
                 severity: if critical { Severity::Critical } else { Severity::Warning },
                 phase,
                 at: now,

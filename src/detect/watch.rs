@@ -37,7 +37,8 @@ use serde::{Deserialize, Serialize};
 use super::presets::PresetSpec;
 use super::spike::{Judgement, SpikeDetector, SpikeParams, Transition};
 use crate::model::{
-    CrisisCategory, Evidence, Label, Mention, MentionRef, Phase, Sentiment, Severity, Signal, SignalKind,
+    CrisisCategory, Evidence, Label, Measure, Mention, MentionRef, Phase, Sentiment, Severity, Signal, SignalKind,
+    TimelinePoint,
 };
 
 /// How one watch decides, resolved from its preset and overrides.
@@ -263,6 +264,9 @@ const TEXT_CHARS: usize = 200;
 /// Evidence lists at most this many entries each.
 const TOP: usize = 5;
 
+/// Width of one step of the timeline in an alert.
+const TIMELINE_STEP_SECS: i64 = 300;
+
 /// One window's counts, summed over the buckets ending at the judged one.
 #[derive(Debug, Clone, Copy, Default)]
 struct Window {
@@ -484,6 +488,7 @@ impl WatchDetector {
         Some(Signal {
             watch: self.name.clone(),
             kind: SignalKind::HighReach,
+            measure: Measure::Reach,
             severity: if critical { Severity::Critical } else { Severity::Warning },
             phase: Phase::Started,
             at: now,
@@ -580,8 +585,13 @@ impl WatchDetector {
             _ => None,
         };
         if let Some(phase) = phase {
-            let level =
-                Level { value: j.count, baseline: j.expected, threshold: j.expected * p.spec.min_factor, z: j.z };
+            let level = Level {
+                measure: Measure::Mentions,
+                value: j.count,
+                baseline: j.expected,
+                threshold: j.expected * p.spec.min_factor,
+                z: j.z,
+            };
             out.push(self.signal(SignalKind::Volume, phase, severity, at, j.buckets, level, end));
         }
 
@@ -627,13 +637,25 @@ impl WatchDetector {
         let count = Judgement { triggered: count.triggered && count.count >= p.min_negative as f64, ..count };
         self.state.negative.advance(&count);
         let (passes, severity, level, buckets) = if passes || !count.triggered {
-            let level = Level { value: share, baseline: usual_share, threshold: share_threshold, z };
+            let level = Level {
+                measure: Measure::NegativeShare,
+                value: share,
+                baseline: usual_share,
+                threshold: share_threshold,
+                z,
+            };
             (passes, severity, level, w.buckets)
         } else {
             // Only the count passed: the signal reports the negative count against its baseline.
             let severity = if self.state.negative.critical(&count) { Severity::Critical } else { Severity::Warning };
             let threshold = count.expected * self.state.negative.params.min_factor;
-            let level = Level { value: count.count, baseline: count.expected, threshold, z: count.z };
+            let level = Level {
+                measure: Measure::NegativeMentions,
+                value: count.count,
+                baseline: count.expected,
+                threshold,
+                z: count.z,
+            };
             (true, severity, level, count.buckets)
         };
         if let Some(phase) = self.state.negativity.step(passes, severity, calm) {
@@ -654,7 +676,13 @@ impl WatchDetector {
             && z >= p.dip_z;
         let severity = if z >= 2.0 * p.dip_z { Severity::Critical } else { Severity::Warning };
         if let Some(phase) = self.state.dip.step(dip_passes, severity, calm) {
-            let level = Level { value, baseline: usual_mean, threshold: usual_mean - p.dip_drop, z };
+            let level = Level {
+                measure: Measure::MeanSentiment,
+                value,
+                baseline: usual_mean,
+                threshold: usual_mean - p.dip_drop,
+                z,
+            };
             out.push(self.signal(SignalKind::SentimentDip, phase, severity, at, longest.buckets, level, end));
         }
     }
@@ -674,6 +702,7 @@ impl WatchDetector {
         Signal {
             watch: self.name.clone(),
             kind,
+            measure: level.measure,
             severity,
             phase,
             at,
@@ -722,7 +751,37 @@ impl WatchDetector {
         e.categories = categories.top();
         e.languages = languages.top();
         e.sources = sources.top();
+        if self.warmed_up() {
+            let expected = (start..=end).map(|b| self.state.volume.band(self.slot(b)).0).sum();
+            e.expected_mentions = Some(expected);
+            e.usual_share = self.state.usual.share();
+        }
+        e.timeline = self.timeline(end);
         e
+    }
+
+    /// The ring up to bucket `end`, in steps of about five minutes (fewer, wider points keep
+    /// an alert small and its chart readable on a phone).
+    fn timeline(&self, end: i64) -> Vec<TimelinePoint> {
+        let step = (TIMELINE_STEP_SECS / self.bucket_secs()).max(1);
+        let first = self.oldest().unwrap_or(end).max(end - self.ring_len() + 1);
+        let warmed = self.warmed_up();
+        let mut out = Vec::new();
+        let mut b = end - ((end - first + 1) / step) * step + 1;
+        while b + step - 1 <= end {
+            let mut point = TimelinePoint { at: self.start_of(b), mentions: 0, negative: 0, expected: 0.0 };
+            for i in b..b + step {
+                let bucket = self.bucket(i);
+                point.mentions += bucket.all;
+                point.negative += bucket.neg;
+                if warmed {
+                    point.expected += self.state.volume.band(self.slot(i)).0;
+                }
+            }
+            out.push(point);
+            b += step;
+        }
+        out
     }
 }
 
@@ -743,6 +802,7 @@ fn binomial_z(k: f64, n: f64, p: f64) -> f64 {
 /// A measured value against what was expected and what it had to pass.
 #[derive(Debug, Clone, Copy)]
 struct Level {
+    measure: Measure,
     value: f64,
     baseline: f64,
     threshold: f64,
