@@ -4,10 +4,13 @@
 //! Data flows one way — `sources → sentiment → detect → alert → notify` — and the types that
 //! cross each step live in [`model`]. See `docs/` and the design notes in the README.
 
+pub mod alert;
 pub mod config;
 pub mod detect;
+pub mod dispatch;
 pub mod eval;
 pub mod model;
+pub mod notify;
 pub mod replay;
 pub mod sentiment;
 pub mod sources;

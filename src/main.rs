@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod alerts_cli;
 mod replay_cli;
 mod sources_cli;
 
@@ -47,6 +48,31 @@ enum Command {
     Sources(SourcesCommand),
     /// Backtest detection on history: a count series, or mentions through a config's watches.
     Replay(ReplayArgs),
+    /// Send what the outbox of a state file holds (pending deliveries, retries due).
+    Deliver {
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Give up waiting after this long (deliveries stay pending for the next run).
+        #[arg(long, default_value = "2m")]
+        timeout: humantime::Duration,
+    },
+    /// Acknowledge an alert: it stops escalating. (The signed link in an alert does the same.)
+    Ack {
+        /// The alert id, as shown in the alert ("Alert 3f2a…-1763820000").
+        alert_id: String,
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Who acknowledges (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// List deliveries and their attempts (all, or one alert's).
+    Alerts {
+        #[arg(short, long)]
+        config: PathBuf,
+        #[arg(long)]
+        alert: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -72,6 +98,13 @@ pub(crate) struct ReplayArgs {
     /// Draw the series, baseline, threshold band and alerts (.svg or .html).
     #[arg(long)]
     pub(crate) chart: Option<PathBuf>,
+    /// Run the signals through the alert policy and deliver them to the config's receivers
+    /// (state in the config's [storage] file).
+    #[arg(long, requires = "input")]
+    pub(crate) deliver: bool,
+    /// With --deliver: how long to keep retrying before leaving deliveries pending.
+    #[arg(long, default_value = "2m")]
+    pub(crate) deliver_timeout: humantime::Duration,
 }
 
 #[derive(Subcommand)]
@@ -208,6 +241,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay(args) => replay_cli::run(args),
+        Command::Deliver { config, timeout } => alerts_cli::deliver(&config, timeout.into()),
+        Command::Ack { alert_id, config, by } => alerts_cli::ack(&config, &alert_id, by),
+        Command::Alerts { config, alert } => alerts_cli::list(&config, alert.as_deref()),
         Command::Sources(SourcesCommand::Test { config, source }) => sources_cli::test(&config, source.as_deref()),
         Command::Sources(SourcesCommand::Poll { config, once, source }) => {
             sources_cli::poll(&config, once, source.as_deref())

@@ -86,6 +86,7 @@ fn mentions(args: &ReplayArgs, input: &Path, config: &Path) -> Result<ExitCode> 
     let scorer = Scorer::builtin().context("loading the built-in lexicons")?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut write_error = None;
+    let mut delivered = Vec::new();
     let outcome = mentions::replay(
         &config.watches,
         |p| replay::apply_params(p.clone(), &args.params),
@@ -93,6 +94,9 @@ fn mentions(args: &ReplayArgs, input: &Path, config: &Path) -> Result<ExitCode> 
         input.mentions(),
         args.chart.is_some(),
         |s| {
+            if args.deliver {
+                delivered.push(s.clone());
+            }
             if write_error.is_none() {
                 write_error = serde_json::to_writer(&mut out, s).err().map(anyhow::Error::from);
                 if let Err(e) = writeln!(out) {
@@ -135,6 +139,9 @@ fn mentions(args: &ReplayArgs, input: &Path, config: &Path) -> Result<ExitCode> 
             chart::stack(&outcome.watches.iter().flat_map(|w| watch_panels(w, &outcome.signals)).collect::<Vec<_>>());
         let body = if chart_path.extension().is_some_and(|e| e == "html") { chart::html(&name, &svg) } else { svg };
         std::fs::write(chart_path, body).with_context(|| format!("cannot write {}", chart_path.display()))?;
+    }
+    if args.deliver {
+        return crate::alerts_cli::deliver_signals(&config, &delivered, args.deliver_timeout.into());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@
 //! field path and the problem: `sources[2].interval: "5x" is not a duration (use 90s, 5m, 1h)`.
 
 mod raw;
+mod receivers;
 mod sources;
 mod watches;
 
@@ -15,6 +16,9 @@ use std::time::Duration;
 
 use crate::detect::BlindSpotParams;
 
+pub use receivers::{
+    is_loopback, AlertPolicy, QuietHours, ReceiverKind, ReceiverSpec, SecretOr, SecretRef, SmtpSpec, SmtpTls,
+};
 pub use sources::{JsonCursor, JsonFields, SourceKind, SourceSpec, DEFAULT_MAX_BODY_BYTES};
 pub use watches::WatchSpec;
 
@@ -26,6 +30,11 @@ pub struct Config {
     pub blind_spots: BlindSpotParams,
     pub sources: Vec<SourceSpec>,
     pub watches: Vec<WatchSpec>,
+    /// The mail relay, needed by email receivers.
+    pub smtp: Option<SmtpSpec>,
+    /// How episodes become notifications.
+    pub alerts: AlertPolicy,
+    pub receivers: Vec<ReceiverSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -95,10 +104,43 @@ impl Config {
         let sources = sources::validate(raw.sources, base_dir, &mut problems);
         let source_names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
         let watches = watches::validate(raw.watches, &source_names, &mut problems);
+        let watch_names: Vec<&str> = watches.iter().map(|w| w.name.as_str()).collect();
+        let smtp = receivers::smtp(raw.smtp, base_dir, &mut problems);
+        let alerts = receivers::alerts(raw.alerts, base_dir, &mut problems);
+        let receivers = receivers::receivers(raw.receivers, &watch_names, base_dir, &mut problems);
+        cross_check(&watches, &receivers, smtp.is_some(), &alerts, &mut problems);
         if problems.0.is_empty() {
-            Ok(Config { storage, blind_spots, sources, watches })
+            Ok(Config { storage, blind_spots, sources, watches, smtp, alerts, receivers })
         } else {
             Err(ConfigError::Invalid(problems.0))
+        }
+    }
+}
+
+/// What only the whole file can tell: names that point at receivers, and a relay for email.
+fn cross_check(
+    watches: &[WatchSpec],
+    receivers: &[ReceiverSpec],
+    have_smtp: bool,
+    alerts: &AlertPolicy,
+    problems: &mut Problems,
+) {
+    let names: Vec<&str> = receivers.iter().map(|r| r.name.as_str()).collect();
+    for (i, w) in watches.iter().enumerate() {
+        for (j, r) in w.receivers.iter().enumerate() {
+            if !names.contains(&r.as_str()) {
+                problems.add(format!("watches[{i}].receivers[{j}]"), format!("no receiver is named {r:?}"));
+            }
+        }
+    }
+    if let Some(f) = &alerts.fallback {
+        if !names.contains(&f.as_str()) {
+            problems.add("alerts.fallback", format!("no receiver is named {f:?}"));
+        }
+    }
+    if !have_smtp {
+        if let Some(i) = receivers.iter().position(|r| matches!(r.kind, ReceiverKind::Email { .. })) {
+            problems.add(format!("receivers[{i}]"), "an email receiver needs an [smtp] section");
         }
     }
 }

@@ -8,15 +8,13 @@ use serde::Deserialize;
 pub struct RawConfig {
     pub storage: Option<RawStorage>,
     pub blind_spots: Option<RawBlindSpots>,
-    /// Sections of later steps (HTTP server, SMTP, receivers): accepted here, validated by
-    /// the steps that use them.
+    /// The HTTP server's section (the service step): accepted here, validated by it.
     #[allow(dead_code)]
     pub server: Option<serde_json::Value>,
-    #[allow(dead_code)]
-    pub smtp: Option<serde_json::Value>,
+    pub smtp: Option<super::receivers::RawSmtp>,
+    pub alerts: Option<super::receivers::RawAlerts>,
     #[serde(default)]
-    #[allow(dead_code)]
-    pub receivers: Vec<serde_json::Value>,
+    pub receivers: Vec<super::receivers::RawReceiver>,
     #[serde(default)]
     pub sources: Vec<RawSource>,
     #[serde(default)]

@@ -15,6 +15,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
+mod outbox;
+
+pub use outbox::{Attempt, DeliveryRow, DeliveryStatus, NewDelivery, OutboxCounts, Outcome};
+
 /// Numbered schema steps; never edit one that has shipped, append a new one.
 const MIGRATIONS: &[&str] = &[
     // 1: sources
@@ -46,6 +50,52 @@ const MIGRATIONS: &[&str] = &[
          key TEXT PRIMARY KEY,          -- 'watch:<name>' or 'blind_spots'
          state BLOB NOT NULL,           -- the detector's own JSON
          saved_at INTEGER NOT NULL
+     );",
+    // 3: alert episodes, the outbox and its attempts, acknowledgements, installation secrets
+    "CREATE TABLE alert_episode (
+         fingerprint TEXT PRIMARY KEY,
+         alert_id TEXT NOT NULL,
+         watch TEXT NOT NULL,
+         state TEXT NOT NULL,           -- the episode as JSON
+         updated_at INTEGER NOT NULL
+     );
+     CREATE INDEX alert_episode_by_id ON alert_episode (alert_id);
+     CREATE TABLE outbox (
+         id INTEGER PRIMARY KEY,
+         idempotency_key TEXT NOT NULL UNIQUE,
+         receiver TEXT NOT NULL,
+         alert_id TEXT,                 -- NULL for a summary
+         event TEXT NOT NULL,
+         message TEXT NOT NULL,         -- what to send, as JSON
+         status TEXT NOT NULL,          -- held | pending | delivered | given_up | summarized
+         hold_reason TEXT,
+         created_ms INTEGER NOT NULL,
+         release_ms INTEGER,            -- held: when it may go (in a summary)
+         next_attempt_ms INTEGER NOT NULL,
+         attempts INTEGER NOT NULL DEFAULT 0,
+         last_error TEXT,
+         done_ms INTEGER,
+         summary_id INTEGER             -- summarized: the delivery that carried it
+     );
+     CREATE INDEX outbox_due ON outbox (status, next_attempt_ms);
+     CREATE INDEX outbox_by_receiver ON outbox (receiver, created_ms);
+     CREATE TABLE delivery_attempt (
+         id INTEGER PRIMARY KEY,
+         delivery_id INTEGER NOT NULL REFERENCES outbox (id),
+         at_ms INTEGER NOT NULL,
+         duration_ms INTEGER NOT NULL,
+         outcome TEXT NOT NULL,         -- delivered | retry | given_up
+         detail TEXT
+     );
+     CREATE INDEX delivery_attempt_by_delivery ON delivery_attempt (delivery_id);
+     CREATE TABLE alert_ack (
+         alert_id TEXT PRIMARY KEY,
+         by TEXT NOT NULL,
+         at INTEGER NOT NULL
+     );
+     CREATE TABLE meta (
+         key TEXT PRIMARY KEY,
+         value BLOB NOT NULL
      );",
 ];
 

@@ -1,0 +1,288 @@
+//! The alert step: signals become episodes (`episode`), episodes become notices for the
+//! receivers that should hear about them (`routing`), with holding statements and signed
+//! acknowledge links. Whether a notice goes out now or is held (`policy`) is decided where it
+//! is written to the outbox, because that needs what was sent in the last hour.
+//!
+//! `Alerter` is pure state: signals and clock ticks in, `Outgoing` notices out. The caller
+//! saves `changed()` episodes in the same transaction as the notices it enqueues, so a crash
+//! can never lose a notice of an episode it remembers as notified.
+
+pub mod ack;
+pub mod chart;
+pub mod episode;
+pub mod holding;
+pub mod policy;
+pub mod render;
+pub mod routing;
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{AlertPolicy, Config};
+use crate::model::{CrisisCategory, Lang, Phase, Severity, Signal, SignalKind};
+
+pub use ack::AckSigner;
+pub use episode::{Acknowledged, Episode, Event, Status};
+pub use routing::Routes;
+
+/// What one notification says about one episode: a snapshot with everything a channel
+/// needs to render it, so a delivery retried after a restart says what it said then.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    pub alert_id: String,
+    pub fingerprint: String,
+    pub event: Event,
+    /// Counts the episode's notices: with the alert id and the receiver, the idempotency key.
+    pub seq: u32,
+    pub severity: Severity,
+    pub watch: String,
+    /// The latest signal of the episode, with its evidence.
+    pub signal: Signal,
+    pub started_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+    pub ack_url: Option<String>,
+    pub acknowledged: Option<Acknowledged>,
+    pub holding: Option<Holding>,
+}
+
+impl Notice {
+    /// "firing" or "resolved": what a receiver that only tracks state needs.
+    pub fn status(&self) -> &'static str {
+        if self.event == Event::Resolved {
+            "resolved"
+        } else {
+            "firing"
+        }
+    }
+}
+
+/// A suggested first public reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Holding {
+    pub lang: Lang,
+    pub category: Option<CrisisCategory>,
+    pub text: String,
+}
+
+/// What a delivery carries: one notice, or the summary of notices held for a receiver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Message {
+    Alert(Box<Notice>),
+    Summary(Summary),
+}
+
+/// Notices held by quiet hours or the hourly cap, sent together when released.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub receiver: String,
+    /// "quiet_hours" or "hourly_cap".
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    pub notices: Vec<Notice>,
+}
+
+/// A notice for one receiver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub receiver: String,
+    pub notice: Notice,
+}
+
+pub struct Alerter {
+    policy: AlertPolicy,
+    routes: Routes,
+    templates: holding::Templates,
+    signer: AckSigner,
+    /// The latest episode of each fingerprint (open, or resolved and kept for the cooldown).
+    episodes: HashMap<String, Episode>,
+    changed: BTreeSet<String>,
+}
+
+impl Alerter {
+    /// `episodes`: as saved by an earlier run, so nothing is re-alerted after a restart.
+    pub fn new(config: &Config, signer: AckSigner, episodes: Vec<Episode>) -> Alerter {
+        let mut templates = holding::Templates::default();
+        for (category, lang, text) in &config.alerts.holding_statements {
+            // Validated with the config; a failure here cannot happen, and would only mean
+            // the built-in statement is used.
+            let _ = templates.set(category, lang, text);
+        }
+        Alerter {
+            policy: config.alerts.clone(),
+            routes: Routes::new(&config.receivers, &config.watches),
+            templates,
+            signer,
+            episodes: episodes.into_iter().map(|e| (e.fingerprint.clone(), e)).collect(),
+            changed: BTreeSet::new(),
+        }
+    }
+
+    pub fn policy(&self) -> &AlertPolicy {
+        &self.policy
+    }
+
+    pub fn routes(&self) -> &Routes {
+        &self.routes
+    }
+
+    pub fn episodes(&self) -> impl Iterator<Item = &Episode> {
+        self.episodes.values()
+    }
+
+    /// Episodes changed since the last call: to be saved with the notices they produced.
+    pub fn changed(&mut self) -> Vec<Episode> {
+        let keys = std::mem::take(&mut self.changed);
+        keys.into_iter().filter_map(|k| self.episodes.get(&k).cloned()).collect()
+    }
+
+    pub fn on_signal(&mut self, signal: &Signal) -> Vec<Outgoing> {
+        let fp = episode::fingerprint(&signal.watch, signal.kind);
+        let policy = &self.policy;
+        let event = match self.episodes.get_mut(&fp) {
+            Some(e) if signal.phase == Phase::Ended || e.continues_at(signal.at, policy) => e.on_signal(signal, policy),
+            // An end without a start (e.g. it started before the state was lost): nothing to say.
+            _ if signal.phase == Phase::Ended => return Vec::new(),
+            previous => {
+                let seq = previous.map_or(1, |e| e.seq + 1);
+                let (e, event) = Episode::open(signal, seq, policy);
+                self.episodes.insert(fp.clone(), e);
+                event
+            }
+        };
+        self.changed.insert(fp.clone());
+        event.map(|ev| self.notify(&fp, ev, signal.at)).unwrap_or_default()
+    }
+
+    /// Time passing: pending episodes fire, updates fall due, episodes resolve, critical
+    /// episodes nobody acknowledged escalate.
+    pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        let keys: Vec<String> = self.episodes.keys().cloned().collect();
+        for fp in keys {
+            let Some(e) = self.episodes.get_mut(&fp) else { continue };
+            if let Some(ev) = e.tick(now, &self.policy) {
+                self.changed.insert(fp.clone());
+                out.extend(self.notify(&fp, ev, now));
+            }
+            out.extend(self.escalate(&fp, now));
+        }
+        self.forget_old(now);
+        out
+    }
+
+    /// Marks an alert acknowledged: it stops escalating. False if no open episode has the id.
+    pub fn acknowledge(&mut self, alert_id: &str, by: &str, at: DateTime<Utc>) -> bool {
+        let Some(e) = self.episodes.values_mut().find(|e| e.alert_id == alert_id) else { return false };
+        if e.acknowledged.is_none() {
+            e.acknowledged = Some(Acknowledged { at, by: by.to_string() });
+            self.changed.insert(e.fingerprint.clone());
+        }
+        true
+    }
+
+    fn escalate(&mut self, fp: &str, now: DateTime<Utc>) -> Vec<Outgoing> {
+        let Some(e) = self.episodes.get(fp) else { return Vec::new() };
+        if e.status != Status::Firing || e.severity != Severity::Critical || e.acknowledged.is_some() {
+            return Vec::new();
+        }
+        let mut targets = Vec::new();
+        let mut from = Vec::new();
+        for (name, since) in &e.receivers {
+            let (Some(since), Some(r)) = (since, self.routes.get(name)) else { continue };
+            let Some(after) = r.escalate_after else { continue };
+            let after = chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
+            if e.escalated_from.contains(name) || now - *since < after {
+                continue;
+            }
+            from.push(name.clone());
+            targets.extend(r.escalate_to.iter().filter(|t| !e.receivers.contains_key(*t)).cloned());
+        }
+        if from.is_empty() {
+            return Vec::new();
+        }
+        targets.sort();
+        targets.dedup();
+        let Some(e) = self.episodes.get_mut(fp) else { return Vec::new() };
+        e.escalated_from.extend(from);
+        self.changed.insert(fp.to_string());
+        self.send(fp, Event::Escalated, now, targets)
+    }
+
+    /// The receivers of an event, recorded on the episode, and a notice for each.
+    fn notify(&mut self, fp: &str, event: Event, now: DateTime<Utc>) -> Vec<Outgoing> {
+        let Some(e) = self.episodes.get(fp) else { return Vec::new() };
+        let told: Vec<String> = e.receivers.keys().cloned().collect();
+        let targets: Vec<String> = match event {
+            Event::Resolved | Event::Escalated => told,
+            Event::Firing | Event::Update => {
+                let mut t = told;
+                let routed = self.routes.targets(&e.last_signal.watch, e.severity);
+                t.extend(routed.into_iter().map(|r| r.name.clone()));
+                t.sort();
+                t.dedup();
+                t
+            }
+        };
+        self.send(fp, event, now, targets)
+    }
+
+    fn send(&mut self, fp: &str, event: Event, now: DateTime<Utc>, targets: Vec<String>) -> Vec<Outgoing> {
+        let Some(e) = self.episodes.get_mut(fp) else { return Vec::new() };
+        let critical = e.severity == Severity::Critical;
+        for t in &targets {
+            let since = e.receivers.entry(t.clone()).or_insert(None);
+            if critical && since.is_none() {
+                *since = Some(now);
+            }
+        }
+        e.mark_notified(event, now);
+        e.notices += 1;
+        if targets.is_empty() {
+            return Vec::new();
+        }
+        let e = e.clone();
+        let notice = self.notice(&e, event, now);
+        targets.into_iter().map(|receiver| Outgoing { receiver, notice: notice.clone() }).collect()
+    }
+
+    fn notice(&self, e: &Episode, event: Event, now: DateTime<Utc>) -> Notice {
+        let signal = &e.last_signal;
+        let expires = now + chrono::Duration::from_std(self.policy.ack_link_ttl).unwrap_or(chrono::Duration::days(7));
+        let wants_ack = event != Event::Resolved && e.acknowledged.is_none();
+        Notice {
+            alert_id: e.alert_id.clone(),
+            fingerprint: e.fingerprint.clone(),
+            event,
+            seq: e.notices,
+            severity: e.severity,
+            watch: signal.watch.clone(),
+            signal: signal.clone(),
+            started_at: e.started_at,
+            at: now,
+            ack_url: wants_ack.then(|| self.signer.link(&self.policy.public_url, &e.alert_id, expires)),
+            acknowledged: e.acknowledged.clone(),
+            holding: (event != Event::Resolved).then(|| self.holding(signal)).flatten(),
+        }
+    }
+
+    /// The statement for the dominant category in the dominant language, for signals about
+    /// what people say (a blind spot is about stormwatch, not the brand).
+    fn holding(&self, signal: &Signal) -> Option<Holding> {
+        if signal.kind == SignalKind::BlindSpot {
+            return None;
+        }
+        let category = signal.evidence.categories.first().map(|(c, _)| *c);
+        let lang =
+            signal.evidence.languages.first().and_then(|(l, _)| Lang::from_tag(l)).unwrap_or(self.policy.language);
+        Some(Holding { lang, category, text: self.templates.statement(category, lang, &signal.watch) })
+    }
+
+    /// Resolved episodes are kept for the cooldown (to reopen) and then forgotten.
+    fn forget_old(&mut self, now: DateTime<Utc>) {
+        let policy = &self.policy;
+        self.episodes.retain(|_, e| e.is_open() || e.continues_at(now, policy));
+    }
+}

@@ -1,0 +1,95 @@
+//! Email over SMTP (lettre): multipart text + HTML with the chart inline. STARTTLS by default
+//! and required, implicit TLS on request, plain only to a loopback relay unless the config
+//! says `allow_plaintext` (checked when the config is validated).
+
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::SendError;
+use crate::alert::render::{self, CHART_CID};
+use crate::alert::{chart, Message as AlertMessage};
+use crate::config::{SmtpSpec, SmtpTls};
+
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Mailer(from {})", self.from)
+    }
+}
+
+impl Mailer {
+    /// `password`: already read from its env var or file.
+    pub fn new(spec: &SmtpSpec, password: Option<String>) -> Result<Mailer, String> {
+        let builder = match spec.tls {
+            SmtpTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&spec.host),
+            SmtpTls::Implicit => AsyncSmtpTransport::<Tokio1Executor>::relay(&spec.host),
+            SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&spec.host)),
+        }
+        .map_err(|e| format!("smtp: cannot set up TLS for {}: {e}", spec.host))?;
+        let mut builder = builder.port(spec.port).timeout(Some(spec.timeout));
+        if let (Some(user), Some(password)) = (&spec.username, password) {
+            builder = builder.credentials(Credentials::new(user.clone(), password));
+        }
+        let from = spec.from.parse().map_err(|e| format!("smtp.from: {e}"))?;
+        Ok(Mailer { transport: builder.build(), from })
+    }
+
+    /// Sends one message to `to`. The Message-ID is derived from the idempotency key, so a
+    /// duplicate after a crash is recognisable (and dropped by many mail systems); replies
+    /// thread per alert.
+    pub async fn send(&self, to: &[String], message: &AlertMessage, key: &str) -> Result<(), SendError> {
+        let email = build(&self.from, to, message, key)?;
+        self.transport.send(email).await.map(|_| ()).map_err(|e| {
+            let reason = format!("SMTP: {e}");
+            if e.is_permanent() {
+                SendError::Permanent(reason)
+            } else {
+                // Connection refused, timeouts, TLS hiccups and 4xx (greylisting) all pass.
+                SendError::Retry { reason, after: None }
+            }
+        })
+    }
+}
+
+/// The MIME message: text and HTML alternatives, the HTML with the chart as a related image.
+pub fn build(from: &Mailbox, to: &[String], message: &AlertMessage, key: &str) -> Result<Message, SendError> {
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .subject(render::subject(message))
+        .message_id(Some(format!("<{}@stormwatch>", sanitize_id(key))));
+    for addr in to {
+        let mailbox: Mailbox =
+            addr.parse().map_err(|e| SendError::Permanent(format!("recipient {addr:?} is not an address: {e}")))?;
+        builder = builder.to(mailbox);
+    }
+    if let AlertMessage::Alert(n) = message {
+        let thread = format!("<{}@stormwatch>", sanitize_id(&n.alert_id));
+        builder = builder.in_reply_to(thread.clone()).references(thread);
+    }
+    let timeline = match message {
+        AlertMessage::Alert(n) => n.signal.evidence.timeline.as_slice(),
+        AlertMessage::Summary(_) => &[],
+    };
+    let png = (!timeline.is_empty()).then(|| chart::png(timeline, 600, 200)).filter(|p| !p.is_empty());
+    let html = SinglePart::html(render::html(message, png.is_some()));
+    let html_part = match png {
+        Some(png) => MultiPart::related().singlepart(html).singlepart(
+            Attachment::new_inline(CHART_CID.to_string())
+                .body(png, ContentType::parse("image/png").unwrap_or(ContentType::TEXT_PLAIN)),
+        ),
+        None => MultiPart::related().singlepart(html),
+    };
+    let body = MultiPart::alternative().singlepart(SinglePart::plain(render::text(message))).multipart(html_part);
+    builder.multipart(body).map_err(|e| SendError::Permanent(format!("cannot build the email: {e}")))
+}
+
+/// Message-IDs allow a narrow character set; keys are ours but keep it safe.
+fn sanitize_id(id: &str) -> String {
+    id.chars().map(|c| if c.is_ascii_alphanumeric() || "-._".contains(c) { c } else { '.' }).collect()
+}
