@@ -248,6 +248,35 @@ fn quiet_hours_hold_warnings_and_release_them_as_one_summary() {
 }
 
 #[test]
+fn past_the_hourly_cap_alerts_are_held_and_summarized_not_dropped() {
+    let sink = WebhookSink::start(vec![]);
+    let receivers = format!("{}max_per_hour = 2\n", webhook("ops", &sink.url("/hook")));
+    let s = setup("", &receivers);
+    let mut d = Dispatcher::open(&s.config, s.store.clone()).expect("dispatcher");
+    let t = now();
+    for (i, kind) in [SignalKind::Negativity, SignalKind::Volume, SignalKind::SentimentDip, SignalKind::BlindSpot]
+        .into_iter()
+        .enumerate()
+    {
+        let mut sig = signal(Phase::Started, Severity::Critical, t + chrono::Duration::seconds(i as i64));
+        sig.kind = kind;
+        d.signal(&sig).expect("signal");
+    }
+    drain(&mut d, &s.config, fast_retries());
+    assert_eq!(sink.requests().len(), 2, "two within the cap");
+    let c = s.store.outbox_counts().expect("counts");
+    assert_eq!((c.delivered, c.held), (2, 2), "the other two held");
+    let outbox = stormwatch::notify::Outbox::new(s.store.clone(), d.alerter().routes().clone());
+    outbox.release(Utc::now() + chrono::Duration::minutes(61)).expect("release");
+    drain(&mut d, &s.config, fast_retries());
+    let got = sink.wait_for(3, Duration::from_secs(5));
+    assert_eq!(got.len(), 3);
+    let v = got[2].json();
+    assert_eq!((v["type"].as_str(), v["reason"].as_str()), (Some("summary"), Some("hourly_cap")));
+    assert_eq!(v["alerts"].as_array().map(Vec::len), Some(2), "every held alert in the summary");
+}
+
+#[test]
 fn an_unacknowledged_critical_alert_escalates_and_an_acknowledged_one_does_not() {
     for acknowledge in [false, true] {
         let team = WebhookSink::start(vec![]);

@@ -231,6 +231,79 @@ mod tests {
     }
 
     #[test]
+    fn receiver_mistakes_name_their_path() {
+        let err = load(
+            r#"
+            [smtp]
+            host = "mail.example.org"
+            tls = "none"
+            from = "stormwatch@example.org"
+
+            [alerts]
+            fallback = "nobody"
+            cooldown = "soon"
+
+            [[watches]]
+            name = "w"
+            terms = ["w"]
+            receivers = ["team", "ghost"]
+
+            [[receivers]]
+            name = "team"
+            kind = "email"
+            to = ["not an address"]
+            quiet_hours = "22-7"
+            timezone = "Mars/Olympus"
+            escalate_after = "15m"
+
+            [[receivers]]
+            name = "hook"
+            kind = "webhook"
+            url = "ftp://example.org"
+            to = ["x@example.org"]
+
+            [[receivers]]
+            name = "act"
+            kind = "action"
+            url = "https://example.org/pause"
+            body = '{"x": {company}}'
+
+            [[receivers]]
+            name = "pager"
+            kind = "pager"
+            "#,
+        )
+        .unwrap_err()
+        .to_string();
+        for needle in [
+            "smtp.tls: \"none\" would send mail and the password unencrypted to mail.example.org",
+            "alerts.cooldown: \"soon\" is not a duration",
+            "alerts.fallback: no receiver is named \"nobody\"",
+            "watches[0].receivers[1]: no receiver is named \"ghost\"",
+            "receivers[0].to[0]: \"not an address\" is not an email address",
+            "receivers[0].timezone: unknown time zone \"Mars/Olympus\"",
+            "receivers[0].escalate_to: give escalate_after and escalate_to together",
+            "receivers[1].url: \"ftp://example.org\" is not an http(s) URL",
+            "receivers[1].to: not used by kind webhook",
+            "receivers[1].secret_env: required",
+            "receivers[2].body: unknown placeholder {company}",
+            "receivers[3].kind: unknown kind \"pager\"",
+        ] {
+            assert!(err.contains(needle), "{needle:?} missing from:\n{err}");
+        }
+    }
+
+    #[test]
+    fn plain_smtp_to_loopback_is_fine_and_defaults_hold() {
+        let c = load("[smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\nfrom = \"sw@example.org\"\n").unwrap();
+        let smtp = c.smtp.unwrap();
+        assert_eq!((smtp.port, smtp.tls), (25, SmtpTls::None));
+        assert_eq!(c.alerts.repeat_interval, Duration::from_secs(1800));
+        let c = load("[smtp]\nhost = \"mail.example.org\"\nfrom = \"sw@example.org\"\n").unwrap();
+        assert_eq!(c.smtp.map(|s| (s.port, s.tls)), Some((587, SmtpTls::StartTls)));
+    }
+
+    #[test]
     fn thresholds_override_the_preset_and_mistakes_name_their_path() {
         let watch = |thresholds: &str| {
             format!(
