@@ -73,6 +73,34 @@ fn drain(dispatcher: &mut Dispatcher, channels: Arc<Channels>, store: &Store, ti
     Ok(ExitCode::SUCCESS)
 }
 
+/// Sends a sample alert straight to each receiver (no outbox, no retries): a check of the
+/// receivers' URLs, secrets and the mail relay, with each answer printed.
+pub fn notify_test(config: &Path, only: Option<&str>) -> Result<ExitCode> {
+    let config = Config::load(config).map_err(|e| anyhow!("{e}"))?;
+    let names: Vec<&str> =
+        config.receivers.iter().map(|r| r.name.as_str()).filter(|n| only.is_none_or(|o| o == *n)).collect();
+    if names.is_empty() {
+        bail!("no receiver to test{}", only.map(|o| format!(" named {o:?}")).unwrap_or_default());
+    }
+    let channels = channels(&config)?;
+    let watch = config.watches.first().map_or("Example Brand", |w| w.name.as_str());
+    let notice = stormwatch::alert::sample_notice(&format!("TEST {watch}"), Utc::now());
+    let message = stormwatch::alert::Message::Alert(Box::new(notice));
+    let rt = runtime()?;
+    let mut failed = 0;
+    for name in names {
+        let key = format!("test.{}.{name}", Utc::now().timestamp());
+        match rt.block_on(channels.send(name, &message, &key)) {
+            Ok(()) => println!("{name}: delivered"),
+            Err(e) => {
+                failed += 1;
+                println!("{name}: FAILED: {e}");
+            }
+        }
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
 pub fn ack(config: &Path, alert_id: &str, by: Option<String>) -> Result<ExitCode> {
     let (_, store) = load(config)?;
     let Some(watch) = store.alert_watch(alert_id)? else {

@@ -95,6 +95,7 @@ impl Dispatcher {
     /// they are kept and written with the next commit, so no notice is lost to a passing
     /// storage error.
     fn commit(&mut self, out: &[Outgoing]) -> Result<usize, StoreError> {
+        log(out);
         self.unsaved.0.extend_from_slice(out);
         self.unsaved.1.extend(self.alerter.changed());
         if self.unsaved.0.is_empty() && self.unsaved.1.is_empty() {
@@ -125,5 +126,21 @@ impl Dispatcher {
             }
         }
         Ok(())
+    }
+}
+
+/// One log line per notification (not per receiver). The subject has no control characters
+/// (render strips them) and is logged quoted, so a post cannot forge log lines.
+fn log(out: &[Outgoing]) {
+    let mut last: Option<(&str, u32)> = None;
+    for o in out {
+        let n = &o.notice;
+        if last == Some((n.alert_id.as_str(), n.seq)) {
+            continue;
+        }
+        last = Some((n.alert_id.as_str(), n.seq));
+        let receivers = out.iter().filter(|x| x.notice.alert_id == n.alert_id && x.notice.seq == n.seq).count();
+        let subject = crate::alert::render::subject(&crate::alert::Message::Alert(Box::new(n.clone())));
+        tracing::info!(alert = %n.alert_id, event = n.event.as_str(), watch = ?n.watch, receivers, subject = ?subject, "alert");
     }
 }

@@ -73,6 +73,14 @@ enum Command {
         #[arg(long)]
         alert: Option<String>,
     },
+    /// Send a sample alert, marked TEST, to the receivers now and say what each answered.
+    NotifyTest {
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Only this receiver (default: all).
+        #[arg(long)]
+        receiver: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -244,6 +252,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Deliver { config, timeout } => alerts_cli::deliver(&config, timeout.into()),
         Command::Ack { alert_id, config, by } => alerts_cli::ack(&config, &alert_id, by),
         Command::Alerts { config, alert } => alerts_cli::list(&config, alert.as_deref()),
+        Command::NotifyTest { config, receiver } => alerts_cli::notify_test(&config, receiver.as_deref()),
         Command::Sources(SourcesCommand::Test { config, source }) => sources_cli::test(&config, source.as_deref()),
         Command::Sources(SourcesCommand::Poll { config, once, source }) => {
             sources_cli::poll(&config, once, source.as_deref())

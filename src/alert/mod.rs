@@ -91,6 +91,71 @@ pub struct Outgoing {
     pub notice: Notice,
 }
 
+/// A made-up alert with every part filled in, for `stormwatch notify-test` and previews.
+pub fn sample_notice(watch: &str, now: DateTime<Utc>) -> Notice {
+    use crate::model::{Evidence, Measure, MentionRef, TimelinePoint};
+    let timeline = (0..36)
+        .map(|i: i64| TimelinePoint {
+            at: now - chrono::Duration::minutes(5 * (36 - i)),
+            mentions: if i >= 33 { 110 + 20 * (i as u32 - 33) } else { 10 + (i as u32 % 4) },
+            negative: if i >= 33 { 70 + 15 * (i as u32 - 33) } else { 1 },
+            expected: 12.0,
+        })
+        .collect();
+    let mention = MentionRef {
+        source: "mastodon".into(),
+        id: "1".into(),
+        author: Some("@example@social.example".into()),
+        reach: Some(48_000),
+        url: Some("https://social.example/@example/1".into()),
+        text: "This is a test alert from stormwatch: no action needed.".into(),
+        compound: -0.6,
+        published: now,
+    };
+    let signal = Signal {
+        watch: watch.to_string(),
+        kind: SignalKind::Negativity,
+        measure: Measure::NegativeShare,
+        severity: Severity::Warning,
+        phase: Phase::Started,
+        at: now,
+        window_secs: 900,
+        value: 0.64,
+        baseline: 0.1,
+        threshold: 0.3,
+        z: 5.2,
+        evidence: Evidence {
+            mentions: 345,
+            negative: 221,
+            positive: 14,
+            top_terms: vec![("outage".into(), 90), ("down".into(), 61)],
+            categories: vec![(CrisisCategory::Outage, 120)],
+            top_mentions: vec![mention],
+            languages: vec![("en".into(), 345)],
+            sources: vec![("mastodon".into(), 345)],
+            expected_mentions: Some(36.0),
+            usual_share: Some(0.1),
+            timeline,
+            ..Evidence::default()
+        },
+    };
+    let text = holding::default_template(Some(CrisisCategory::Outage), Lang::En).replace("{brand}", watch);
+    Notice {
+        alert_id: format!("test-{}", now.timestamp()),
+        fingerprint: "test".into(),
+        event: Event::Firing,
+        seq: 1,
+        severity: Severity::Warning,
+        watch: watch.to_string(),
+        signal,
+        started_at: now,
+        at: now,
+        ack_url: None,
+        acknowledged: None,
+        holding: Some(Holding { lang: Lang::En, category: Some(CrisisCategory::Outage), text }),
+    }
+}
+
 pub struct Alerter {
     policy: AlertPolicy,
     routes: Routes,
