@@ -24,6 +24,15 @@ pub enum DispatchError {
     Secret(String),
 }
 
+/// The acknowledge-link signer: the configured key, or the one generated for this state file.
+pub fn ack_signer(config: &Config, store: &Store) -> Result<AckSigner, DispatchError> {
+    let key = match &config.alerts.ack_secret {
+        Some(secret) => secret.read().map_err(DispatchError::Secret)?.into_bytes(),
+        None => store.meta_or_insert(ACK_KEY, AckSigner::generate_key)?,
+    };
+    Ok(AckSigner::new(key))
+}
+
 pub struct Dispatcher {
     alerter: Alerter,
     outbox: Outbox,
@@ -38,10 +47,7 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// Loads the episodes of an earlier run and the acknowledge-link key.
     pub fn open(config: &Config, store: Store) -> Result<Dispatcher, DispatchError> {
-        let key = match &config.alerts.ack_secret {
-            Some(secret) => secret.read().map_err(DispatchError::Secret)?.into_bytes(),
-            None => store.meta_or_insert(ACK_KEY, AckSigner::generate_key)?,
-        };
+        let signer = ack_signer(config, &store)?;
         let mut episodes = Vec::new();
         for json in store.episodes()? {
             match serde_json::from_str::<Episode>(&json) {
@@ -51,7 +57,7 @@ impl Dispatcher {
                 Err(e) => tracing::warn!(error = %e, "a saved alert episode is unreadable; it starts afresh"),
             }
         }
-        let alerter = Alerter::new(config, AckSigner::new(key), episodes);
+        let alerter = Alerter::new(config, signer, episodes);
         let outbox = Outbox::new(store.clone(), alerter.routes().clone());
         Ok(Dispatcher {
             alerter,

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod alerts_cli;
 mod replay_cli;
+mod service_cli;
 mod sources_cli;
 
 use stormwatch::eval::{self, Split};
@@ -72,6 +73,16 @@ enum Command {
         config: PathBuf,
         #[arg(long)]
         alert: Option<String>,
+    },
+    /// Run as a service: poll, score, detect, alert and deliver until SIGTERM or Ctrl-C.
+    Run {
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Validate a configuration and its secrets; print the effective configuration.
+    Check {
+        #[arg(short, long)]
+        config: PathBuf,
     },
     /// Send a sample alert, marked TEST, to the receivers now and say what each answered.
     NotifyTest {
@@ -252,6 +263,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Deliver { config, timeout } => alerts_cli::deliver(&config, timeout.into()),
         Command::Ack { alert_id, config, by } => alerts_cli::ack(&config, &alert_id, by),
         Command::Alerts { config, alert } => alerts_cli::list(&config, alert.as_deref()),
+        Command::Run { config } => service_cli::run(&config),
+        Command::Check { config } => service_cli::check(&config),
         Command::NotifyTest { config, receiver } => alerts_cli::notify_test(&config, receiver.as_deref()),
         Command::Sources(SourcesCommand::Test { config, source }) => sources_cli::test(&config, source.as_deref()),
         Command::Sources(SourcesCommand::Poll { config, once, source }) => {

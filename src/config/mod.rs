@@ -17,7 +17,8 @@ use std::time::Duration;
 use crate::detect::BlindSpotParams;
 
 pub use receivers::{
-    is_loopback, AlertPolicy, QuietHours, ReceiverKind, ReceiverSpec, SecretOr, SecretRef, SmtpSpec, SmtpTls,
+    is_loopback, AlertPolicy, QuietHours, ReceiverKind, ReceiverSpec, SecretOr, SecretRef, ServerSpec, SmtpSpec,
+    SmtpTls,
 };
 pub use sources::{JsonCursor, JsonFields, SourceKind, SourceSpec, DEFAULT_MAX_BODY_BYTES};
 pub use watches::WatchSpec;
@@ -30,6 +31,8 @@ pub struct Config {
     pub blind_spots: BlindSpotParams,
     pub sources: Vec<SourceSpec>,
     pub watches: Vec<WatchSpec>,
+    /// The HTTP server (health, metrics, acknowledge links).
+    pub server: ServerSpec,
     /// The mail relay, needed by email receivers.
     pub smtp: Option<SmtpSpec>,
     /// How episodes become notifications.
@@ -105,12 +108,13 @@ impl Config {
         let source_names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
         let watches = watches::validate(raw.watches, &source_names, &mut problems);
         let watch_names: Vec<&str> = watches.iter().map(|w| w.name.as_str()).collect();
+        let server = receivers::server(raw.server, base_dir, &mut problems);
         let smtp = receivers::smtp(raw.smtp, base_dir, &mut problems);
         let alerts = receivers::alerts(raw.alerts, base_dir, &mut problems);
         let receivers = receivers::receivers(raw.receivers, &watch_names, base_dir, &mut problems);
         cross_check(&watches, &receivers, smtp.is_some(), &alerts, &mut problems);
         if problems.0.is_empty() {
-            Ok(Config { storage, blind_spots, sources, watches, smtp, alerts, receivers })
+            Ok(Config { storage, blind_spots, sources, watches, server, smtp, alerts, receivers })
         } else {
             Err(ConfigError::Invalid(problems.0))
         }

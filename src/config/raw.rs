@@ -8,9 +8,7 @@ use serde::Deserialize;
 pub struct RawConfig {
     pub storage: Option<RawStorage>,
     pub blind_spots: Option<RawBlindSpots>,
-    /// The HTTP server's section (the service step): accepted here, validated by it.
-    #[allow(dead_code)]
-    pub server: Option<serde_json::Value>,
+    pub server: Option<super::receivers::RawServer>,
     pub smtp: Option<super::receivers::RawSmtp>,
     pub alerts: Option<super::receivers::RawAlerts>,
     #[serde(default)]

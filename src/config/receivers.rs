@@ -194,6 +194,41 @@ pub struct ReceiverSpec {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub token_env: Option<String>,
+    pub token_file: Option<String>,
+}
+
+/// The HTTP server: health, metrics, acknowledge links.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSpec {
+    pub listen: std::net::SocketAddr,
+    /// Bearer token for mutating API routes.
+    pub token: Option<SecretRef>,
+}
+
+impl Default for ServerSpec {
+    fn default() -> Self {
+        ServerSpec { listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)), token: None }
+    }
+}
+
+pub(super) fn server(raw: Option<RawServer>, base_dir: &Path, problems: &mut Problems) -> ServerSpec {
+    let mut spec = ServerSpec::default();
+    let Some(raw) = raw else { return spec };
+    if let Some(listen) = raw.listen {
+        match listen.parse() {
+            Ok(addr) => spec.listen = addr,
+            Err(_) => problems.add("server.listen", format!("{listen:?} is not an address:port like 127.0.0.1:9464")),
+        }
+    }
+    spec.token = secret("server.token", raw.token_env, raw.token_file, base_dir, problems);
+    spec
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawSmtp {
     pub host: Option<String>,
     pub port: Option<i64>,

@@ -352,6 +352,12 @@ impl WatchDetector {
         self.trace.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    /// Whether it has counted a mention or been ticked since it was created: before that,
+    /// a tick would fix the ring at the clock and make a backfill of history arrive "late".
+    pub fn started(&self) -> bool {
+        self.state.newest.is_some()
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

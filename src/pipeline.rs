@@ -1,0 +1,267 @@
+//! The daemon's wiring: sources → score → detect → alert → notify as tokio tasks joined by
+//! bounded channels (a slow step holds the one before it back; nothing queues without
+//! bound). A stop request stops polling, lets the mentions and signals already handed on
+//! through, saves the window state, and gives deliveries in flight a few seconds.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{mpsc, watch};
+
+use crate::config::Config;
+use crate::detect::{persist, BlindSpots, WatchDetector};
+use crate::dispatch::Dispatcher;
+use crate::model::{Signal, WatchedMention};
+use crate::notify::{Channels, Until};
+use crate::sentiment::{Analysis, Scorer};
+use crate::server::{router, AppState};
+use crate::sources::matching::Matcher;
+use crate::sources::poll::{self, PollContext, PollStats, Source};
+use crate::sources::Http;
+use crate::store::Store;
+
+/// Mentions waiting for scoring; beyond this the pollers wait.
+const MENTION_QUEUE: usize = 4096;
+const SIGNAL_QUEUE: usize = 1024;
+/// How often detectors close buckets, blind spots are checked and episodes tick.
+const TICK: Duration = Duration::from_secs(5);
+const BLIND_EVERY: Duration = Duration::from_secs(30);
+/// Window state is saved this often (and at stop), so a crash loses at most this much.
+const SAVE_EVERY: Duration = Duration::from_secs(60);
+/// Deliveries in flight at stop get this long before they are left for the next start.
+const DELIVERY_GRACE: Duration = Duration::from_secs(5);
+
+/// Counters the HTTP server shows; shared by the steps.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub poll: Arc<PollStats>,
+    pub scored: std::sync::atomic::AtomicU64,
+    pub signals: std::sync::atomic::AtomicU64,
+}
+
+/// Everything `run` needs, built (and checked) before anything starts.
+pub struct Pipeline {
+    config: Config,
+    store: Store,
+    scorer: Arc<Scorer>,
+    channels: Arc<Channels>,
+    sources: Vec<Source>,
+    pub stats: Arc<Stats>,
+}
+
+impl Pipeline {
+    /// Opens the state file, reads secrets, builds sources: every problem before start.
+    pub fn build(config: Config, store: Store, scorer: Arc<Scorer>) -> Result<Pipeline, Vec<String>> {
+        let channels = Channels::build(&config)?;
+        let http = Http::new(&format!("stormwatch/{} (social-media monitoring)", env!("CARGO_PKG_VERSION")))
+            .map_err(|e| vec![e.to_string()])?;
+        let mut sources = Vec::new();
+        let mut problems = Vec::new();
+        for (i, spec) in config.sources.iter().enumerate() {
+            match Source::new(spec.clone(), &http) {
+                Ok(s) => sources.push(s),
+                Err(e) => problems.push(format!("sources[{i}] ({}): {e}", spec.name)),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Pipeline { config, store, scorer, channels, sources, stats: Arc::default() })
+    }
+
+    /// Runs until `stop` turns true.
+    pub async fn run(self, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let Pipeline { config, store, scorer, channels, sources, stats } = self;
+        let (mention_tx, mention_rx) = mpsc::channel::<WatchedMention>(MENTION_QUEUE);
+        let (signal_tx, signal_rx) = mpsc::channel::<Signal>(SIGNAL_QUEUE);
+        let ctx = PollContext {
+            store: store.clone(),
+            matcher: Arc::new(Matcher::new(&config.watches)),
+            out: mention_tx,
+            stats: stats.poll.clone(),
+        };
+        let polling = tokio::spawn(poll::run(sources, ctx, config.storage.seen_ttl, stop.clone()));
+        let detection = Detection::load(&config, &store, scorer)?;
+        let detecting = tokio::spawn(detection.run(mention_rx, signal_tx, stats.clone()));
+        let mut dispatcher = Dispatcher::open(&config, store.clone())?;
+        let worker = dispatcher.worker(channels, None);
+        let listen = config.server.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("server.listen: cannot listen on {listen}: {e}"))?;
+        let state = AppState {
+            store: store.clone(),
+            signer: crate::dispatch::ack_signer(&config, &store)?,
+            stats: stats.clone(),
+            delivery: worker.stats.clone(),
+            sources: Arc::new(config.sources.iter().map(|s| s.name.clone()).collect()),
+        };
+        let mut server_stop = stop.clone();
+        let serving = tokio::spawn(async move {
+            axum::serve(listener, router(state))
+                .with_graceful_shutdown(async move {
+                    let _ = server_stop.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        let alerting = tokio::spawn(alert(dispatcher, signal_rx));
+        let delivering = tokio::spawn(async move { worker.run(Until::Stopped { stop, grace: DELIVERY_GRACE }).await });
+        tracing::info!(
+            url = %format!("http://{listen}/"),
+            sources = config.sources.len(),
+            watches = config.watches.len(),
+            receivers = config.receivers.len(),
+            "stormwatch running"
+        );
+        // Pollers stop first; their senders drop, so detection drains and ends, then alerting.
+        polling.await?;
+        detecting.await??;
+        alerting.await??;
+        delivering.await??;
+        serving.await??;
+        tracing::info!("stormwatch stopped");
+        Ok(())
+    }
+}
+
+/// Scoring and detection: every watch's window, and blind spots.
+struct Detection {
+    store: Store,
+    scorer: Arc<Scorer>,
+    detectors: Vec<WatchDetector>,
+    /// Watch name → detector index, and the languages each watch scores.
+    index: HashMap<String, usize>,
+    languages: Vec<Vec<crate::model::Lang>>,
+    blind: BlindSpots,
+    sources: Vec<String>,
+}
+
+impl Detection {
+    fn load(config: &Config, store: &Store, scorer: Arc<Scorer>) -> anyhow::Result<Detection> {
+        let now = Utc::now();
+        let mut detectors = Vec::new();
+        for w in &config.watches {
+            let (d, note) = persist::load_watch(store, &w.name, w.detection.clone(), now)?;
+            if let Some(why) = note {
+                tracing::warn!(watch = %w.name, why = %why, "window state not restored; the watch warms up again");
+            }
+            detectors.push(d);
+        }
+        let fresh = BlindSpots::new(
+            config.blind_spots.clone(),
+            config.watches.iter().map(|w| (w.name.clone(), w.sources.clone())).collect(),
+        );
+        let (blind, note) = persist::load_blind_spots(store, fresh)?;
+        if let Some(why) = note {
+            tracing::warn!(why = %why, "blind-spot state not restored");
+        }
+        Ok(Detection {
+            store: store.clone(),
+            scorer,
+            index: config.watches.iter().enumerate().map(|(i, w)| (w.name.clone(), i)).collect(),
+            languages: config.watches.iter().map(|w| w.languages.clone()).collect(),
+            detectors,
+            blind,
+            sources: config.sources.iter().map(|s| s.name.clone()).collect(),
+        })
+    }
+
+    async fn run(
+        mut self,
+        mut mentions: mpsc::Receiver<WatchedMention>,
+        signals: mpsc::Sender<Signal>,
+        stats: Arc<Stats>,
+    ) -> anyhow::Result<()> {
+        let mut analysis = Analysis::default();
+        let mut tick = tokio::time::interval(TICK);
+        let mut blind = tokio::time::interval(BLIND_EVERY);
+        let mut save = tokio::time::interval(SAVE_EVERY);
+        loop {
+            let mut out = Vec::new();
+            tokio::select! {
+                m = mentions.recv() => match m {
+                    Some(m) => {
+                        out.extend(self.observe(&m, &mut analysis));
+                        stats.scored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    let now = Utc::now();
+                    // A new watch starts its clock with its first mention, so that the first
+                    // poll's backfill of history seeds the baseline instead of arriving late.
+                    for d in self.detectors.iter_mut().filter(|d| d.started()) {
+                        out.extend(d.tick(now));
+                    }
+                }
+                _ = blind.tick() => out.extend(self.blind_spots()),
+                _ = save.tick() => self.save(),
+            }
+            for s in out {
+                stats.signals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if signals.send(s).await.is_err() {
+                    anyhow::bail!("the alert step stopped");
+                }
+            }
+        }
+        self.save();
+        Ok(())
+    }
+
+    fn observe(&mut self, m: &WatchedMention, analysis: &mut Analysis) -> Vec<Signal> {
+        let now = Utc::now();
+        self.scorer.analyze(&m.mention.text, m.mention.scored_lang(), analysis);
+        let sentiment = analysis.to_sentiment();
+        let mut out = Vec::new();
+        for name in &m.watches {
+            let Some(&i) = self.index.get(name) else { continue };
+            // A watch scores only its languages (a text in another one is not about it).
+            if sentiment.lang.is_some_and(|l| !self.languages[i].contains(&l)) {
+                continue;
+            }
+            out.extend(self.detectors[i].observe(&m.mention, &sentiment, now));
+        }
+        out
+    }
+
+    fn blind_spots(&mut self) -> Vec<Signal> {
+        let now = Utc::now();
+        let mut out = Vec::new();
+        for source in &self.sources {
+            match self.store.health(source) {
+                Ok(Some(h)) => out.extend(self.blind.observe(source, &h, now)),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(source = %source, error = %e, "cannot read source health"),
+            }
+        }
+        out
+    }
+
+    fn save(&self) {
+        if let Err(e) = persist::save(&self.store, &self.detectors, &self.blind, Utc::now()) {
+            tracing::error!(error = %e, "cannot save window state; it will be retried");
+        }
+    }
+}
+
+/// The alert step: signals in, episodes and notices into the outbox; timers every tick.
+async fn alert(mut dispatcher: Dispatcher, mut signals: mpsc::Receiver<Signal>) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        let result = tokio::select! {
+            s = signals.recv() => match s {
+                Some(s) => dispatcher.signal(&s),
+                None => break,
+            },
+            _ = tick.tick() => dispatcher.tick(Utc::now()),
+        };
+        if let Err(e) = result {
+            // The notices stay in memory and are written with the next commit.
+            tracing::error!(error = %e, "cannot write alerts to the state file; retrying with the next one");
+        }
+    }
+    dispatcher.tick(Utc::now())?;
+    Ok(())
+}

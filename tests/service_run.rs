@@ -1,0 +1,103 @@
+//! `stormwatch run`: the real daemon on a config, reading a mention file with a storm in its
+//! last minutes, alerting a webhook receiver on loopback, serving health and metrics, and
+//! stopping cleanly on SIGTERM with its window state saved.
+
+#[path = "support/storm_stream.rs"]
+mod storm_stream;
+#[path = "support/webhook_sink.rs"]
+mod webhook_sink;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use stormwatch::store::Store;
+use webhook_sink::WebhookSink;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+fn get(port: u16, path: &str) -> (u16, String) {
+    use std::io::Write;
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return (0, String::new()) };
+    let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+}
+
+#[test]
+fn the_daemon_detects_a_storm_alerts_serves_metrics_and_stops_on_sigterm() {
+    let sink = WebhookSink::start(vec![]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Three days of history ending now, the last 20 minutes a storm.
+    let now = Utc::now();
+    let onset = now - chrono::Duration::minutes(20);
+    let lines: String = storm_stream::stream(onset)
+        .lines()
+        .filter_map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).ok()?;
+            let published = v.get("published")?.as_str()?.to_string();
+            let at: chrono::DateTime<Utc> = published.parse().ok()?;
+            (at <= now).then(|| {
+                v["created"] = published.into();
+                v.to_string() + "\n"
+            })
+        })
+        .collect();
+    std::fs::write(dir.path().join("mentions.jsonl"), lines).expect("mentions");
+    std::fs::write(dir.path().join("hook.secret"), "k").expect("secret");
+    let port = free_port();
+    let config = format!(
+        "[storage]\npath = \"state.db\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n\
+         [[sources]]\nname = \"export\"\nkind = \"file\"\npath = \"mentions.jsonl\"\nbackfill = \"4d\"\ninterval = \"5s\"\n\
+         [[watches]]\nname = \"kroon-bank\"\nterms = [\"kroon bank\"]\nlanguages = [\"nl\", \"en\"]\n\
+         [[receivers]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret_file = \"hook.secret\"\n",
+        sink.url("/hook")
+    );
+    let config_path = dir.path().join("stormwatch.toml");
+    std::fs::write(&config_path, config).expect("config");
+
+    let check =
+        Command::new(env!("CARGO_BIN_EXE_stormwatch")).args(["check", "-c"]).arg(&config_path).output().expect("check");
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+        .args(["run", "-c"])
+        .arg(&config_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the daemon");
+    let alerts = sink.wait_for(1, Duration::from_secs(60));
+    let (health, _) = get(port, "/healthz");
+    let (ready, _) = get(port, "/readyz");
+    let (_, metrics) = get(port, "/metrics");
+    // SIGTERM, as systemd and docker stop send it.
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(stopping.elapsed() < Duration::from_secs(12), "did not stop within 10 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut log = String::new();
+    let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut log));
+    assert!(status.success(), "exit {status:?}\n{log}");
+    assert!(!alerts.is_empty(), "no alert within 60 s\n{log}");
+    let v = alerts[0].json();
+    assert_eq!(v["watch"], "kroon-bank");
+    assert_eq!(health, 200);
+    assert_eq!(ready, 200, "the source was polled");
+    assert!(
+        metrics.contains("stormwatch_mentions_scored_total") && metrics.contains("stormwatch_signals_total"),
+        "{metrics}"
+    );
+    let store = Store::open(&dir.path().join("state.db")).expect("state");
+    assert!(store.detector_state("watch:kroon-bank").expect("read").is_some(), "window state saved at stop");
+}
