@@ -48,6 +48,8 @@ pub struct Pipeline {
     scorer: Arc<Scorer>,
     channels: Arc<Channels>,
     sources: Vec<Source>,
+    /// The API token, read at build.
+    token: Option<Arc<String>>,
     pub stats: Arc<Stats>,
 }
 
@@ -65,15 +67,22 @@ impl Pipeline {
                 Err(e) => problems.push(format!("sources[{i}] ({}): {e}", spec.name)),
             }
         }
+        let token = match &config.server.token {
+            Some(t) => t.read().map(|t| Some(Arc::new(t))).unwrap_or_else(|e| {
+                problems.push(format!("server.token: {e}"));
+                None
+            }),
+            None => None,
+        };
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(Pipeline { config, store, scorer, channels, sources, stats: Arc::default() })
+        Ok(Pipeline { config, store, scorer, channels, sources, token, stats: Arc::default() })
     }
 
     /// Runs until `stop` turns true.
     pub async fn run(self, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
-        let Pipeline { config, store, scorer, channels, sources, stats } = self;
+        let Pipeline { config, store, scorer, channels, sources, stats, token } = self;
         let (mention_tx, mention_rx) = mpsc::channel::<WatchedMention>(MENTION_QUEUE);
         let (signal_tx, signal_rx) = mpsc::channel::<Signal>(SIGNAL_QUEUE);
         let ctx = PollContext {
@@ -97,6 +106,7 @@ impl Pipeline {
             stats: stats.clone(),
             delivery: worker.stats.clone(),
             sources: Arc::new(config.sources.iter().map(|s| s.name.clone()).collect()),
+            token,
         };
         let mut server_stop = stop.clone();
         let serving = tokio::spawn(async move {

@@ -20,9 +20,18 @@ fn free_port() -> u16 {
 }
 
 fn get(port: u16, path: &str) -> (u16, String) {
+    request(port, "GET", path, "", "")
+}
+
+/// A bare HTTP/1.1 request: what the tests need, and nothing in between to hide a mistake.
+fn request(port: u16, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
     use std::io::Write;
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return (0, String::new()) };
-    let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    let _ = write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
@@ -50,9 +59,11 @@ fn the_daemon_detects_a_storm_alerts_serves_metrics_and_stops_on_sigterm() {
         .collect();
     std::fs::write(dir.path().join("mentions.jsonl"), lines).expect("mentions");
     std::fs::write(dir.path().join("hook.secret"), "k").expect("secret");
+    std::fs::write(dir.path().join("api.token"), "tok-123").expect("token");
     let port = free_port();
     let config = format!(
-        "[storage]\npath = \"state.db\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n\
+        "[storage]\npath = \"state.db\"\n[server]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"api.token\"\n\
+         [alerts]\npublic_url = \"http://127.0.0.1:{port}\"\n\
          [[sources]]\nname = \"export\"\nkind = \"file\"\npath = \"mentions.jsonl\"\nbackfill = \"4d\"\ninterval = \"5s\"\n\
          [[watches]]\nname = \"kroon-bank\"\nterms = [\"kroon bank\"]\nlanguages = [\"nl\", \"en\"]\n\
          [[receivers]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret_file = \"hook.secret\"\n",
@@ -76,6 +87,19 @@ fn the_daemon_detects_a_storm_alerts_serves_metrics_and_stops_on_sigterm() {
     let (health, _) = get(port, "/healthz");
     let (ready, _) = get(port, "/readyz");
     let (_, metrics) = get(port, "/metrics");
+    let id = alerts.first().and_then(|a| a.json()["alert_id"].as_str().map(str::to_string)).unwrap_or_default();
+    let (listed, listing) = get(port, "/api/v1/alerts");
+    let ack_path = |v: &serde_json::Value| {
+        v["ack_url"].as_str().and_then(|u| u.split_once(&format!(":{port}"))).map(|(_, p)| p.to_string())
+    };
+    let link = alerts.first().and_then(|a| ack_path(&a.json())).unwrap_or_default();
+    let (forged, _) = get(port, &link.replace("sig=", "sig=00"));
+    let (no_token, _) = request(port, "POST", &format!("/api/v1/alerts/{id}/ack"), "", "");
+    let (wrong_token, _) =
+        request(port, "POST", &format!("/api/v1/alerts/{id}/ack"), "Authorization: Bearer nope\r\n", "");
+    let (by_link, page) = get(port, &link);
+    let auth = "Authorization: Bearer tok-123\r\nContent-Type: application/json\r\n";
+    let (by_api, api_answer) = request(port, "POST", &format!("/api/v1/alerts/{id}/ack"), auth, r#"{"by": "ann"}"#);
     // SIGTERM, as systemd and docker stop send it.
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let stopping = Instant::now();
@@ -98,6 +122,15 @@ fn the_daemon_detects_a_storm_alerts_serves_metrics_and_stops_on_sigterm() {
         metrics.contains("stormwatch_mentions_scored_total") && metrics.contains("stormwatch_signals_total"),
         "{metrics}"
     );
+    assert_eq!(listed, 200);
+    assert!(listing.contains(&id), "{listing}");
+    assert_eq!(forged, 403, "a forged link is refused");
+    assert_eq!((no_token, wrong_token), (401, 401), "the API needs the token");
+    assert_eq!(by_link, 200, "{page}");
+    assert!(page.contains("acknowledged"), "{page}");
+    assert_eq!(by_api, 200, "{api_answer}");
+    assert!(api_answer.contains("\"already\":true"), "the link acknowledged it first: {api_answer}");
     let store = Store::open(&dir.path().join("state.db")).expect("state");
+    assert_eq!(store.acknowledgements().expect("acks")[0].1, "acknowledge link");
     assert!(store.detector_state("watch:kroon-bank").expect("read").is_some(), "window state saved at stop");
 }

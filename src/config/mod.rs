@@ -298,6 +298,18 @@ mod tests {
     }
 
     #[test]
+    fn the_printed_config_shows_no_secret() {
+        let c = load(
+            "[[receivers]]\nname = \"s\"\nkind = \"slack\"\nurl = \"https://hooks.slack.com/services/T0/B0/XYZSECRET\"\n\
+             [[receivers]]\nname = \"w\"\nkind = \"webhook\"\nurl = \"https://h.example.org/x\"\nsecret_env = \"HOOK_KEY\"\n",
+        )
+        .unwrap();
+        let printed = format!("{c:#?}");
+        assert!(!printed.contains("XYZSECRET") && printed.contains("https://hooks.slack.com/…"), "{printed}");
+        assert!(printed.contains("env HOOK_KEY"), "where the secret is, not what it is: {printed}");
+    }
+
+    #[test]
     fn plain_smtp_to_loopback_is_fine_and_defaults_hold() {
         let c = load("[smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\nfrom = \"sw@example.org\"\n").unwrap();
         let smtp = c.smtp.unwrap();

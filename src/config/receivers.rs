@@ -159,10 +159,24 @@ impl ReceiverKind {
 }
 
 /// A URL given inline, or as a secret (a Slack webhook URL is a credential).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum SecretOr {
     Plain(String),
     Secret(SecretRef),
+}
+
+/// Only the origin of an inline URL is shown (`check`, logs): webhook URLs often carry
+/// their credential in the path.
+impl std::fmt::Debug for SecretOr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretOr::Plain(u) => {
+                let origin = url::Url::parse(u).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+                write!(f, "{origin}/…")
+            }
+            SecretOr::Secret(r) => write!(f, "{r:?}"),
+        }
+    }
 }
 
 impl SecretOr {

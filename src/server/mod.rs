@@ -1,5 +1,6 @@
 //! The HTTP server (axum, 127.0.0.1:9464 by default): `/healthz`, `/readyz`, `/metrics` in
-//! Prometheus text, and `/ack/{alert_id}` for the signed links in alerts.
+//! Prometheus text, `/ack/{alert_id}` for the signed links in alerts, and the JSON API:
+//! `GET /api/v1/alerts`, `POST /api/v1/alerts/{id}/ack` (bearer token).
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub stats: Arc<Stats>,
     pub delivery: Arc<WorkerStats>,
     pub sources: Arc<Vec<String>>,
+    /// The bearer token of mutating routes; without one they refuse every request.
+    pub token: Option<Arc<String>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -34,6 +37,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .route("/ack/{alert_id}", get(ack))
+        .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/alerts/{alert_id}/ack", axum::routing::post(api_ack))
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }
 
@@ -119,5 +125,101 @@ async fn ack(State(s): State<AppState>, Path(alert_id): Path<String>, Query(q): 
         Ok(true) => page(StatusCode::OK, &format!("Alert {alert_id} acknowledged: it will not escalate further.")),
         Ok(false) => page(StatusCode::OK, &format!("Alert {alert_id} was already acknowledged.")),
         Err(e) => page(StatusCode::SERVICE_UNAVAILABLE, &format!("Could not record it: {e}")),
+    }
+}
+
+/// Compares tokens in time independent of where they differ (and of their lengths): both are
+/// hashed first, then every byte is compared.
+fn same_token(given: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(given.as_bytes()), Sha256::digest(expected.as_bytes()));
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The refusal for a request without the right bearer token; `None` lets it through.
+fn refusal(s: &AppState, headers: &axum::http::HeaderMap) -> Option<Response> {
+    let Some(expected) = &s.token else {
+        let why = "no API token configured ([server] token_env or token_file)\n";
+        return Some((StatusCode::UNAUTHORIZED, why).into_response());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    (!same_token(given, expected)).then(|| {
+        (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "a valid bearer token is required\n")
+            .into_response()
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct AckBody {
+    by: Option<String>,
+}
+
+async fn api_ack(
+    State(s): State<AppState>,
+    Path(alert_id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: Option<axum::Json<AckBody>>,
+) -> Response {
+    if let Some(refused) = refusal(&s, &headers) {
+        return refused;
+    }
+    let by = body.and_then(|b| b.0.by).unwrap_or_else(|| "api".into());
+    let by: String = crate::alert::render::plain(&by).chars().take(100).collect();
+    match s.store.alert_watch(&alert_id) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": "no such alert"}))).into_response()
+        }
+        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+    match s.store.acknowledge(&alert_id, &by, Utc::now()) {
+        Ok(first) => axum::Json(serde_json::json!({"alert_id": alert_id, "acknowledged": true, "already": !first}))
+            .into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
+/// Alert episodes, most recent first.
+async fn alerts(State(s): State<AppState>) -> Response {
+    let episodes = match s.store.episodes() {
+        Ok(e) => e,
+        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    };
+    let mut list: Vec<crate::alert::Episode> = episodes.iter().filter_map(|j| serde_json::from_str(j).ok()).collect();
+    list.sort_by_key(|e| std::cmp::Reverse(e.started_at));
+    let out: Vec<serde_json::Value> = list
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "alert_id": e.alert_id,
+                "fingerprint": e.fingerprint,
+                "watch": e.last_signal.watch,
+                "signal": e.last_signal.kind.as_str(),
+                "severity": e.severity,
+                "status": e.status,
+                "started_at": e.started_at,
+                "fired_at": e.fired_at,
+                "acknowledged": e.acknowledged,
+                "receivers": e.receivers.keys().collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    axum::Json(out).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_equal_only_when_equal() {
+        assert!(same_token("abc", "abc"));
+        assert!(!same_token("abd", "abc"));
+        assert!(!same_token("", "abc"));
+        assert!(!same_token("abcd", "abc"));
     }
 }
