@@ -39,6 +39,9 @@ pub struct Stats {
     pub poll: Arc<PollStats>,
     pub scored: std::sync::atomic::AtomicU64,
     pub signals: std::sync::atomic::AtomicU64,
+    /// Configurations applied by a reload, and reloads refused (the old one kept running).
+    pub reloads: std::sync::atomic::AtomicU64,
+    pub reload_failures: std::sync::atomic::AtomicU64,
 }
 
 /// Everything `run` needs, built (and checked) before anything starts.
@@ -55,7 +58,13 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Opens the state file, reads secrets, builds sources: every problem before start.
-    pub fn build(config: Config, store: Store, scorer: Arc<Scorer>) -> Result<Pipeline, Vec<String>> {
+    /// `stats` outlive one pipeline: a reload builds a new one with the same counters.
+    pub fn build(
+        config: Config,
+        store: Store,
+        scorer: Arc<Scorer>,
+        stats: Arc<Stats>,
+    ) -> Result<Pipeline, Vec<String>> {
         let channels = Channels::build(&config)?;
         let http = Http::new(&format!("stormwatch/{} (social-media monitoring)", env!("CARGO_PKG_VERSION")))
             .map_err(|e| vec![e.to_string()])?;
@@ -77,10 +86,14 @@ impl Pipeline {
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(Pipeline { config, store, scorer, channels, sources, token, stats: Arc::default() })
+        Ok(Pipeline { config, store, scorer, channels, sources, token, stats })
     }
 
     /// Runs until `stop` turns true.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     pub async fn run(self, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
         let Pipeline { config, store, scorer, channels, sources, stats, token } = self;
         let (mention_tx, mention_rx) = mpsc::channel::<WatchedMention>(MENTION_QUEUE);
@@ -106,6 +119,7 @@ impl Pipeline {
             stats: stats.clone(),
             delivery: worker.stats.clone(),
             sources: Arc::new(config.sources.iter().map(|s| s.name.clone()).collect()),
+            watches: Arc::new(config.watches.iter().map(|w| w.name.clone()).collect()),
             token,
         };
         let mut server_stop = stop.clone();

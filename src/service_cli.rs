@@ -1,7 +1,8 @@
-//! `stormwatch run` and `stormwatch check`.
+//! `stormwatch run` (with reload on SIGHUP) and `stormwatch check`.
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,51 +10,124 @@ use anyhow::{anyhow, Context, Result};
 
 use stormwatch::config::Config;
 use stormwatch::notify::Channels;
-use stormwatch::pipeline::Pipeline;
+use stormwatch::pipeline::{Pipeline, Stats};
 use stormwatch::sentiment::Scorer;
 use stormwatch::store::Store;
 
 /// After a stop request the process exits within this, whatever is still running.
 const STOP_LIMIT: Duration = Duration::from_secs(10);
 
+enum Request {
+    Stop(&'static str),
+    Reload,
+}
+
 pub fn run(config_path: &Path) -> Result<ExitCode> {
     let config = Config::load(config_path).map_err(|e| anyhow!("{e}"))?;
     let store = Store::open(&config.storage.path)?;
     let scorer = Arc::new(Scorer::builtin().context("loading the built-in lexicons")?);
-    let pipeline =
-        Pipeline::build(config, store, scorer).map_err(|problems| anyhow!("cannot start:\n{}", problems.join("\n")))?;
+    let stats = Arc::new(Stats::default());
+    let mut pipeline = Pipeline::build(config, store.clone(), scorer.clone(), stats.clone())
+        .map_err(|problems| anyhow!("cannot start:\n{}", problems.join("\n")))?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     rt.block_on(async {
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut running = tokio::spawn(pipeline.run(stop_rx));
-        tokio::select! {
-            done = &mut running => return done.map_err(anyhow::Error::from)?.map(|()| ExitCode::SUCCESS),
-            why = stop_requested() => tracing::info!(signal = why, "stopping"),
-        }
-        let _ = stop_tx.send(true);
-        match tokio::time::timeout(STOP_LIMIT, running).await {
-            Ok(done) => done.map_err(anyhow::Error::from)?.map(|()| ExitCode::SUCCESS),
-            Err(_) => {
-                tracing::error!("did not stop within 10 s; exiting (pending deliveries stay in the outbox)");
-                Ok(ExitCode::FAILURE)
+        let mut requests = Requests::new()?;
+        loop {
+            let storage = pipeline.config().storage.path.clone();
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let mut running = tokio::spawn(pipeline.run(stop_rx));
+            // Until a stop, or a reload with a configuration that is valid as a whole.
+            let next = loop {
+                let request = tokio::select! {
+                    done = &mut running => return done.map_err(anyhow::Error::from)?.map(|()| ExitCode::SUCCESS),
+                    r = requests.next() => r,
+                };
+                match request {
+                    Request::Stop(why) => {
+                        tracing::info!(signal = why, "stopping");
+                        break None;
+                    }
+                    Request::Reload => match reload(config_path, &storage, &store, &scorer, &stats) {
+                        Ok(p) => break Some(p),
+                        Err(e) => {
+                            stats.reload_failures.fetch_add(1, Ordering::Relaxed);
+                            tracing::error!(error = %e, "reload refused; the running configuration stays");
+                        }
+                    },
+                }
+            };
+            let _ = stop_tx.send(true);
+            match tokio::time::timeout(STOP_LIMIT, running).await {
+                Ok(done) => done.map_err(anyhow::Error::from)??,
+                Err(_) => {
+                    tracing::error!("did not stop within 10 s; exiting (pending deliveries stay in the outbox)");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+            match next {
+                None => return Ok(ExitCode::SUCCESS),
+                Some(p) => {
+                    stats.reloads.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!("configuration reloaded");
+                    pipeline = p;
+                }
             }
         }
     })
 }
 
-async fn stop_requested() -> &'static str {
+/// The new configuration, checked and built while the old one keeps running. Window and
+/// alert state carry over through the state file: the old pipeline saves it as it stops, the
+/// new one restores every watch whose bucket width and ring are unchanged.
+fn reload(path: &Path, storage: &Path, store: &Store, scorer: &Arc<Scorer>, stats: &Arc<Stats>) -> Result<Pipeline> {
+    let config = Config::load(path).map_err(|e| anyhow!("{e}"))?;
+    if config.storage.path != storage {
+        anyhow::bail!(
+            "storage.path changed ({} → {}): moving the state file needs a restart",
+            storage.display(),
+            config.storage.path.display()
+        );
+    }
+    Pipeline::build(config, store.clone(), scorer.clone(), stats.clone()).map_err(|p| anyhow!("{}", p.join("\n")))
+}
+
+/// SIGTERM and SIGINT stop; SIGHUP reloads.
+struct Requests {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Requests {
+    fn new() -> Result<Requests> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Requests {
+                term: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+                hup: signal(SignalKind::hangup()).context("listening for SIGHUP")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Requests {})
+    }
+
+    async fn next(&mut self) -> Request {
+        #[cfg(unix)]
+        {
             tokio::select! {
-                _ = term.recv() => return "SIGTERM",
-                _ = tokio::signal::ctrl_c() => return "SIGINT",
+                _ = self.term.recv() => Request::Stop("SIGTERM"),
+                _ = self.hup.recv() => Request::Reload,
+                _ = tokio::signal::ctrl_c() => Request::Stop("SIGINT"),
             }
         }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Request::Stop("SIGINT")
+        }
     }
-    let _ = tokio::signal::ctrl_c().await;
-    "SIGINT"
 }
 
 /// Validates the file and the secrets it names; prints the effective configuration (secret

@@ -134,3 +134,59 @@ fn the_daemon_detects_a_storm_alerts_serves_metrics_and_stops_on_sigterm() {
     assert_eq!(store.acknowledgements().expect("acks")[0].1, "acknowledge link");
     assert!(store.detector_state("watch:kroon-bank").expect("read").is_some(), "window state saved at stop");
 }
+
+#[test]
+fn sighup_applies_a_valid_config_and_refuses_an_invalid_one_without_stopping() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("mentions.jsonl"), "").expect("mentions");
+    let port = free_port();
+    let config = |watches: &str| {
+        format!(
+            "[storage]\npath = \"state.db\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n\
+             [[sources]]\nname = \"export\"\nkind = \"file\"\npath = \"mentions.jsonl\"\ninterval = \"5s\"\n{watches}"
+        )
+    };
+    let bank = "[[watches]]\nname = \"kroon-bank\"\nterms = [\"kroon bank\"]\n";
+    let config_path = dir.path().join("stormwatch.toml");
+    std::fs::write(&config_path, config(bank)).expect("config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+        .args(["run", "-c"])
+        .arg(&config_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the daemon");
+    let wait_for = |what: &dyn Fn() -> bool| {
+        let end = Instant::now() + Duration::from_secs(20);
+        while !what() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        what()
+    };
+    let hup = |pid: u32| Command::new("kill").args(["-HUP", &pid.to_string()]).status().map(|s| s.success());
+    assert!(wait_for(&|| get(port, "/healthz").0 == 200), "the daemon did not come up");
+
+    // A broken file is refused: the daemon keeps running the old one and counts the refusal.
+    std::fs::write(&config_path, config(&format!("{bank}preset = \"wild\"\n"))).expect("config");
+    assert_eq!(hup(child.id()).ok(), Some(true));
+    assert!(
+        wait_for(&|| get(port, "/metrics").1.contains("stormwatch_config_reload_failures_total 1")),
+        "the refusal is counted"
+    );
+    assert_eq!(get(port, "/api/v1/watches").1, "[\"kroon-bank\"]");
+
+    // A valid one is applied: a second watch appears.
+    let shop = "[[watches]]\nname = \"shop\"\nterms = [\"shop\"]\n";
+    std::fs::write(&config_path, config(&format!("{bank}{shop}"))).expect("config");
+    assert_eq!(hup(child.id()).ok(), Some(true));
+    assert!(wait_for(&|| get(port, "/api/v1/watches").1 == "[\"kroon-bank\",\"shop\"]"), "the new watch is running");
+    assert!(get(port, "/metrics").1.contains("stormwatch_config_reloads_total 1"));
+
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().expect("wait");
+    let mut log = String::new();
+    let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut log));
+    assert!(status.success(), "{log}");
+    assert!(log.contains("reload refused") && log.contains("preset"), "the log says why: {log}");
+    assert!(!log.contains("warms up again"), "the unchanged watch kept its window state: {log}");
+}

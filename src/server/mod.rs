@@ -27,6 +27,7 @@ pub struct AppState {
     pub stats: Arc<Stats>,
     pub delivery: Arc<WorkerStats>,
     pub sources: Arc<Vec<String>>,
+    pub watches: Arc<Vec<String>>,
     /// The bearer token of mutating routes; without one they refuse every request.
     pub token: Option<Arc<String>>,
 }
@@ -38,6 +39,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/ack/{alert_id}", get(ack))
         .route("/api/v1/alerts", get(alerts))
+        .route(
+            "/api/v1/watches",
+            get(|State(s): State<AppState>| async move { axum::Json(s.watches.as_ref().clone()) }),
+        )
         .route("/api/v1/alerts/{alert_id}/ack", axum::routing::post(api_ack))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
@@ -71,6 +76,16 @@ async fn metrics(State(s): State<AppState>) -> Response {
     counter("stormwatch_mentions_new_total", "Mentions new to the seen store.", p.new_mentions.load(Ordering::Relaxed));
     counter("stormwatch_mentions_scored_total", "Mentions scored and counted.", s.stats.scored.load(Ordering::Relaxed));
     counter("stormwatch_signals_total", "Signals from detection.", s.stats.signals.load(Ordering::Relaxed));
+    counter(
+        "stormwatch_config_reloads_total",
+        "Configurations applied by a reload.",
+        s.stats.reloads.load(Ordering::Relaxed),
+    );
+    counter(
+        "stormwatch_config_reload_failures_total",
+        "Reloads refused because the new configuration is invalid.",
+        s.stats.reload_failures.load(Ordering::Relaxed),
+    );
     let d = &s.delivery;
     let _ = write!(
         out,
