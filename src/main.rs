@@ -79,6 +79,11 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Exit 0 if the running daemon answers /healthz (for container health checks).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:9464/healthz")]
+        url: String,
+    },
     /// Validate a configuration and its secrets; print the effective configuration.
     Check {
         #[arg(short, long)]
@@ -265,6 +270,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Alerts { config, alert } => alerts_cli::list(&config, alert.as_deref()),
         Command::Run { config } => service_cli::run(&config),
         Command::Check { config } => service_cli::check(&config),
+        Command::Healthcheck { url } => service_cli::healthcheck(&url),
         Command::NotifyTest { config, receiver } => alerts_cli::notify_test(&config, receiver.as_deref()),
         Command::Sources(SourcesCommand::Test { config, source }) => sources_cli::test(&config, source.as_deref()),
         Command::Sources(SourcesCommand::Poll { config, once, source }) => {

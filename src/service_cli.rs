@@ -154,3 +154,26 @@ pub fn check(config_path: &Path) -> Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// A plain HTTP GET with a short timeout: the runtime image has no curl.
+pub fn healthcheck(url: &str) -> Result<ExitCode> {
+    use std::io::{Read, Write};
+    let u = url::Url::parse(url).with_context(|| format!("{url:?} is not a URL"))?;
+    anyhow::ensure!(u.scheme() == "http", "only http:// URLs (the health endpoint is plain HTTP on loopback)");
+    let host = u.host_str().context("the URL has no host")?;
+    let port = u.port_or_known_default().unwrap_or(80);
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))?.next().context("cannot resolve the host")?;
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+        .with_context(|| format!("nothing answers at {addr}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(3)))?;
+    write!(stream, "GET {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n", u.path())?;
+    let mut answer = String::new();
+    stream.take(4096).read_to_string(&mut answer)?;
+    let status = answer.split_whitespace().nth(1).unwrap_or("");
+    if status == "200" {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("stormwatch: {url} answered {status:?}");
+        Ok(ExitCode::FAILURE)
+    }
+}

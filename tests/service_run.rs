@@ -85,6 +85,10 @@ fn the_daemon_detects_a_storm_alerts_serves_metrics_and_stops_on_sigterm() {
         .expect("start the daemon");
     let alerts = sink.wait_for(1, Duration::from_secs(60));
     let (health, _) = get(port, "/healthz");
+    let healthcheck = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+        .args(["healthcheck", "--url", &format!("http://127.0.0.1:{port}/healthz")])
+        .status()
+        .expect("healthcheck");
     let (ready, _) = get(port, "/readyz");
     let (_, metrics) = get(port, "/metrics");
     let id = alerts.first().and_then(|a| a.json()["alert_id"].as_str().map(str::to_string)).unwrap_or_default();
@@ -117,6 +121,7 @@ fn the_daemon_detects_a_storm_alerts_serves_metrics_and_stops_on_sigterm() {
     let v = alerts[0].json();
     assert_eq!(v["watch"], "kroon-bank");
     assert_eq!(health, 200);
+    assert!(healthcheck.success(), "the container health check passes");
     assert_eq!(ready, 200, "the source was polled");
     assert!(
         metrics.contains("stormwatch_mentions_scored_total") && metrics.contains("stormwatch_signals_total"),
