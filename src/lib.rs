@@ -6,6 +6,7 @@
 
 pub mod alert;
 pub mod config;
+pub mod demo;
 pub mod detect;
 pub mod dispatch;
 pub mod eval;

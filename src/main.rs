@@ -74,6 +74,16 @@ enum Command {
         #[arg(long)]
         alert: Option<String>,
     },
+    /// The main job on an embedded configuration and an offline story: two storms detected,
+    /// alerted and delivered, in under a minute. No network, no accounts.
+    Demo {
+        /// Where the state file and the alerts go.
+        #[arg(long, default_value = "stormwatch-demo")]
+        out: PathBuf,
+        /// Keep running after the story (until Ctrl-C).
+        #[arg(long)]
+        follow: bool,
+    },
     /// Run as a service: poll, score, detect, alert and deliver until SIGTERM or Ctrl-C.
     Run {
         #[arg(short, long)]
@@ -269,6 +279,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ack { alert_id, config, by } => alerts_cli::ack(&config, &alert_id, by),
         Command::Alerts { config, alert } => alerts_cli::list(&config, alert.as_deref()),
         Command::Run { config } => service_cli::run(&config),
+        Command::Demo { out, follow } => service_cli::demo(&out, follow),
         Command::Check { config } => service_cli::check(&config),
         Command::Healthcheck { url } => service_cli::healthcheck(&url),
         Command::NotifyTest { config, receiver } => alerts_cli::notify_test(&config, receiver.as_deref()),

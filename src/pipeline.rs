@@ -28,6 +28,8 @@ const SIGNAL_QUEUE: usize = 1024;
 /// How often detectors close buckets, blind spots are checked and episodes tick.
 const TICK: Duration = Duration::from_secs(5);
 const BLIND_EVERY: Duration = Duration::from_secs(30);
+/// Fresh watches wait at most this long for every source's first poll.
+const FIRST_ROUND_LIMIT: Duration = Duration::from_secs(120);
 /// Window state is saved this often (and at stop), so a crash loses at most this much.
 const SAVE_EVERY: Duration = Duration::from_secs(60);
 /// Deliveries in flight at stop get this long before they are left for the next start.
@@ -202,17 +204,35 @@ impl Detection {
         let mut tick = tokio::time::interval(TICK);
         let mut blind = tokio::time::interval(BLIND_EVERY);
         let mut save = tokio::time::interval(SAVE_EVERY);
+        // Fresh watches wait for every source's first poll, then count its backfill in time
+        // order: a watch's clock starts with the first mention it counts, and history from a
+        // slower source arriving after a faster source's recent posts would be "too late".
+        let mut first_round = self.detectors.iter().all(|d| !d.started()).then(Vec::new);
+        let first_round_until = tokio::time::Instant::now() + FIRST_ROUND_LIMIT;
         loop {
             let mut out = Vec::new();
             tokio::select! {
-                m = mentions.recv() => match m {
-                    Some(m) => {
+                m = mentions.recv() => match (m, first_round.as_mut()) {
+                    (Some(m), Some(buffer)) => buffer.push(m),
+                    (Some(m), None) => {
                         out.extend(self.observe(&m, &mut analysis));
                         stats.scored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
-                    None => break,
+                    (None, _) => break,
                 },
                 _ = tick.tick() => {
+                    if first_round.is_some() && (self.all_polled() || tokio::time::Instant::now() >= first_round_until) {
+                        let mut buffer = first_round.take().unwrap_or_default();
+                        while let Ok(m) = mentions.try_recv() {
+                            buffer.push(m);
+                        }
+                        buffer.sort_by_key(|m| m.mention.published);
+                        tracing::info!(mentions = buffer.len(), "first poll of every source in: counting its history in time order");
+                        for m in &buffer {
+                            out.extend(self.observe(m, &mut analysis));
+                        }
+                        stats.scored.fetch_add(buffer.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    }
                     let now = Utc::now();
                     // A new watch starts its clock with its first mention, so that the first
                     // poll's backfill of history seeds the baseline instead of arriving late.
@@ -230,8 +250,19 @@ impl Detection {
                 }
             }
         }
+        if let Some(buffer) = first_round {
+            // Stopped before the first round was complete: count what came.
+            for m in &buffer {
+                let _ = self.observe(m, &mut analysis);
+            }
+        }
         self.save();
         Ok(())
+    }
+
+    /// Whether every source has finished a first poll (its backfill is handed on by then).
+    fn all_polled(&self) -> bool {
+        self.sources.iter().all(|s| self.store.health(s).ok().flatten().is_some_and(|h| h.last_attempt.is_some()))
     }
 
     fn observe(&mut self, m: &WatchedMention, analysis: &mut Analysis) -> Vec<Signal> {

@@ -177,3 +177,22 @@ pub fn healthcheck(url: &str) -> Result<ExitCode> {
         Ok(ExitCode::FAILURE)
     }
 }
+
+pub fn demo(out: &Path, follow: bool) -> Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    rt.block_on(async {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = stop_tx.send(true);
+        });
+        let outcome = stormwatch::demo::run(out, follow, stop_rx).await?;
+        let watches: std::collections::BTreeSet<&str> =
+            outcome.alerts.iter().filter_map(|a| a["watch"].as_str()).collect();
+        if watches.len() < 2 {
+            eprintln!("stormwatch demo: expected alerts for both storms, got them for {watches:?}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

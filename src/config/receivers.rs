@@ -144,6 +144,11 @@ pub enum ReceiverKind {
         body: String,
         secret: Option<SecretRef>,
     },
+    /// Each notification written to a folder as an `.eml` and an `.html` file (an audit
+    /// trail, or alerts without a network).
+    Folder {
+        path: PathBuf,
+    },
 }
 
 impl ReceiverKind {
@@ -154,6 +159,7 @@ impl ReceiverKind {
             ReceiverKind::Slack { .. } => "slack",
             ReceiverKind::Teams { .. } => "teams",
             ReceiverKind::Action { .. } => "action",
+            ReceiverKind::Folder { .. } => "folder",
         }
     }
 }
@@ -287,6 +293,7 @@ pub struct RawReceiver {
     pub secret_env: Option<String>,
     pub secret_file: Option<String>,
     pub body: Option<String>,
+    pub path: Option<String>,
     pub min_severity: Option<String>,
     pub watches: Option<Vec<String>>,
     pub escalation_only: Option<bool>,
@@ -418,12 +425,13 @@ pub(super) fn alerts(raw: Option<RawAlerts>, base_dir: &Path, problems: &mut Pro
     p
 }
 
-const KIND_KEYS: [(&str, &[&str]); 5] = [
+const KIND_KEYS: [(&str, &[&str]); 6] = [
     ("email", &["to"]),
     ("webhook", &["url", "url_env", "url_file", "secret_env", "secret_file"]),
     ("slack", &["url", "url_env", "url_file"]),
     ("teams", &["url", "url_env", "url_file"]),
     ("action", &["url", "url_env", "url_file", "secret_env", "secret_file", "body"]),
+    ("folder", &["path"]),
 ];
 
 pub(super) fn receivers(
@@ -504,7 +512,8 @@ fn receiver_kind(
 ) -> Option<ReceiverKind> {
     let kind = r.kind.as_deref().unwrap_or("");
     let Some((_, allowed)) = KIND_KEYS.iter().find(|(k, _)| *k == kind) else {
-        problems.add(at("kind"), format!("unknown kind {kind:?}: expected email, webhook, slack, teams or action"));
+        problems
+            .add(at("kind"), format!("unknown kind {kind:?}: expected email, webhook, slack, teams, action or folder"));
         return None;
     };
     let given = [
@@ -515,6 +524,7 @@ fn receiver_kind(
         ("secret_env", r.secret_env.is_some()),
         ("secret_file", r.secret_file.is_some()),
         ("body", r.body.is_some()),
+        ("path", r.path.is_some()),
     ];
     for (key, _) in given.iter().filter(|(k, g)| *g && !allowed.contains(k)) {
         problems.add(at(key), format!("not used by kind {kind}"));
@@ -562,6 +572,13 @@ fn receiver_kind(
             Some(ReceiverKind::Webhook { url: url?, secret: secret? })
         }
         "slack" => Some(ReceiverKind::Slack { url: url()? }),
+        "folder" => match &r.path {
+            Some(p) if !p.trim().is_empty() => Some(ReceiverKind::Folder { path: base_dir.join(p) }),
+            _ => {
+                problems.add(at("path"), "required for kind folder: the folder alerts are written to");
+                None
+            }
+        },
         "teams" => Some(ReceiverKind::Teams { url: url()? }),
         _ => {
             let url = url();

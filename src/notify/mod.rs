@@ -3,6 +3,7 @@
 //! action) — with retries, backoff and a fallback receiver.
 
 pub mod email;
+pub mod folder;
 pub mod http;
 pub mod outbox;
 
@@ -39,6 +40,7 @@ enum Channel {
     Slack { url: String },
     Teams { url: String },
     Action { url: String, body: String, secret: Option<Vec<u8>> },
+    Folder { path: std::path::PathBuf },
 }
 
 /// Every receiver's channel, built once from the config (secrets read then: a missing one is
@@ -68,6 +70,13 @@ impl Channels {
             };
             let channel = match &r.kind {
                 ReceiverKind::Email { to } => Some(Channel::Email { to: to.clone() }),
+                ReceiverKind::Folder { path } => match std::fs::create_dir_all(path) {
+                    Ok(()) => Some(Channel::Folder { path: path.clone() }),
+                    Err(e) => {
+                        problems.push(format!("receivers[{i}].path: cannot create {}: {e}", path.display()));
+                        None
+                    }
+                },
                 ReceiverKind::Webhook { url, secret } => {
                     let url = read("url", url.read());
                     let secret = read("secret", secret.read());
@@ -128,6 +137,7 @@ impl Channels {
             }
             Channel::Slack { url } => http::post(&self.http, url, json(render::slack(message)), key, None).await,
             Channel::Teams { url } => http::post(&self.http, url, json(render::teams(message)), key, None).await,
+            Channel::Folder { path } => folder::write(path, receiver, message, key),
             Channel::Action { url, body, secret } => {
                 let body = render::action_body(body, message).into_bytes();
                 http::post(&self.http, url, body, key, secret.as_deref()).await

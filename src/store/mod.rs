@@ -79,6 +79,7 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX outbox_due ON outbox (status, next_attempt_ms);
      CREATE INDEX outbox_by_receiver ON outbox (receiver, created_ms);
+     CREATE INDEX outbox_by_alert ON outbox (receiver, alert_id, status, id);
      CREATE TABLE delivery_attempt (
          id INTEGER PRIMARY KEY,
          delivery_id INTEGER NOT NULL REFERENCES outbox (id),

@@ -208,11 +208,16 @@ impl Store {
         Ok((n as u32, oldest.and_then(DateTime::from_timestamp_millis)))
     }
 
-    /// Pending deliveries due by `now_ms`, oldest first, leaving out `busy` ones.
+    /// Pending deliveries due by `now_ms`, oldest first, leaving out `busy` ones. A receiver
+    /// gets an alert's notifications in order: one waits while an earlier one of the same
+    /// alert to the same receiver is pending (being sent or waiting for a retry).
     pub fn due_deliveries(&self, now_ms: i64, limit: usize, busy: &[i64]) -> Result<Vec<DeliveryRow>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_ms <= ?1
+               AND NOT EXISTS (SELECT 1 FROM outbox AS earlier
+                               WHERE earlier.status = 'pending' AND earlier.receiver = outbox.receiver
+                                 AND earlier.alert_id = outbox.alert_id AND earlier.id < outbox.id)
              ORDER BY next_attempt_ms, id LIMIT ?2"
         ))?;
         let mut found = rows(&mut stmt, params![now_ms, (limit + busy.len()) as i64])?;
@@ -419,6 +424,21 @@ mod tests {
         let c = store.outbox_counts().unwrap();
         assert_eq!((c.given_up, c.pending), (1, 1), "given up, and the fallback is pending");
         assert_eq!(store.attempts(due[0].id).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn an_alerts_notifications_reach_a_receiver_in_order() {
+        let store = Store::in_memory().unwrap();
+        let now = Utc::now();
+        let mut other = delivery("k3", None);
+        other.alert_id = Some("b-1".into());
+        store.commit_alerts(&[], &[delivery("k1", None), delivery("k2", None), other], now).unwrap();
+        let far = now.timestamp_millis() + 10_000;
+        let keys = |d: Vec<DeliveryRow>| d.into_iter().map(|d| d.key).collect::<Vec<_>>();
+        assert_eq!(keys(store.due_deliveries(far, 10, &[]).unwrap()), ["k1", "k3"], "k2 waits for k1");
+        let first = store.due_deliveries(far, 10, &[]).unwrap()[0].id;
+        store.record_attempt(first, far, 1, &Outcome::Delivered, None).unwrap();
+        assert_eq!(keys(store.due_deliveries(far, 10, &[]).unwrap()), ["k2", "k3"]);
     }
 
     #[test]
