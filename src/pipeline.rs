@@ -35,9 +35,20 @@ const SAVE_EVERY: Duration = Duration::from_secs(60);
 /// Deliveries in flight at stop get this long before they are left for the next start.
 const DELIVERY_GRACE: Duration = Duration::from_secs(5);
 
+/// A watch as the status page shows it, refreshed every tick.
+#[derive(Debug, Clone, Default)]
+pub struct WatchView {
+    pub name: String,
+    pub timeline: Vec<crate::model::TimelinePoint>,
+    pub usual_share: Option<f64>,
+    pub share_threshold: f64,
+}
+
 /// Counters the HTTP server shows; shared by the steps.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// The watches' recent history, for the status page.
+    pub views: std::sync::RwLock<Vec<WatchView>>,
     pub poll: Arc<PollStats>,
     pub scored: std::sync::atomic::AtomicU64,
     pub signals: std::sync::atomic::AtomicU64,
@@ -122,6 +133,9 @@ impl Pipeline {
             delivery: worker.stats.clone(),
             sources: Arc::new(config.sources.iter().map(|s| s.name.clone()).collect()),
             watches: Arc::new(config.watches.iter().map(|w| w.name.clone()).collect()),
+            volume_factors: Arc::new(
+                config.watches.iter().map(|w| (w.name.clone(), w.detection.spec.min_factor)).collect(),
+            ),
             token,
         };
         let mut server_stop = stop.clone();
@@ -238,6 +252,17 @@ impl Detection {
                     // poll's backfill of history seeds the baseline instead of arriving late.
                     for d in self.detectors.iter_mut().filter(|d| d.started()) {
                         out.extend(d.tick(now));
+                    }
+                    let views = self
+                        .detectors
+                        .iter()
+                        .map(|d| {
+                            let (timeline, usual_share, share_threshold) = d.snapshot(now);
+                            WatchView { name: d.name().to_string(), timeline, usual_share, share_threshold }
+                        })
+                        .collect();
+                    if let Ok(mut v) = stats.views.write() {
+                        *v = views;
                     }
                 }
                 _ = blind.tick() => out.extend(self.blind_spots()),

@@ -91,6 +91,7 @@ fn the_daemon_detects_a_storm_alerts_serves_metrics_and_stops_on_sigterm() {
         .expect("healthcheck");
     let (ready, _) = get(port, "/readyz");
     let (_, metrics) = get(port, "/metrics");
+    let (page_status, status_html) = get(port, "/");
     let id = alerts.first().and_then(|a| a.json()["alert_id"].as_str().map(str::to_string)).unwrap_or_default();
     let (listed, listing) = get(port, "/api/v1/alerts");
     let ack_path = |v: &serde_json::Value| {
@@ -127,6 +128,16 @@ fn the_daemon_detects_a_storm_alerts_serves_metrics_and_stops_on_sigterm() {
         metrics.contains("stormwatch_mentions_scored_total") && metrics.contains("stormwatch_signals_total"),
         "{metrics}"
     );
+    assert_eq!(page_status, 200);
+    assert!(
+        status_html.contains("<h2>kroon-bank</h2>") && status_html.contains("<svg"),
+        "the status page draws the watch: {status_html}"
+    );
+    assert!(
+        status_html.contains("class=\"critical\"") || status_html.contains("class=\"warning\""),
+        "and its open alert"
+    );
+    assert!(status_html.contains("<td>export</td>"), "and the source's health");
     assert_eq!(listed, 200);
     assert!(listing.contains(&id), "{listing}");
     assert_eq!(forged, 403, "a forged link is refused");

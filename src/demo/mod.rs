@@ -273,7 +273,7 @@ pub async fn run(dir: &Path, follow: bool, stop: tokio::sync::watch::Receiver<bo
         "stormwatch demo: a story of two storms, served on 127.0.0.1:{feeds_port}; state and alerts in {}",
         dir.display()
     );
-    println!("stormwatch demo: watching Kroon Bank (nl, en) and Jantar Mobile (pl); metrics at {status_url}metrics");
+    println!("stormwatch demo: watching Kroon Bank (nl, en) and Jantar Mobile (pl); status page at {status_url}");
     let running = tokio::spawn(pipeline.run(pipeline_stop));
     let deadline = tokio::time::Instant::now() + LIMIT;
     let mut stop = stop;
@@ -294,6 +294,9 @@ pub async fn run(dir: &Path, follow: bool, stop: tokio::sync::watch::Receiver<bo
     running.await??;
     serving.abort();
     let alerts = story.received.lock().map(|r| r.clone()).unwrap_or_default();
+    if !follow {
+        println!("stormwatch demo: run with --follow to keep it running and open the status page at {status_url}");
+    }
     let files = std::fs::read_dir(dir.join("alerts")).map(|d| d.count()).unwrap_or(0);
     let counts = store.outbox_counts()?;
     println!(

@@ -352,6 +352,16 @@ impl WatchDetector {
         self.trace.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    /// The last hours up to `now` in 5-minute steps, and the usual negative share and the
+    /// share threshold: what the status page draws.
+    pub fn snapshot(&self, now: DateTime<Utc>) -> (Vec<TimelinePoint>, Option<f64>, f64) {
+        let usual = self.state.usual.share();
+        let p = &self.params;
+        let threshold = p.negative_share.max(p.share_factor * usual.unwrap_or(0.0)).min(0.95);
+        let points = if self.started() { self.timeline(self.bucket_of(now) - 1) } else { Vec::new() };
+        (points, usual, threshold)
+    }
+
     /// Whether it has counted a mention or been ticked since it was created: before that,
     /// a tick would fix the ring at the clock and make a backfill of history arrive "late".
     pub fn started(&self) -> bool {

@@ -19,6 +19,8 @@ use crate::notify::WorkerStats;
 use crate::pipeline::Stats;
 use crate::store::Store;
 
+mod status;
+
 /// What the routes read.
 #[derive(Clone)]
 pub struct AppState {
@@ -28,12 +30,15 @@ pub struct AppState {
     pub delivery: Arc<WorkerStats>,
     pub sources: Arc<Vec<String>>,
     pub watches: Arc<Vec<String>>,
+    /// Each watch's minimum volume factor, for the status page's threshold line.
+    pub volume_factors: Arc<Vec<(String, f64)>>,
     /// The bearer token of mutating routes; without one they refuse every request.
     pub token: Option<Arc<String>>,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(status_page))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -46,6 +51,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/alerts/{alert_id}/ack", axum::routing::post(api_ack))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
+}
+
+async fn status_page(State(s): State<AppState>) -> Response {
+    let views = s.stats.views.read().map(|v| v.clone()).unwrap_or_default();
+    Html(status::page(&views, &s.volume_factors, &s.store, &s.sources)).into_response()
 }
 
 /// Ready once the state file answers and every source has been polled at least once.
