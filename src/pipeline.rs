@@ -132,6 +132,7 @@ impl Pipeline {
             stats: stats.clone(),
             delivery: worker.stats.clone(),
             sources: Arc::new(config.sources.iter().map(|s| s.name.clone()).collect()),
+            started: Utc::now() - chrono::Duration::seconds(1),
             watches: Arc::new(config.watches.iter().map(|w| w.name.clone()).collect()),
             volume_factors: Arc::new(
                 config.watches.iter().map(|w| (w.name.clone(), w.detection.spec.min_factor)).collect(),

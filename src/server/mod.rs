@@ -29,6 +29,8 @@ pub struct AppState {
     pub stats: Arc<Stats>,
     pub delivery: Arc<WorkerStats>,
     pub sources: Arc<Vec<String>>,
+    /// When this process started: ready means polled since then, not by an earlier run.
+    pub started: chrono::DateTime<Utc>,
     pub watches: Arc<Vec<String>>,
     /// Each watch's minimum volume factor, for the status page's threshold line.
     pub volume_factors: Arc<Vec<(String, f64)>>,
@@ -58,12 +60,12 @@ async fn status_page(State(s): State<AppState>) -> Response {
     Html(status::page(&views, &s.volume_factors, &s.store, &s.sources)).into_response()
 }
 
-/// Ready once the state file answers and every source has been polled at least once.
+/// Ready once the state file answers and every source has been polled by this process.
 async fn ready(State(s): State<AppState>) -> Response {
     let mut waiting = Vec::new();
     for source in s.sources.iter() {
         match s.store.health(source) {
-            Ok(Some(h)) if h.last_attempt.is_some() => {}
+            Ok(Some(h)) if h.last_attempt.is_some_and(|t| t >= s.started) => {}
             Ok(_) => waiting.push(source.as_str()),
             Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, format!("state file: {e}\n")).into_response(),
         }

@@ -297,8 +297,10 @@ pub async fn run(
         let ctx = ctx.clone();
         let mut shutdown = shutdown.clone();
         tasks.spawn(async move {
-            // Spread the first polls over the first interval's tenth so they don't all start at once.
-            let mut delay = source.spec.interval.mul_f64(rand::random::<f64>() * 0.1);
+            // Spread the first polls a little so they don't all start at once, but not by more
+            // than half a second: a service is not ready before its first polls.
+            let spread = source.spec.interval.mul_f64(0.1).min(Duration::from_millis(500));
+            let mut delay = spread.mul_f64(rand::random::<f64>());
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
