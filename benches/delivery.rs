@@ -48,15 +48,29 @@ fn signal(i: usize) -> Signal {
     }
 }
 
-/// Enqueues `n` alerts and runs the worker until the receiver has them all.
-fn deliver(n: usize) -> Duration {
+/// A state file, its dispatcher and channels, and a webhook receiver on loopback.
+struct Rig {
+    sink: WebhookSink,
+    _dir: tempfile::TempDir,
+    d: Dispatcher,
+    channels: Arc<Channels>,
+    rt: tokio::runtime::Runtime,
+}
+
+fn rig() -> Rig {
     let sink = WebhookSink::start(vec![]);
     let dir = tempfile::tempdir().expect("temp dir");
     let config = config(dir.path(), &sink.url("/hook"));
     let store = Store::open(&config.storage.path).expect("store");
-    let mut d = Dispatcher::open(&config, store).expect("dispatcher");
+    let d = Dispatcher::open(&config, store).expect("dispatcher");
     let channels = Channels::build(&config).expect("channels");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    Rig { sink, _dir: dir, d, channels, rt }
+}
+
+/// Enqueues `n` alerts and runs the worker until the receiver has them all.
+fn deliver(n: usize) -> Duration {
+    let Rig { sink, _dir, mut d, channels, rt } = rig();
     let signals: Vec<Signal> = (0..n).map(signal).collect();
     let start = Instant::now();
     for s in &signals {
@@ -71,13 +85,7 @@ fn deliver(n: usize) -> Duration {
 
 /// Signal-to-receipt latency with the worker running in the background.
 fn latency(n: usize) -> Vec<Duration> {
-    let sink = WebhookSink::start(vec![]);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = config(dir.path(), &sink.url("/hook"));
-    let store = Store::open(&config.storage.path).expect("store");
-    let mut d = Dispatcher::open(&config, store).expect("dispatcher");
-    let channels = Channels::build(&config).expect("channels");
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let Rig { sink, _dir, mut d, channels, rt } = rig();
     let worker = Arc::new(d.worker(channels, None));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let running = {

@@ -2,6 +2,8 @@
 //! signed webhooks, Slack and Teams payloads, retries on 5xx and 429, fallback, quiet-hour
 //! summaries, escalation, acknowledgement, and no re-alerting after a restart.
 
+#[path = "support/kroon_signal.rs"]
+mod kroon_signal;
 #[path = "support/webhook_sink.rs"]
 mod webhook_sink;
 
@@ -9,56 +11,15 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use kroon_signal::{signal, NASTY};
 use stormwatch::config::Config;
 use stormwatch::dispatch::Dispatcher;
-use stormwatch::model::{CrisisCategory, Evidence, Measure, MentionRef, Phase, Severity, Signal, SignalKind};
+use stormwatch::model::{Measure, Phase, Severity, SignalKind};
 use stormwatch::notify::{Channels, RetryPolicy, Until};
 use stormwatch::store::Store;
 use webhook_sink::{verify_signature, Reply, WebhookSink};
 
 const SECRET: &str = "s3cret-for-tests";
-
-pub const NASTY: &str = "<script>alert(1)</script> <!channel> <!here> <@U024BE7LH> \
-                         <https://evil.example|Kroon Bank login> [login](https://evil.example)";
-
-fn signal(phase: Phase, severity: Severity, at: DateTime<Utc>) -> Signal {
-    let mention = MentionRef {
-        source: "mastodon-social".into(),
-        id: "109".into(),
-        author: Some("@ann@social.example".into()),
-        reach: Some(48_000),
-        url: Some("https://social.example/@ann/109".into()),
-        text: NASTY.into(),
-        compound: -0.8,
-        published: at,
-    };
-    Signal {
-        watch: "Kroon Bank".into(),
-        kind: SignalKind::Negativity,
-        measure: Measure::NegativeShare,
-        severity,
-        phase,
-        at,
-        window_secs: 900,
-        value: 0.71,
-        baseline: 0.12,
-        threshold: 0.3,
-        z: 6.1,
-        evidence: Evidence {
-            mentions: 342,
-            negative: 243,
-            positive: 11,
-            top_terms: vec![("storing".into(), 120), ("down".into(), 80)],
-            categories: vec![(CrisisCategory::Outage, 150)],
-            top_mentions: vec![mention],
-            languages: vec![("nl".into(), 200), ("en".into(), 142)],
-            sources: vec![("mastodon-social".into(), 300)],
-            expected_mentions: Some(40.0),
-            usual_share: Some(0.12),
-            ..Evidence::default()
-        },
-    }
-}
 
 struct Setup {
     _dir: tempfile::TempDir,

@@ -1,70 +1,21 @@
 //! Alerts by email, over SMTP, to a real SMTP server on loopback (mailin-embedded): the MIME
 //! structure, the subject, both parts, the chart, escaping, and a relay that is down at first.
 
+#[path = "support/kroon_signal.rs"]
+mod kroon_signal;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;
 
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use kroon_signal::signal as storm;
 use smtp_sink::{free_port, parse, SmtpSink};
 use stormwatch::config::Config;
 use stormwatch::dispatch::Dispatcher;
-use stormwatch::model::{
-    CrisisCategory, Evidence, Measure, MentionRef, Phase, Severity, Signal, SignalKind, TimelinePoint,
-};
+use stormwatch::model::{Measure, Phase, Severity, SignalKind};
 use stormwatch::notify::{Channels, RetryPolicy, Until};
 use stormwatch::store::Store;
-
-const NASTY: &str = "<script>alert(1)</script> <!channel> Kroon Bank steals your money";
-
-fn signal(at: DateTime<Utc>) -> Signal {
-    let mention = MentionRef {
-        source: "mastodon-social".into(),
-        id: "109".into(),
-        author: Some("@ann@social.example".into()),
-        reach: Some(48_000),
-        url: Some("https://social.example/@ann/109".into()),
-        text: NASTY.into(),
-        compound: -0.8,
-        published: at,
-    };
-    let timeline = (0..36)
-        .map(|i| TimelinePoint {
-            at: at - chrono::Duration::minutes(5 * (36 - i)),
-            mentions: if i > 30 { 120 } else { 12 },
-            negative: if i > 30 { 85 } else { 1 },
-            expected: 13.0,
-        })
-        .collect();
-    Signal {
-        watch: "Kroon Bank".into(),
-        kind: SignalKind::Negativity,
-        measure: Measure::NegativeShare,
-        severity: Severity::Critical,
-        phase: Phase::Started,
-        at,
-        window_secs: 900,
-        value: 0.71,
-        baseline: 0.12,
-        threshold: 0.3,
-        z: 6.1,
-        evidence: Evidence {
-            mentions: 342,
-            negative: 243,
-            positive: 11,
-            top_terms: vec![("storing".into(), 120)],
-            categories: vec![(CrisisCategory::Outage, 150)],
-            top_mentions: vec![mention],
-            languages: vec![("nl".into(), 200), ("en".into(), 142)],
-            sources: vec![("mastodon-social".into(), 300)],
-            expected_mentions: Some(40.0),
-            usual_share: Some(0.12),
-            timeline,
-            ..Evidence::default()
-        },
-    }
-}
 
 fn setup(port: u16) -> (tempfile::TempDir, Config, Store) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -77,6 +28,11 @@ fn setup(port: u16) -> (tempfile::TempDir, Config, Store) {
     let config = Config::from_toml_with_env(&text, dir.path()).unwrap_or_else(|e| panic!("{e}"));
     let store = Store::open(&config.storage.path).expect("state file");
     (dir, config, store)
+}
+
+/// The critical storm every test here mails.
+fn signal(at: chrono::DateTime<Utc>) -> stormwatch::model::Signal {
+    storm(Phase::Started, Severity::Critical, at)
 }
 
 fn drain(d: &mut Dispatcher, config: &Config, within: Duration) {
