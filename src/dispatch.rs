@@ -148,5 +148,8 @@ fn log(out: &[Outgoing]) {
         let receivers = out.iter().filter(|x| x.notice.alert_id == n.alert_id && x.notice.seq == n.seq).count();
         let subject = crate::alert::render::subject(&crate::alert::Message::Alert(Box::new(n.clone())));
         tracing::info!(alert = %n.alert_id, event = n.event.as_str(), watch = ?n.watch, receivers, subject = ?subject, "alert");
+        metrics::counter!(crate::telemetry::ALERTS, "watch" => n.watch.clone(), "severity" => n.severity.as_str(),
+            "event" => n.event.as_str())
+        .increment(1);
     }
 }

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod alerts_cli;
 mod replay_cli;
+mod report_cli;
 mod service_cli;
 mod sources_cli;
 
@@ -98,6 +99,28 @@ enum Command {
     Check {
         #[arg(short, long)]
         config: PathBuf,
+    },
+    /// The post-crisis report of one watch: timeline against the usual level, episodes with
+    /// their deliveries and acknowledgements, top terms, categories, languages, sources and
+    /// the most-reached negative mentions.
+    Report {
+        /// The configuration whose [storage] file to read.
+        #[arg(short, long, conflicts_with = "state")]
+        config: Option<PathBuf>,
+        /// Or the state file itself (e.g. stormwatch-demo/stormwatch.db).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        #[arg(long)]
+        watch: String,
+        /// Start: 2026-12-01T08:00:00Z, "2026-12-01 08:00" (UTC), 2026-12-01, or 24h (ago).
+        #[arg(long, default_value = "24h")]
+        from: String,
+        /// End (default now).
+        #[arg(long)]
+        to: Option<String>,
+        /// Write the report as one HTML page (chart inline) to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Send a sample alert, marked TEST, to the receivers now and say what each answered.
     NotifyTest {
@@ -281,6 +304,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run { config } => service_cli::run(&config),
         Command::Demo { out, follow } => service_cli::demo(&out, follow),
         Command::Check { config } => service_cli::check(&config),
+        Command::Report { config, state, watch, from, to, out } => {
+            report_cli::run(report_cli::ReportRequest { config, state, watch, from, to, out })
+        }
         Command::Healthcheck { url } => service_cli::healthcheck(&url),
         Command::NotifyTest { config, receiver } => alerts_cli::notify_test(&config, receiver.as_deref()),
         Command::Sources(SourcesCommand::Test { config, source }) => sources_cli::test(&config, source.as_deref()),

@@ -11,16 +11,18 @@ use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
+use crate::config::SourceKind;
 use crate::detect::{persist, BlindSpots, WatchDetector};
 use crate::dispatch::Dispatcher;
 use crate::model::{Signal, WatchedMention};
 use crate::notify::{Channels, Until};
 use crate::sentiment::{Analysis, Scorer};
-use crate::server::{router, AppState};
+use crate::server::{router, AppState, Ingest};
 use crate::sources::matching::Matcher;
 use crate::sources::poll::{self, PollContext, PollStats, Source};
 use crate::sources::Http;
-use crate::store::Store;
+use crate::store::{LoggedMention, Store};
+use crate::telemetry;
 
 /// Mentions waiting for scoring; beyond this the pollers wait.
 const MENTION_QUEUE: usize = 4096;
@@ -34,6 +36,9 @@ const FIRST_ROUND_LIMIT: Duration = Duration::from_secs(120);
 const SAVE_EVERY: Duration = Duration::from_secs(60);
 /// Deliveries in flight at stop get this long before they are left for the next start.
 const DELIVERY_GRACE: Duration = Duration::from_secs(5);
+/// Counted mentions kept in memory while the history cannot be written.
+const LOG_BACKLOG: usize = 200_000;
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// A watch as the status page shows it, refreshed every tick.
 #[derive(Debug, Clone, Default)]
@@ -50,11 +55,6 @@ pub struct Stats {
     /// The watches' recent history, for the status page.
     pub views: std::sync::RwLock<Vec<WatchView>>,
     pub poll: Arc<PollStats>,
-    pub scored: std::sync::atomic::AtomicU64,
-    pub signals: std::sync::atomic::AtomicU64,
-    /// Configurations applied by a reload, and reloads refused (the old one kept running).
-    pub reloads: std::sync::atomic::AtomicU64,
-    pub reload_failures: std::sync::atomic::AtomicU64,
 }
 
 /// Everything `run` needs, built (and checked) before anything starts.
@@ -109,16 +109,25 @@ impl Pipeline {
 
     pub async fn run(self, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
         let Pipeline { config, store, scorer, channels, sources, stats, token } = self;
+        // Before anything counts: the steps' counters go to the recorder /metrics renders.
+        telemetry::install();
         let (mention_tx, mention_rx) = mpsc::channel::<WatchedMention>(MENTION_QUEUE);
         let (signal_tx, signal_rx) = mpsc::channel::<Signal>(SIGNAL_QUEUE);
-        let ctx = PollContext {
+        let matcher = Arc::new(Matcher::new(&config.watches));
+        // Push sources are not polled: their mentions come through the ingest route.
+        let (push, polled): (Vec<Source>, Vec<Source>) =
+            sources.into_iter().partition(|s| matches!(s.spec.kind, SourceKind::Push));
+        let polled_names: Vec<String> = polled.iter().map(|s| s.spec.name.clone()).collect();
+        let ingest = Ingest {
             store: store.clone(),
-            matcher: Arc::new(Matcher::new(&config.watches)),
-            out: mention_tx,
-            stats: stats.poll.clone(),
+            matcher: matcher.clone(),
+            out: mention_tx.clone(),
+            sources: Arc::new(push.iter().map(|s| s.spec.name.clone()).collect()),
+            max_bytes: config.server.ingest_max_bytes,
         };
-        let polling = tokio::spawn(poll::run(sources, ctx, config.storage.seen_ttl, stop.clone()));
-        let detection = Detection::load(&config, &store, scorer)?;
+        let ctx = PollContext { store: store.clone(), matcher, out: mention_tx, stats: stats.poll.clone() };
+        let polling = tokio::spawn(poll::run(polled, ctx, config.storage.seen_ttl, stop.clone()));
+        let detection = Detection::load(&config, &store, scorer, polled_names.clone())?;
         let detecting = tokio::spawn(detection.run(mention_rx, signal_tx, stats.clone()));
         let mut dispatcher = Dispatcher::open(&config, store.clone())?;
         let worker = dispatcher.worker(channels, None);
@@ -130,8 +139,9 @@ impl Pipeline {
             store: store.clone(),
             signer: crate::dispatch::ack_signer(&config, &store)?,
             stats: stats.clone(),
-            delivery: worker.stats.clone(),
             sources: Arc::new(config.sources.iter().map(|s| s.name.clone()).collect()),
+            polled: Arc::new(polled_names),
+            ingest: Some(ingest),
             started: Utc::now() - chrono::Duration::seconds(1),
             watches: Arc::new(config.watches.iter().map(|w| w.name.clone()).collect()),
             volume_factors: Arc::new(
@@ -176,11 +186,17 @@ struct Detection {
     index: HashMap<String, usize>,
     languages: Vec<Vec<crate::model::Lang>>,
     blind: BlindSpots,
+    /// Every source (blind spots), and the polled ones (the first round waits for them).
     sources: Vec<String>,
+    polled: Vec<String>,
+    /// Counted mentions not yet written to the history, and how long the history keeps them.
+    log: Vec<LoggedMention>,
+    history: Duration,
+    last_pruned: Option<tokio::time::Instant>,
 }
 
 impl Detection {
-    fn load(config: &Config, store: &Store, scorer: Arc<Scorer>) -> anyhow::Result<Detection> {
+    fn load(config: &Config, store: &Store, scorer: Arc<Scorer>, polled: Vec<String>) -> anyhow::Result<Detection> {
         let now = Utc::now();
         let mut detectors = Vec::new();
         for w in &config.watches {
@@ -206,6 +222,10 @@ impl Detection {
             detectors,
             blind,
             sources: config.sources.iter().map(|s| s.name.clone()).collect(),
+            polled,
+            log: Vec::new(),
+            history: config.storage.history,
+            last_pruned: None,
         })
     }
 
@@ -231,7 +251,6 @@ impl Detection {
                     (Some(m), Some(buffer)) => buffer.push(m),
                     (Some(m), None) => {
                         out.extend(self.observe(&m, &mut analysis));
-                        stats.scored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                     (None, _) => break,
                 },
@@ -246,15 +265,15 @@ impl Detection {
                         for m in &buffer {
                             out.extend(self.observe(m, &mut analysis));
                         }
-                        stats.scored.fetch_add(buffer.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     }
+                    self.write_log();
                     let now = Utc::now();
                     // A new watch starts its clock with its first mention, so that the first
                     // poll's backfill of history seeds the baseline instead of arriving late.
                     for d in self.detectors.iter_mut().filter(|d| d.started()) {
                         out.extend(d.tick(now));
                     }
-                    let views = self
+                    let views: Vec<WatchView> = self
                         .detectors
                         .iter()
                         .map(|d| {
@@ -262,6 +281,7 @@ impl Detection {
                             WatchView { name: d.name().to_string(), timeline, usual_share, share_threshold }
                         })
                         .collect();
+                    publish_gauges(&views, mentions.len(), signals.max_capacity() - signals.capacity());
                     if let Ok(mut v) = stats.views.write() {
                         *v = views;
                     }
@@ -270,7 +290,9 @@ impl Detection {
                 _ = save.tick() => self.save(),
             }
             for s in out {
-                stats.signals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                metrics::counter!(telemetry::SIGNALS, "watch" => s.watch.clone(), "kind" => s.kind.as_str(),
+                    "severity" => s.severity.as_str())
+                .increment(1);
                 if signals.send(s).await.is_err() {
                     anyhow::bail!("the alert step stopped");
                 }
@@ -288,13 +310,19 @@ impl Detection {
 
     /// Whether every source has finished a first poll (its backfill is handed on by then).
     fn all_polled(&self) -> bool {
-        self.sources.iter().all(|s| self.store.health(s).ok().flatten().is_some_and(|h| h.last_attempt.is_some()))
+        self.polled.iter().all(|s| self.store.health(s).ok().flatten().is_some_and(|h| h.last_attempt.is_some()))
     }
 
     fn observe(&mut self, m: &WatchedMention, analysis: &mut Analysis) -> Vec<Signal> {
         let now = Utc::now();
+        let started = std::time::Instant::now();
         self.scorer.analyze(&m.mention.text, m.mention.scored_lang(), analysis);
+        metrics::histogram!(telemetry::SCORING_SECONDS).record(started.elapsed().as_secs_f64());
         let sentiment = analysis.to_sentiment();
+        metrics::counter!(telemetry::MENTIONS_SCORED).increment(1);
+        metrics::counter!(telemetry::MENTIONS_INGESTED, "source" => m.mention.source.clone(),
+            "lang" => sentiment.lang.map_or("unknown", |l| l.code()), "label" => sentiment.label.as_str())
+        .increment(1);
         let mut out = Vec::new();
         for name in &m.watches {
             let Some(&i) = self.index.get(name) else { continue };
@@ -303,8 +331,35 @@ impl Detection {
                 continue;
             }
             out.extend(self.detectors[i].observe(&m.mention, &sentiment, now));
+            self.log.push(LoggedMention::new(name, &m.mention, &sentiment));
         }
         out
+    }
+
+    /// Writes counted mentions to the history (each tick). A failed write keeps them for the
+    /// next one, up to `LOG_BACKLOG`; beyond that the oldest are dropped, and the error says so.
+    fn write_log(&mut self) {
+        if let Err(e) = self.store.log_mentions(&self.log) {
+            let over = self.log.len().saturating_sub(LOG_BACKLOG);
+            self.log.drain(..over);
+            tracing::error!(error = %e, waiting = self.log.len(), dropped = over,
+                "cannot write mention history (reports will miss what is dropped); retrying");
+            return;
+        }
+        self.log.clear();
+        let due = self.last_pruned.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
+        if due {
+            self.last_pruned = Some(tokio::time::Instant::now());
+            let before = chrono::Duration::from_std(self.history)
+                .ok()
+                .and_then(|d| Utc::now().checked_sub_signed(d))
+                .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+            match self.store.prune_mention_log(before) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(mentions = n, "pruned mention history older than [storage] history"),
+                Err(e) => tracing::warn!(error = %e, "cannot prune mention history"),
+            }
+        }
     }
 
     fn blind_spots(&mut self) -> Vec<Signal> {
@@ -320,11 +375,31 @@ impl Detection {
         out
     }
 
-    fn save(&self) {
+    fn save(&mut self) {
+        self.write_log();
         if let Err(e) = persist::save(&self.store, &self.detectors, &self.blind, Utc::now()) {
             tracing::error!(error = %e, "cannot save window state; it will be retried");
         }
     }
+}
+
+/// The gauges of `/metrics` that describe now: channel depths and each watch's last step.
+fn publish_gauges(views: &[WatchView], mentions_waiting: usize, signals_waiting: usize) {
+    metrics::gauge!(telemetry::CHANNEL_DEPTH, "channel" => "mentions").set(mentions_waiting as f64);
+    metrics::gauge!(telemetry::CHANNEL_DEPTH, "channel" => "signals").set(signals_waiting as f64);
+    for v in views {
+        // The last point is the step in progress; the one before is the last complete one.
+        let Some(p) = v.timeline.iter().rev().nth(1).or(v.timeline.last()) else { continue };
+        let watch = v.name.clone();
+        metrics::gauge!(telemetry::WATCH_MENTIONS, "watch" => watch.clone()).set(p.mentions as f64);
+        metrics::gauge!(telemetry::WATCH_EXPECTED, "watch" => watch.clone()).set(p.expected);
+        let share = if p.mentions > 0 { p.negative as f64 / p.mentions as f64 } else { 0.0 };
+        metrics::gauge!(telemetry::WATCH_NEGATIVE_SHARE, "watch" => watch.clone()).set(share);
+        if let Some(u) = v.usual_share {
+            metrics::gauge!(telemetry::WATCH_USUAL_NEGATIVE_SHARE, "watch" => watch).set(u);
+        }
+    }
+    telemetry::upkeep();
 }
 
 /// The alert step: signals in, episodes and notices into the outbox; timers every tick.

@@ -2,24 +2,26 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 
+use stormwatch::config::changes::FileChanges;
 use stormwatch::config::Config;
 use stormwatch::notify::Channels;
 use stormwatch::pipeline::{Pipeline, Stats};
 use stormwatch::sentiment::Scorer;
 use stormwatch::store::Store;
+use stormwatch::telemetry;
 
 /// After a stop request the process exits within this, whatever is still running.
 const STOP_LIMIT: Duration = Duration::from_secs(10);
 
 enum Request {
     Stop(&'static str),
-    Reload,
+    /// Why: "SIGHUP" or "file change".
+    Reload(&'static str),
 }
 
 pub fn run(config_path: &Path) -> Result<ExitCode> {
@@ -31,7 +33,7 @@ pub fn run(config_path: &Path) -> Result<ExitCode> {
         .map_err(|problems| anyhow!("cannot start:\n{}", problems.join("\n")))?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     rt.block_on(async {
-        let mut requests = Requests::new()?;
+        let mut requests = Requests::new(config_path)?;
         loop {
             let storage = pipeline.config().storage.path.clone();
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -47,13 +49,20 @@ pub fn run(config_path: &Path) -> Result<ExitCode> {
                         tracing::info!(signal = why, "stopping");
                         break None;
                     }
-                    Request::Reload => match reload(config_path, &storage, &store, &scorer, &stats) {
-                        Ok(p) => break Some(p),
-                        Err(e) => {
-                            stats.reload_failures.fetch_add(1, Ordering::Relaxed);
-                            tracing::error!(error = %e, "reload refused; the running configuration stays");
+                    Request::Reload(why) => {
+                        // This reload reads the file: a change event for what it holds now is no news.
+                        requests.reading_now();
+                        match reload(config_path, &storage, &store, &scorer, &stats) {
+                            Ok(p) => {
+                                tracing::info!(trigger = why, "configuration reloaded");
+                                break Some(p);
+                            }
+                            Err(e) => {
+                                metrics::counter!(telemetry::RELOAD_FAILURES).increment(1);
+                                tracing::error!(trigger = why, error = %e, "reload refused; the running configuration stays");
+                            }
                         }
-                    },
+                    }
                 }
             };
             let _ = stop_tx.send(true);
@@ -67,8 +76,7 @@ pub fn run(config_path: &Path) -> Result<ExitCode> {
             match next {
                 None => return Ok(ExitCode::SUCCESS),
                 Some(p) => {
-                    stats.reloads.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!("configuration reloaded");
+                    metrics::counter!(telemetry::RELOADS).increment(1);
                     pipeline = p;
                 }
             }
@@ -91,26 +99,39 @@ fn reload(path: &Path, storage: &Path, store: &Store, scorer: &Arc<Scorer>, stat
     Pipeline::build(config, store.clone(), scorer.clone(), stats.clone()).map_err(|p| anyhow!("{}", p.join("\n")))
 }
 
-/// SIGTERM and SIGINT stop; SIGHUP reloads.
+/// SIGTERM and SIGINT stop; SIGHUP and an edit of the config file reload.
 struct Requests {
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
     #[cfg(unix)]
     hup: tokio::signal::unix::Signal,
+    /// `None` when the file cannot be watched (SIGHUP still works).
+    changes: Option<FileChanges>,
 }
 
 impl Requests {
-    fn new() -> Result<Requests> {
+    fn new(config_path: &Path) -> Result<Requests> {
+        let changes = FileChanges::watch(config_path)
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot watch the config file for changes; reload with SIGHUP"))
+            .ok();
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
             Ok(Requests {
                 term: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
                 hup: signal(SignalKind::hangup()).context("listening for SIGHUP")?,
+                changes,
             })
         }
         #[cfg(not(unix))]
-        Ok(Requests {})
+        Ok(Requests { changes })
+    }
+
+    /// The config file is being read now: a change event for what it holds is no news.
+    fn reading_now(&mut self) {
+        if let Some(c) = &mut self.changes {
+            c.mark_read();
+        }
     }
 
     async fn next(&mut self) -> Request {
@@ -118,15 +139,25 @@ impl Requests {
         {
             tokio::select! {
                 _ = self.term.recv() => Request::Stop("SIGTERM"),
-                _ = self.hup.recv() => Request::Reload,
+                _ = self.hup.recv() => Request::Reload("SIGHUP"),
                 _ = tokio::signal::ctrl_c() => Request::Stop("SIGINT"),
+                _ = changed(&mut self.changes) => Request::Reload("file change"),
             }
         }
         #[cfg(not(unix))]
         {
-            let _ = tokio::signal::ctrl_c().await;
-            Request::Stop("SIGINT")
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => Request::Stop("SIGINT"),
+                _ = changed(&mut self.changes) => Request::Reload("file change"),
+            }
         }
+    }
+}
+
+async fn changed(changes: &mut Option<FileChanges>) {
+    match changes {
+        Some(c) => c.changed().await,
+        None => std::future::pending().await,
     }
 }
 

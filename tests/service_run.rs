@@ -149,10 +149,40 @@ fn the_daemon_detects_a_storm_alerts_serves_metrics_and_stops_on_sigterm() {
     let store = Store::open(&dir.path().join("state.db")).expect("state");
     assert_eq!(store.acknowledgements().expect("acks")[0].1, "acknowledge link");
     assert!(store.detector_state("watch:kroon-bank").expect("read").is_some(), "window state saved at stop");
+
+    // After the storm: the report over the last days, from the same state file.
+    let html = dir.path().join("report.html");
+    let report = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+        .args(["report", "-c"])
+        .arg(&config_path)
+        .args(["--watch", "kroon-bank", "--from", "4d", "--out"])
+        .arg(&html)
+        .output()
+        .expect("report");
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(report.status.success(), "{text}{}", String::from_utf8_lossy(&report.stderr));
+    let counted: u64 = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" mentions, ").and_then(|(n, _)| n.replace(',', "").parse().ok()))
+        .unwrap_or(0);
+    let exported = std::fs::read_to_string(dir.path().join("mentions.jsonl")).expect("mentions").lines().count();
+    assert!(counted > 100 && counted as usize <= exported, "the report counts the mentions: {counted}\n{text}");
+    assert!(text.contains("episodes: ") && !text.contains("episodes: 0"), "{text}");
+    assert!(text.contains("to ops: delivered after 1 attempt(s)"), "the delivery and its attempt: {text}");
+    let page = std::fs::read_to_string(&html).expect("report.html");
+    assert!(page.contains("<svg") && page.contains("Deliveries") && page.contains("acknowledged by"), "{page}");
+    let unknown = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+        .args(["report", "-c"])
+        .arg(&config_path)
+        .args(["--watch", "kroon-bnak"])
+        .output()
+        .expect("report");
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(!unknown.status.success() && err.contains("kroon-bank"), "names the watches it knows: {err}");
 }
 
 #[test]
-fn sighup_applies_a_valid_config_and_refuses_an_invalid_one_without_stopping() {
+fn sighup_or_an_edit_applies_a_valid_config_and_refuses_an_invalid_one_without_stopping() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("mentions.jsonl"), "").expect("mentions");
     let port = free_port();
@@ -185,10 +215,12 @@ fn sighup_applies_a_valid_config_and_refuses_an_invalid_one_without_stopping() {
     // A broken file is refused: the daemon keeps running the old one and counts the refusal.
     std::fs::write(&config_path, config(&format!("{bank}preset = \"wild\"\n"))).expect("config");
     assert_eq!(hup(child.id()).ok(), Some(true));
-    assert!(
-        wait_for(&|| get(port, "/metrics").1.contains("stormwatch_config_reload_failures_total 1")),
-        "the refusal is counted"
-    );
+    // A counter's value in the metrics (0 when absent).
+    let metric = |name: &str| -> u64 {
+        get(port, "/metrics").1.lines().find_map(|l| l.strip_prefix(name)?.trim().parse().ok()).unwrap_or(0)
+    };
+    // Writing the file may reload it before the SIGHUP does: at least one of them counts.
+    assert!(wait_for(&|| metric("stormwatch_config_reload_failures_total ") >= 1), "the refusal is counted");
     assert_eq!(get(port, "/api/v1/watches").1, "[\"kroon-bank\"]");
 
     // A valid one is applied: a second watch appears.
@@ -196,7 +228,11 @@ fn sighup_applies_a_valid_config_and_refuses_an_invalid_one_without_stopping() {
     std::fs::write(&config_path, config(&format!("{bank}{shop}"))).expect("config");
     assert_eq!(hup(child.id()).ok(), Some(true));
     assert!(wait_for(&|| get(port, "/api/v1/watches").1 == "[\"kroon-bank\",\"shop\"]"), "the new watch is running");
-    assert!(get(port, "/metrics").1.contains("stormwatch_config_reloads_total 1"));
+    assert!(metric("stormwatch_config_reloads_total ") >= 1);
+
+    // An edit without a SIGHUP is noticed too: the second watch goes again.
+    std::fs::write(&config_path, config(bank)).expect("config");
+    assert!(wait_for(&|| get(port, "/api/v1/watches").1 == "[\"kroon-bank\"]"), "the edit alone reloads");
 
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let status = child.wait().expect("wait");
@@ -205,4 +241,106 @@ fn sighup_applies_a_valid_config_and_refuses_an_invalid_one_without_stopping() {
     assert!(status.success(), "{log}");
     assert!(log.contains("reload refused") && log.contains("preset"), "the log says why: {log}");
     assert!(!log.contains("warms up again"), "the unchanged watch kept its window state: {log}");
+}
+
+#[test]
+fn pushed_mentions_are_checked_deduplicated_counted_and_show_in_metrics_and_the_report() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("api.token"), "tok-123").expect("token");
+    let port = free_port();
+    let config = format!(
+        "[storage]\npath = \"state.db\"\n[server]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"api.token\"\n\
+         ingest_max_bytes = 4096\n\
+         [[sources]]\nname = \"crm\"\nkind = \"push\"\n\
+         [[watches]]\nname = \"kroon-bank\"\nterms = [\"kroon bank\"]\n"
+    );
+    let config_path = dir.path().join("stormwatch.toml");
+    std::fs::write(&config_path, config).expect("config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+        .args(["run", "-c"])
+        .arg(&config_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the daemon");
+    let end = Instant::now() + Duration::from_secs(20);
+    while get(port, "/readyz").0 != 200 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(get(port, "/readyz").0, 200, "a push source does not hold readiness back");
+    let auth = "Authorization: Bearer tok-123\r\nContent-Type: application/json\r\n";
+    let now = Utc::now().to_rfc3339();
+    // HTML in pushed text is stripped; an escaped tag arrives as text that looks like a tag.
+    let batch = format!(
+        r#"[{{"id": "1", "text": "Kroon Bank app is down again, &lt;script&gt;alert(1)&lt;/script&gt; useless", "created": "{now}",
+             "author": "ann", "followers": 50000}},
+            {{"id": "2", "text": "Kroon Bank helped me quickly, great service", "created": "{now}"}},
+            {{"id": "3", "text": "nothing about the bank here", "created": "{now}"}}]"#
+    );
+    let post = |headers: &str, body: &str| request(port, "POST", "/api/v1/ingest", headers, body);
+    let (no_token, _) = post("", &batch);
+    let (too_large, large_answer) = post(auth, &format!("[{}]", "{\"text\": \"kroon bank\"},".repeat(200) + "{}"));
+    let (bad, bad_answer) = post(auth, r#"[{"text": "kroon bank ok"}, {"id": 5}, "x"]"#);
+    let (ok, answer) = post(auth, &batch);
+    let (again, again_answer) = post(auth, &batch);
+    let wait_metrics = || {
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            let m = get(port, "/metrics").1;
+            if m.contains("stormwatch_mentions_scored_total 2") || Instant::now() > end {
+                return m;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let metrics = wait_metrics();
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().expect("wait");
+    let mut log = String::new();
+    let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut log));
+    assert!(status.success(), "{log}");
+
+    assert_eq!(no_token, 401);
+    assert_eq!(too_large, 413, "{large_answer}");
+    assert!(large_answer.contains("ingest_max_bytes"), "{large_answer}");
+    assert_eq!(bad, 422, "{bad_answer}");
+    let bad: serde_json::Value = serde_json::from_str(&bad_answer).expect("JSON");
+    assert_eq!(bad["items"][0]["index"], 1);
+    assert_eq!(bad["items"][0]["error"], "no \"text\"");
+    assert_eq!(bad["items"][1]["index"], 2);
+    assert_eq!(ok, 200, "{answer}");
+    let counts: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
+    assert_eq!(
+        (counts["received"].as_u64(), counts["new"].as_u64(), counts["matched"].as_u64()),
+        (Some(3), Some(3), Some(2))
+    );
+    assert_eq!(again, 200);
+    assert!(again_answer.contains("\"duplicates\":3") && again_answer.contains("\"new\":0"), "{again_answer}");
+    assert!(metrics.contains("stormwatch_mentions_scored_total 2"), "only the first batch's matches: {metrics}");
+    assert!(
+        metrics.lines().any(|l| l.starts_with("stormwatch_mentions_ingested_total{")
+            && l.contains("source=\"crm\"")
+            && l.contains("label=\"neg\"")
+            && l.ends_with(" 1")),
+        "{metrics}"
+    );
+    assert!(metrics.contains("stormwatch_mentions_new_total{source=\"crm\"} 3"), "{metrics}");
+    assert!(metrics.contains("stormwatch_scoring_seconds_bucket"), "the scoring latency histogram: {metrics}");
+    assert!(metrics.contains("stormwatch_channel_depth{channel=\"mentions\"}"), "{metrics}");
+
+    let html = dir.path().join("report.html");
+    let report = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+        .args(["report", "--state"])
+        .arg(dir.path().join("state.db"))
+        .args(["--watch", "kroon-bank", "--from", "1h", "--out"])
+        .arg(&html)
+        .output()
+        .expect("report");
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(report.status.success(), "{text}{}", String::from_utf8_lossy(&report.stderr));
+    assert!(text.contains("2 mentions, 50% negative"), "{text}");
+    assert!(text.contains("sources: crm 2"), "{text}");
+    let page = std::fs::read_to_string(&html).expect("report.html");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the mention is shown as text");
+    assert!(!page.contains("<script>"), "and never as markup");
 }

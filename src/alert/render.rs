@@ -274,7 +274,8 @@ fn breakdowns(s: &Signal) -> [(&'static str, String); 4] {
     ]
 }
 
-fn esc(text: &str) -> String {
+/// Text written by strangers, made safe for HTML: plain, then escaped.
+pub fn esc(text: &str) -> String {
     html_escape::encode_text(&plain(text)).into_owned()
 }
 

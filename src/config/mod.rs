@@ -6,6 +6,7 @@
 //! module never sees raw TOML or an `Option` that "can't be None". Every error names the
 //! field path and the problem: `sources[2].interval: "5x" is not a duration (use 90s, 5m, 1h)`.
 
+pub mod changes;
 mod raw;
 mod receivers;
 mod sources;
@@ -46,6 +47,8 @@ pub struct StorageSpec {
     pub path: PathBuf,
     /// How long a seen mention id is remembered (dedup window).
     pub seen_ttl: Duration,
+    /// How long counted mentions are kept for `stormwatch report`.
+    pub history: Duration,
 }
 
 /// Problems found in a configuration, each with its field path.
@@ -102,6 +105,12 @@ impl Config {
                 .and_then(|s| s.seen_ttl.as_deref())
                 .and_then(|d| duration("storage.seen_ttl", d, &mut problems))
                 .unwrap_or(Duration::from_secs(7 * 24 * 3600)),
+            history: raw
+                .storage
+                .as_ref()
+                .and_then(|s| s.history.as_deref())
+                .and_then(|d| duration("storage.history", d, &mut problems))
+                .unwrap_or(Duration::from_secs(90 * 24 * 3600)),
         };
         let blind_spots = blind_spots(raw.blind_spots.as_ref(), &mut problems);
         let sources = sources::validate(raw.sources, base_dir, &mut problems);

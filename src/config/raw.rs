@@ -33,6 +33,7 @@ pub struct RawBlindSpots {
 pub struct RawStorage {
     pub path: Option<String>,
     pub seen_ttl: Option<String>,
+    pub history: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -218,6 +218,7 @@ pub struct RawServer {
     pub listen: Option<String>,
     pub token_env: Option<String>,
     pub token_file: Option<String>,
+    pub ingest_max_bytes: Option<i64>,
 }
 
 /// The HTTP server: health, metrics, acknowledge links.
@@ -226,11 +227,17 @@ pub struct ServerSpec {
     pub listen: std::net::SocketAddr,
     /// Bearer token for mutating API routes.
     pub token: Option<SecretRef>,
+    /// The largest body `POST /api/v1/ingest` reads.
+    pub ingest_max_bytes: usize,
 }
 
 impl Default for ServerSpec {
     fn default() -> Self {
-        ServerSpec { listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)), token: None }
+        ServerSpec {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
+            token: None,
+            ingest_max_bytes: 1024 * 1024,
+        }
     }
 }
 
@@ -244,6 +251,11 @@ pub(super) fn server(raw: Option<RawServer>, base_dir: &Path, problems: &mut Pro
         }
     }
     spec.token = secret("server.token", raw.token_env, raw.token_file, base_dir, problems);
+    match raw.ingest_max_bytes {
+        Some(n) if (1024..=64 * 1024 * 1024).contains(&n) => spec.ingest_max_bytes = n as usize,
+        Some(n) => problems.add("server.ingest_max_bytes", format!("must be between 1024 and 67108864, got {n}")),
+        None => {}
+    }
     spec
 }
 

@@ -69,6 +69,8 @@ pub enum SourceKind {
         /// JSON lines; `-` is standard input.
         path: PathBuf,
     },
+    /// Not polled: mentions arrive by `POST /api/v1/ingest?source=<name>`.
+    Push,
 }
 
 impl SourceKind {
@@ -81,6 +83,7 @@ impl SourceKind {
             SourceKind::HackerNews { .. } => "hackernews",
             SourceKind::Json { .. } => "json",
             SourceKind::File { .. } => "file",
+            SourceKind::Push => "push",
         }
     }
 }
@@ -108,7 +111,7 @@ pub enum JsonCursor {
     NextPage { pointer: String, param: Option<String> },
 }
 
-const KINDS: &str = "rss, mastodon, bluesky, reddit, hackernews, json, file";
+const KINDS: &str = "rss, mastodon, bluesky, reddit, hackernews, json, file, push";
 
 pub(super) fn validate(raw: Vec<RawSource>, base_dir: &Path, problems: &mut Problems) -> Vec<SourceSpec> {
     let mut out: Vec<SourceSpec> = Vec::new();
@@ -152,8 +155,8 @@ pub(super) fn validate(raw: Vec<RawSource>, base_dir: &Path, problems: &mut Prob
 }
 
 /// The settings each kind uses besides the common ones; anything else given is an error.
-fn allowed(kind: &str) -> &'static [&'static str] {
-    match kind {
+fn allowed(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
         "rss" => &["url"],
         "mastodon" => &["url", "tags", "token_env"],
         "bluesky" => &["url", "query", "identifier_env", "password_env"],
@@ -161,8 +164,9 @@ fn allowed(kind: &str) -> &'static [&'static str] {
         "hackernews" => &["url", "query"],
         "json" => &["url", "items", "fields", "cursor", "token_env"],
         "file" => &["path"],
-        _ => &[],
-    }
+        "push" => &[],
+        _ => return None,
+    })
 }
 
 fn given(r: &RawSource) -> Vec<&'static str> {
@@ -194,12 +198,12 @@ fn kind(at: &str, r: RawSource, base_dir: &Path, problems: &mut Problems) -> Opt
         problems.add(format!("{at}.kind"), format!("required: one of {KINDS}"));
         return None;
     };
-    if allowed(kind).is_empty() {
+    let Some(allowed) = allowed(kind) else {
         problems.add(format!("{at}.kind"), format!("unknown kind {kind:?}: expected one of {KINDS}"));
         return None;
-    }
+    };
     for key in given(&r) {
-        if !allowed(kind).contains(&key) {
+        if !allowed.contains(&key) {
             problems.add(format!("{at}.{key}"), format!("not used by kind {kind}"));
         }
     }
@@ -297,6 +301,7 @@ fn kind(at: &str, r: RawSource, base_dir: &Path, problems: &mut Problems) -> Opt
             let path = if path == "-" { PathBuf::from("-") } else { base_dir.join(path) };
             Some(SourceKind::File { path })
         }
+        "push" => Some(SourceKind::Push),
         _ => None,
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::alert::{render, Message};
 use crate::config::{Config, ReceiverKind};
 
-pub use outbox::{Outbox, RetryPolicy, Until, Worker, WorkerStats};
+pub use outbox::{Outbox, RetryPolicy, Until, Worker};
 
 /// Why a send failed, and whether trying again can help.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,6 @@
 //! once, and a duplicate carries the same idempotency key.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +16,7 @@ use tokio::task::JoinSet;
 use super::{Channels, SendError};
 use crate::alert::policy::{self, Gate};
 use crate::alert::{Episode, Message, Outgoing, Routes, Summary};
-use crate::store::{DeliveryRow, NewDelivery, Outcome, Store, StoreError};
+use crate::store::{DeliveryRow, EpisodeRecord, NewDelivery, Outcome, Store, StoreError};
 
 /// How hard the worker tries.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -97,11 +96,14 @@ impl Outbox {
                 hold,
             });
         }
-        let episodes: Vec<(String, String, String, String)> = episodes
+        let episodes: Vec<EpisodeRecord> = episodes
             .iter()
-            .map(|e| {
-                let state = serde_json::to_string(e).unwrap_or_default();
-                (e.fingerprint.clone(), e.alert_id.clone(), e.last_signal.watch.clone(), state)
+            .map(|e| EpisodeRecord {
+                alert_id: e.alert_id.clone(),
+                fingerprint: e.fingerprint.clone(),
+                watch: e.last_signal.watch.clone(),
+                started_at: e.started_at,
+                state: serde_json::to_string(e).unwrap_or_default(),
             })
             .collect();
         self.store.commit_alerts(&episodes, &deliveries, now)?;
@@ -149,14 +151,6 @@ fn json(m: &Message) -> String {
     serde_json::to_string(m).unwrap_or_default()
 }
 
-/// Counters for logs and metrics.
-#[derive(Debug, Default)]
-pub struct WorkerStats {
-    pub delivered: AtomicU64,
-    pub retried: AtomicU64,
-    pub given_up: AtomicU64,
-}
-
 /// Sends what the outbox holds.
 pub struct Worker {
     store: Store,
@@ -165,7 +159,6 @@ pub struct Worker {
     retry: RetryPolicy,
     fallback: Option<String>,
     wake: Arc<Notify>,
-    pub stats: Arc<WorkerStats>,
 }
 
 /// When `run` returns.
@@ -188,7 +181,7 @@ impl Worker {
         retry: RetryPolicy,
         fallback: Option<String>,
     ) -> Worker {
-        Worker { store, outbox, channels, retry, fallback, wake: Arc::new(Notify::new()), stats: Arc::default() }
+        Worker { store, outbox, channels, retry, fallback, wake: Arc::new(Notify::new()) }
     }
 
     /// Wakes the worker at once (after an enqueue), instead of at its next check.
@@ -268,7 +261,6 @@ impl Worker {
         let age = Duration::from_millis((now.timestamp_millis() - row.created_ms).max(0) as u64);
         let (outcome, fallback) = match result {
             Ok(()) => {
-                self.stats.delivered.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(receiver = %row.receiver, key = %row.key, attempts = row.attempts + 1, "delivered");
                 (Outcome::Delivered, None)
             }
@@ -282,7 +274,6 @@ impl Worker {
                     );
                     (Outcome::GivenUp { error }, self.fallback_for(&row))
                 } else {
-                    self.stats.retried.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(receiver = %row.receiver, key = %row.key, error = %reason,
                         retry_in_ms = wait.as_millis() as u64, "delivery failed, will retry");
                     let next_ms = now.timestamp_millis() + wait.as_millis() as i64;
@@ -292,10 +283,16 @@ impl Worker {
             Err(SendError::Permanent(reason)) => (Outcome::GivenUp { error: reason }, self.fallback_for(&row)),
         };
         if let Outcome::GivenUp { error } = &outcome {
-            self.stats.given_up.fetch_add(1, Ordering::Relaxed);
             tracing::error!(receiver = %row.receiver, key = %row.key, error = %error,
                 fallback = fallback.as_ref().map(|f| f.receiver.as_str()).unwrap_or("none"), "delivery given up");
         }
+        let label = match outcome {
+            Outcome::Delivered => "delivered",
+            Outcome::Retry { .. } => "retry",
+            Outcome::GivenUp { .. } => "given_up",
+        };
+        metrics::counter!(crate::telemetry::DELIVERY_ATTEMPTS, "receiver" => row.receiver.clone(), "outcome" => label)
+            .increment(1);
         self.store.record_attempt(row.id, started, took.as_millis() as i64, &outcome, fallback.as_ref())
     }
 

@@ -1,9 +1,8 @@
 //! The HTTP server (axum, 127.0.0.1:9464 by default): `/healthz`, `/readyz`, `/metrics` in
 //! Prometheus text, `/ack/{alert_id}` for the signed links in alerts, and the JSON API:
-//! `GET /api/v1/alerts`, `POST /api/v1/alerts/{id}/ack` (bearer token).
+//! `GET /api/v1/alerts`, `GET /api/v1/watches`, `POST /api/v1/alerts/{id}/ack` and
+//! `POST /api/v1/ingest` (bearer token).
 
-use std::fmt::Write;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -15,11 +14,14 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use crate::alert::AckSigner;
-use crate::notify::WorkerStats;
 use crate::pipeline::Stats;
 use crate::store::Store;
+use crate::telemetry;
 
+mod ingest;
 mod status;
+
+pub use ingest::Ingest;
 
 /// What the routes read.
 #[derive(Clone)]
@@ -27,8 +29,12 @@ pub struct AppState {
     pub store: Store,
     pub signer: AckSigner,
     pub stats: Arc<Stats>,
-    pub delivery: Arc<WorkerStats>,
+    /// Every source, for the status page.
     pub sources: Arc<Vec<String>>,
+    /// The sources that are polled: ready means each was polled once (push sources are not).
+    pub polled: Arc<Vec<String>>,
+    /// Where pushed mentions go; `None` outside the daemon.
+    pub ingest: Option<Ingest>,
     /// When this process started: ready means polled since then, not by an earlier run.
     pub started: chrono::DateTime<Utc>,
     pub watches: Arc<Vec<String>>,
@@ -51,19 +57,24 @@ pub fn router(state: AppState) -> Router {
             get(|State(s): State<AppState>| async move { axum::Json(s.watches.as_ref().clone()) }),
         )
         .route("/api/v1/alerts/{alert_id}/ack", axum::routing::post(api_ack))
+        .route("/api/v1/ingest", axum::routing::post(ingest::ingest))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }
 
 async fn status_page(State(s): State<AppState>) -> Response {
     let views = s.stats.views.read().map(|v| v.clone()).unwrap_or_default();
-    Html(status::page(&views, &s.volume_factors, &s.store, &s.sources)).into_response()
+    // The page has no script of its own: forbid any, so text that slipped past escaping
+    // could still not run.
+    let policy = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+    ([(header::CONTENT_SECURITY_POLICY, policy)], Html(status::page(&views, &s.volume_factors, &s.store, &s.sources)))
+        .into_response()
 }
 
 /// Ready once the state file answers and every source has been polled by this process.
 async fn ready(State(s): State<AppState>) -> Response {
     let mut waiting = Vec::new();
-    for source in s.sources.iter() {
+    for source in s.polled.iter() {
         match s.store.health(source) {
             Ok(Some(h)) if h.last_attempt.is_some_and(|t| t >= s.started) => {}
             Ok(_) => waiting.push(source.as_str()),
@@ -77,45 +88,13 @@ async fn ready(State(s): State<AppState>) -> Response {
     }
 }
 
+/// Prometheus text: everything the steps counted, and the outbox as the state file has it now.
 async fn metrics(State(s): State<AppState>) -> Response {
-    let mut out = String::new();
-    let mut counter = |name: &str, help: &str, value: u64| {
-        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n");
+    let Some(handle) = telemetry::install() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "another metrics recorder is installed in this process\n")
+            .into_response();
     };
-    let p = &s.stats.poll;
-    counter("stormwatch_polls_total", "Polls of all sources.", p.polls.load(Ordering::Relaxed));
-    counter("stormwatch_poll_failures_total", "Polls that failed.", p.failures.load(Ordering::Relaxed));
-    counter("stormwatch_mentions_new_total", "Mentions new to the seen store.", p.new_mentions.load(Ordering::Relaxed));
-    counter("stormwatch_mentions_scored_total", "Mentions scored and counted.", s.stats.scored.load(Ordering::Relaxed));
-    counter("stormwatch_signals_total", "Signals from detection.", s.stats.signals.load(Ordering::Relaxed));
-    counter(
-        "stormwatch_config_reloads_total",
-        "Configurations applied by a reload.",
-        s.stats.reloads.load(Ordering::Relaxed),
-    );
-    counter(
-        "stormwatch_config_reload_failures_total",
-        "Reloads refused because the new configuration is invalid.",
-        s.stats.reload_failures.load(Ordering::Relaxed),
-    );
-    let d = &s.delivery;
-    let _ = write!(
-        out,
-        "# HELP stormwatch_delivery_attempts_total Delivery attempts by outcome.\n\
-         # TYPE stormwatch_delivery_attempts_total counter\n\
-         stormwatch_delivery_attempts_total{{outcome=\"delivered\"}} {}\n\
-         stormwatch_delivery_attempts_total{{outcome=\"retry\"}} {}\n\
-         stormwatch_delivery_attempts_total{{outcome=\"given_up\"}} {}\n",
-        d.delivered.load(Ordering::Relaxed),
-        d.retried.load(Ordering::Relaxed),
-        d.given_up.load(Ordering::Relaxed)
-    );
     if let Ok(c) = s.store.outbox_counts() {
-        let _ = write!(
-            out,
-            "# HELP stormwatch_outbox_deliveries Deliveries in the outbox by status.\n\
-             # TYPE stormwatch_outbox_deliveries gauge\n"
-        );
         for (status, n) in [
             ("pending", c.pending),
             ("held", c.held),
@@ -123,10 +102,10 @@ async fn metrics(State(s): State<AppState>) -> Response {
             ("given_up", c.given_up),
             ("summarized", c.summarized),
         ] {
-            let _ = writeln!(out, "stormwatch_outbox_deliveries{{status=\"{status}\"}} {n}");
+            metrics::gauge!(telemetry::OUTBOX, "status" => status).set(n as f64);
         }
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
 }
 
 #[derive(Deserialize)]

@@ -6,15 +6,12 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
+use crate::alert::render::esc;
 use crate::alert::Episode;
 use crate::detect::counts::Trace;
 use crate::pipeline::WatchView;
 use crate::replay::chart;
 use crate::store::Store;
-
-fn esc(s: &str) -> String {
-    html_escape::encode_text(&crate::alert::render::plain(s)).into_owned()
-}
 
 fn when(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "never".into())
@@ -66,6 +63,20 @@ fn charts(v: &WatchView, volume_factor: f64) -> String {
     ])
 }
 
+/// The most-reached negative mentions of an open alert: what people are reading right now.
+fn top_mentions(out: &mut String, mentions: &[crate::model::MentionRef]) {
+    if mentions.is_empty() {
+        return;
+    }
+    out.push_str("<ul class=\"mentions\">");
+    for m in mentions.iter().take(3) {
+        let who = m.author.as_deref().unwrap_or("(unknown)");
+        let reach = m.reach.map(|r| format!(" ({} followers)", crate::alert::render::thousands(r))).unwrap_or_default();
+        let _ = write!(out, "<li><b>{}</b>{reach}, {}: {}</li>", esc(who), esc(&m.source), esc(&m.text));
+    }
+    out.push_str("</ul>");
+}
+
 pub fn page(views: &[WatchView], volume_factors: &[(String, f64)], store: &Store, sources: &[String]) -> String {
     let mut out = String::from(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"30\">\
@@ -95,6 +106,7 @@ pub fn page(views: &[WatchView], volume_factors: &[(String, f64)], store: &Store
                 esc(&subject),
                 when(Some(e.started_at))
             );
+            top_mentions(&mut out, &e.last_signal.evidence.top_mentions);
         }
         let factor = volume_factors.iter().find(|(n, _)| *n == v.name).map_or(2.0, |(_, f)| *f);
         out.push_str(&charts(v, factor));

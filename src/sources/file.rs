@@ -124,7 +124,7 @@ pub fn parse_file(
 }
 
 /// A line's mention, and its `created` as written (`None` when missing or unreadable).
-type LineMention = (Mention, Option<DateTime<Utc>>);
+pub(crate) type LineMention = (Mention, Option<DateTime<Utc>>);
 
 /// One line as a mention; `None` for a blank line; why not otherwise.
 fn read_line(raw: &[u8], source: &str, now: DateTime<Utc>) -> Result<Option<LineMention>, String> {
@@ -138,6 +138,17 @@ fn read_line(raw: &[u8], source: &str, now: DateTime<Utc>) -> Result<Option<Line
     let Value::Object(obj) = value else {
         return Err("not a JSON object".into());
     };
+    mention_from_object(&obj, raw, source, now).map(Some)
+}
+
+/// One mention object, `{"id", "text", "author", "followers", "lang", "created", "url"}`, as
+/// the file and push kinds take it; `raw` (its bytes as sent) names it when it has no `id`.
+pub(crate) fn mention_from_object(
+    obj: &serde_json::Map<String, Value>,
+    raw: &[u8],
+    source: &str,
+    now: DateTime<Utc>,
+) -> Result<LineMention, String> {
     let text = match obj.get("text") {
         Some(Value::String(s)) => html_to_text(s),
         None | Some(Value::Null) => return Err("no \"text\"".into()),
@@ -170,7 +181,7 @@ fn read_line(raw: &[u8], source: &str, now: DateTime<Utc>) -> Result<Option<Line
         published: sane_time(created, now).0,
         url: obj.get("url").and_then(Value::as_str).map(str::trim).filter(|u| !u.is_empty()).map(str::to_string),
     };
-    Ok(Some((mention, created)))
+    Ok((mention, created))
 }
 
 fn scalar_text(v: &Value) -> Option<String> {

@@ -20,6 +20,7 @@ mod mark;
 pub mod mastodon;
 pub mod matching;
 pub mod poll;
+pub mod push;
 pub mod reddit;
 pub mod rss;
 pub mod text;
@@ -180,6 +181,7 @@ pub fn build(spec: &SourceSpec) -> Result<Box<dyn Kind>, SourceError> {
             secret(token_env.as_deref())?,
         )),
         SourceKind::File { path } => Box::new(file::File::new(path.clone())),
+        SourceKind::Push => Box::new(push::Push),
     })
 }
 

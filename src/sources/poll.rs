@@ -30,6 +30,7 @@ use super::{Kind, PageRequest, SourceError};
 use crate::config::SourceSpec;
 use crate::model::WatchedMention;
 use crate::store::{SourceHealth, SourceState, Store, StoreError};
+use crate::telemetry;
 
 /// Pages fetched in one poll at most; a longer backlog continues at the next poll.
 pub const MAX_PAGES_PER_POLL: usize = 50;
@@ -111,6 +112,7 @@ impl Source {
             | HackerNews { url, .. }
             | Json { url, .. } => url.host_str().unwrap_or("").to_string(),
             File { .. } => "file".to_string(),
+            Push => "push".to_string(),
         }
     }
 
@@ -208,7 +210,7 @@ impl Source {
 }
 
 /// Runs a store call on the blocking pool (SQLite is synchronous).
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(StoreError::Corrupt(format!("store task failed: {e}"))))
@@ -323,9 +325,14 @@ pub async fn run(
                 };
                 let health = next_health(&before, &report, now);
                 log_poll(&source.spec.name, &report, &health);
-                if report.error.is_some() {
+                let source_label = source.spec.name.clone();
+                metrics::counter!(telemetry::POLLS, "source" => source_label.clone()).increment(1);
+                if let Some(e) = &report.error {
                     ctx.stats.failures.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!(telemetry::POLL_ERRORS, "source" => source_label.clone(), "kind" => e.label())
+                        .increment(1);
                 }
+                metrics::counter!(telemetry::MENTIONS_NEW, "source" => source_label).increment(report.new as u64);
                 let (store, name, h) = (ctx.store.clone(), source.spec.name.clone(), health.clone());
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.record_health(&name, &h)).await {
                     warn!(source = %source.spec.name, error = %e, "cannot record source health");

@@ -15,8 +15,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
+mod history;
 mod outbox;
 
+pub use history::{EpisodeRecord, LoggedMention};
 pub use outbox::{Attempt, DeliveryRow, DeliveryStatus, NewDelivery, OutboxCounts, Outcome};
 
 /// Numbered schema steps; never edit one that has shipped, append a new one.
@@ -98,6 +100,39 @@ const MIGRATIONS: &[&str] = &[
          key TEXT PRIMARY KEY,
          value BLOB NOT NULL
      );",
+    // 4: history for the post-crisis report: counted mentions, and every episode (the
+    // alert_episode row of a watch and signal is replaced by its next episode)
+    "CREATE TABLE mention_log (
+         watch TEXT NOT NULL,
+         source TEXT NOT NULL,
+         id TEXT NOT NULL,
+         published INTEGER NOT NULL,
+         lang TEXT,
+         label TEXT NOT NULL,
+         compound REAL NOT NULL,
+         reach INTEGER,
+         author TEXT,
+         url TEXT,
+         text TEXT NOT NULL,
+         details TEXT NOT NULL,         -- JSON: terms and crisis categories
+         PRIMARY KEY (watch, source, id)
+     ) WITHOUT ROWID;
+     CREATE INDEX mention_log_by_time ON mention_log (watch, published);
+     CREATE INDEX mention_log_published ON mention_log (published);
+     CREATE TABLE alert_history (
+         alert_id TEXT PRIMARY KEY,
+         fingerprint TEXT NOT NULL,
+         watch TEXT NOT NULL,
+         started_at INTEGER NOT NULL,
+         state TEXT NOT NULL,           -- the episode as JSON, as last saved
+         updated_at INTEGER NOT NULL
+     );
+     CREATE INDEX alert_history_by_watch ON alert_history (watch, started_at);
+     INSERT INTO alert_history (alert_id, fingerprint, watch, started_at, state, updated_at)
+         SELECT alert_id, fingerprint, watch,
+                COALESCE(CAST(strftime('%s', json_extract(state, '$.started_at')) AS INTEGER), updated_at),
+                state, updated_at
+         FROM alert_episode;",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
 
-use super::{Store, StoreError};
+use super::{EpisodeRecord, Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryStatus {
@@ -152,11 +152,10 @@ fn insert(tx: &rusqlite::Transaction<'_>, d: &NewDelivery, now_ms: i64) -> Resul
 }
 
 impl Store {
-    /// Saves changed episodes `(fingerprint, alert_id, watch, json)` and their deliveries in
-    /// one transaction.
+    /// Saves changed episodes and their deliveries in one transaction.
     pub fn commit_alerts(
         &self,
-        episodes: &[(String, String, String, String)],
+        episodes: &[EpisodeRecord],
         deliveries: &[NewDelivery],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -168,8 +167,22 @@ impl Store {
                  ON CONFLICT (fingerprint) DO UPDATE SET alert_id = excluded.alert_id, state = excluded.state,
                      updated_at = excluded.updated_at",
             )?;
-            for (fp, id, watch, state) in episodes {
-                put.execute(params![fp, id, watch, state, now.timestamp()])?;
+            // Every episode is also kept by its id, for reports after it was replaced.
+            let mut keep = tx.prepare_cached(
+                "INSERT INTO alert_history (alert_id, fingerprint, watch, started_at, state, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (alert_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            )?;
+            for e in episodes {
+                put.execute(params![e.fingerprint, e.alert_id, e.watch, e.state, now.timestamp()])?;
+                keep.execute(params![
+                    e.alert_id,
+                    e.fingerprint,
+                    e.watch,
+                    e.started_at.timestamp(),
+                    e.state,
+                    now.timestamp()
+                ])?;
             }
         }
         let now_ms = Utc::now().timestamp_millis();

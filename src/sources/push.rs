@@ -1,0 +1,135 @@
+//! The `push` kind: mentions that arrive instead of being fetched, as a JSON array in the body
+//! of `POST /api/v1/ingest?source=<name>` (for tools that already collect posts, or a firehose
+//! consumer in front of stormwatch). Each item has the `file` kind's shape:
+//! `{"id", "text", "author", "followers", "lang", "created", "url"}`, only `text` required.
+//!
+//! A body is taken whole or not at all: if any item is unusable, none is, and the answer lists
+//! every bad item with its index and why, so the sender fixes and resends one batch. Items are
+//! deduplicated by id with the same seen-id store as polled sources, so resending a batch
+//! (after a timeout, say) counts nothing twice.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::file::mention_from_object;
+use super::{Http, Page, PageRequest, SourceError};
+use crate::model::Mention;
+
+/// Items one request may carry.
+pub const MAX_ITEMS: usize = 10_000;
+
+/// Why one item of a pushed batch cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BadItem {
+    /// Its position in the array, from 0 (`None`: the body as a whole).
+    pub index: Option<usize>,
+    pub error: String,
+}
+
+/// The mentions of a pushed body, or every reason it cannot be taken.
+pub fn parse_batch(body: &[u8], source: &str, now: DateTime<Utc>) -> Result<Vec<Mention>, Vec<BadItem>> {
+    let whole = |error: String| vec![BadItem { index: None, error }];
+    let text = std::str::from_utf8(body).map_err(|e| whole(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| whole(format!("not JSON: {e}")))?;
+    let Value::Array(items) = value else {
+        return Err(whole("expected a JSON array of mention objects".into()));
+    };
+    if items.len() > MAX_ITEMS {
+        return Err(whole(format!("{} items: at most {MAX_ITEMS} per request", items.len())));
+    }
+    let mut mentions = Vec::with_capacity(items.len());
+    let mut bad = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let problem = match item {
+            Value::Object(obj) => {
+                // The id of an item without one: a hash of the item, stable when resent.
+                let raw = serde_json::to_vec(item).unwrap_or_default();
+                match mention_from_object(obj, &raw, source, now) {
+                    Ok((m, _)) if mentions.iter().any(|x: &Mention| x.id == m.id) => {
+                        Some(format!("duplicate id {:?} in the same batch", m.id))
+                    }
+                    Ok((m, _)) => {
+                        mentions.push(m);
+                        None
+                    }
+                    Err(why) => Some(why),
+                }
+            }
+            _ => Some("not a JSON object".into()),
+        };
+        if let Some(error) = problem {
+            bad.push(BadItem { index: Some(index), error });
+        }
+    }
+    if bad.is_empty() {
+        Ok(mentions)
+    } else {
+        Err(bad)
+    }
+}
+
+/// A push source has nothing to fetch; `sources test` says where its mentions come from.
+pub struct Push;
+
+#[async_trait::async_trait]
+impl super::Kind for Push {
+    async fn page(&self, _http: &Http, req: &PageRequest<'_>) -> Result<Page, SourceError> {
+        Err(SourceError::Config(format!(
+            "push sources are not polled: send mentions to POST /api/v1/ingest?source={} (docs/operations.md)",
+            req.source
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_764_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn a_batch_of_mentions_is_read_with_the_file_kinds_fields() {
+        let body = br#"[{"id": "a1", "text": "Kroon Bank is <b>down</b>", "followers": "1200", "lang": "nl-NL",
+                        "created": "2025-11-24T15:00:00Z", "url": "https://example.org/a1"},
+                       {"text": "no id here"}]"#;
+        let m = parse_batch(body, "push", now()).unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!((m[0].id.as_str(), m[0].text.as_str(), m[0].reach), ("a1", "Kroon Bank is down", Some(1200)));
+        assert_eq!(m[0].lang.as_deref(), Some("nl"));
+        assert_eq!(m[0].source, "push");
+        assert!(m[1].id.starts_with("fnv1a-"), "{}", m[1].id);
+        let again = parse_batch(br#"[{"text": "no id here"}]"#, "push", now()).unwrap();
+        assert_eq!(again[0].id, m[1].id, "a resent item keeps its id");
+    }
+
+    #[test]
+    fn one_bad_item_refuses_the_batch_with_every_reason() {
+        let body = br#"[{"text": "fine"}, {"id": 2}, 7, {"id": "x", "text": "a"}, {"id": "x", "text": "b"}]"#;
+        let bad = parse_batch(body, "push", now()).unwrap_err();
+        let got: Vec<(Option<usize>, &str)> = bad.iter().map(|b| (b.index, b.error.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (Some(1), "no \"text\""),
+                (Some(2), "not a JSON object"),
+                (Some(4), "duplicate id \"x\" in the same batch")
+            ]
+        );
+    }
+
+    #[test]
+    fn bodies_that_are_not_an_array_of_objects_are_refused_whole() {
+        for (body, want) in [
+            (&b"{\"text\": \"x\"}"[..], "expected a JSON array"),
+            (b"[{\"text\": \"x\"", "not JSON"),
+            (b"[\"\xff\"]", "invalid UTF-8"),
+        ] {
+            let bad = parse_batch(body, "push", now()).unwrap_err();
+            assert_eq!(bad.len(), 1);
+            assert!(bad[0].index.is_none() && bad[0].error.contains(want), "{bad:?}");
+        }
+    }
+}
