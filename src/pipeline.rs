@@ -38,6 +38,8 @@ const SAVE_EVERY: Duration = Duration::from_secs(60);
 const DELIVERY_GRACE: Duration = Duration::from_secs(5);
 /// Counted mentions kept in memory while the history cannot be written.
 const LOG_BACKLOG: usize = 200_000;
+/// Counted mentions are written to the history each tick, or when this many are waiting.
+const LOG_BATCH: usize = 1000;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// A watch as the status page shows it, refreshed every tick.
@@ -332,6 +334,11 @@ impl Detection {
             }
             out.extend(self.detectors[i].observe(&m.mention, &sentiment, now));
             self.log.push(LoggedMention::new(name, &m.mention, &sentiment));
+        }
+        // A backfill counts thousands at once: write them in batches rather than hold them
+        // (and, while writes fail, retry once per batch, not per mention).
+        if !self.log.is_empty() && self.log.len() % LOG_BATCH == 0 {
+            self.write_log();
         }
         out
     }

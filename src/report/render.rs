@@ -163,8 +163,9 @@ fn chart(r: &Report) -> String {
     ])
 }
 
-fn table(out: &mut String, title: &str, head: &[&str], rows: Vec<Vec<String>>) {
-    let _ = write!(out, "<h2>{}</h2>", esc(title));
+/// A titled table; `level` is the heading's (2 for a section, 4 inside an episode).
+fn table(out: &mut String, level: u8, title: &str, head: &[&str], rows: Vec<Vec<String>>) {
+    let _ = write!(out, "<h{level}>{}</h{level}>", esc(title));
     if rows.is_empty() {
         out.push_str("<p>None.</p>");
         return;
@@ -249,18 +250,19 @@ pub fn html(r: &Report) -> String {
                 ]
             })
             .collect();
-        table(&mut out, "Deliveries", &["notice", "receiver", "written", "status", "attempts"], rows);
+        table(&mut out, 4, "Deliveries", &["notice", "receiver", "written", "status", "attempts"], rows);
     }
 
     table(
         &mut out,
+        2,
         "Top terms in negative mentions",
         &["term", "mentions", "of negative"],
         counted(&r.top_terms, r.negative),
     );
-    table(&mut out, "Crisis categories", &["category", "mentions", "of all"], counted(&r.categories, r.mentions));
-    table(&mut out, "Languages", &["language", "mentions", "of all"], counted(&r.languages, r.mentions));
-    table(&mut out, "Sources", &["source", "mentions", "of all"], counted(&r.sources, r.mentions));
+    table(&mut out, 2, "Crisis categories", &["category", "mentions", "of all"], counted(&r.categories, r.mentions));
+    table(&mut out, 2, "Languages", &["language", "mentions", "of all"], counted(&r.languages, r.mentions));
+    table(&mut out, 2, "Sources", &["source", "mentions", "of all"], counted(&r.sources, r.mentions));
     let rows = r
         .top_mentions
         .iter()
@@ -277,6 +279,7 @@ pub fn html(r: &Report) -> String {
         .collect();
     table(
         &mut out,
+        2,
         "Most-reached negative mentions",
         &["published", "author", "followers", "sentiment", "source", "text"],
         rows,
