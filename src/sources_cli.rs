@@ -111,10 +111,22 @@ pub fn poll(config_path: &Path, once: bool, only: Option<&str>) -> Result<ExitCo
     let printer = rt.spawn_blocking(move || -> std::io::Result<u64> {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         let mut n = 0;
-        while let Some(m) = rx.blocking_recv() {
-            serde_json::to_writer(&mut out, &m)?;
-            out.write_all(b"\n")?;
-            n += 1;
+        while let Some(batch) = rx.blocking_recv() {
+            let batch: poll::MentionBatch = batch;
+            let mut printed = Ok(());
+            for m in &batch.mentions {
+                printed = serde_json::to_writer(&mut out, m)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| out.write_all(b"\n"));
+                if printed.is_err() {
+                    break;
+                }
+                n += 1;
+            }
+            // The page is remembered as done only once its mentions are out.
+            let printed = printed.and_then(|()| out.flush());
+            let _ = batch.counted.send(printed.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+            printed?;
         }
         out.flush()?;
         Ok(n)

@@ -112,6 +112,10 @@ impl Config {
                 .and_then(|d| duration("storage.history", d, &mut problems))
                 .unwrap_or(Duration::from_secs(90 * 24 * 3600)),
         };
+        if storage.history < Duration::from_secs(24 * 3600) {
+            // The journal is also what windows are recounted from after a crash.
+            problems.add("storage.history", "at least 1d: the mention journal must outlast a restart");
+        }
         let blind_spots = blind_spots(raw.blind_spots.as_ref(), &mut problems);
         let sources = sources::validate(raw.sources, base_dir, &mut problems);
         let source_names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();

@@ -45,16 +45,17 @@ pub fn load_blind_spots(store: &Store, fresh: BlindSpots) -> Result<(BlindSpots,
     }
 }
 
-/// Saves every detector in one transaction.
+/// Saves every detector in one transaction, with the journal seq they counted through.
 pub fn save(
     store: &Store,
     watches: &[WatchDetector],
     blind: &BlindSpots,
+    counted_through: i64,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let mut states: Vec<(String, Vec<u8>)> = watches.iter().map(|d| (watch_key(d.name()), d.save())).collect();
     states.push((BLIND_SPOTS.to_string(), blind.save()));
-    store.save_detector_states(&states, now)
+    store.save_detector_states(&states, counted_through, now)
 }
 
 /// Forgets the state of a watch removed from the configuration.
@@ -123,7 +124,7 @@ mod tests {
         let mut got = run(&mut first, 0..2 * 1440, storm);
         {
             let store = Store::open(&path).unwrap();
-            save(&store, &[first], &blind, t(2 * 1440)).unwrap();
+            save(&store, &[first], &blind, 0, t(2 * 1440)).unwrap();
         }
         let store = Store::open(&path).unwrap();
         let (mut second, note) = load_watch(&store, "bank", params(), t(2 * 1440)).unwrap();
@@ -145,7 +146,7 @@ mod tests {
         let mut blind = BlindSpots::new(BlindSpotParams::default(), vec![("bank".into(), None)]);
         let failing = SourceHealth { consecutive_failures: 3, last_status: Some(503), ..SourceHealth::default() };
         assert_eq!(blind.observe("news", &failing, t(60)).len(), 1);
-        save(&store, &[d], &blind, t(60)).unwrap();
+        save(&store, &[d], &blind, 0, t(60)).unwrap();
 
         let five = WatchParams { bucket: std::time::Duration::from_secs(300), ..params() };
         let (_, note) = load_watch(&store, "bank", five, t(61)).unwrap();

@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use super::AppState;
 use crate::model::WatchedMention;
 use crate::sources::matching::Matcher;
+use crate::sources::poll::MentionBatch;
 use crate::sources::push::{parse_batch, BadItem};
 use crate::store::{SourceHealth, SourceState, Store, StoreError};
 
@@ -30,7 +31,7 @@ use crate::store::{SourceHealth, SourceState, Store, StoreError};
 pub struct Ingest {
     pub store: Store,
     pub matcher: Arc<Matcher>,
-    pub out: mpsc::Sender<WatchedMention>,
+    pub out: mpsc::Sender<MentionBatch>,
     /// The configured `push` sources.
     pub sources: Arc<Vec<String>>,
     pub max_bytes: usize,
@@ -102,6 +103,10 @@ pub async fn ingest(
             tracing::error!(source = %source, error = %e, "cannot record pushed mentions");
             problem(StatusCode::SERVICE_UNAVAILABLE, "the state file cannot be written; send again later")
         }
+        Err(HandOnError::Journal(why)) => {
+            tracing::error!(source = %source, error = %why, "cannot journal pushed mentions");
+            problem(StatusCode::SERVICE_UNAVAILABLE, "the state file cannot be written; send again later")
+        }
     }
 }
 
@@ -124,6 +129,8 @@ struct Counts {
 
 enum HandOnError {
     Closed,
+    /// Detection could not journal the mentions.
+    Journal(String),
     Store(StoreError),
 }
 
@@ -148,6 +155,7 @@ async fn hand_on(
     .await?;
     let mut counts = Counts { received: mentions.len(), new: 0, duplicates: 0, matched: 0 };
     let mut new_ids = Vec::new();
+    let mut batch = Vec::new();
     for (mention, new) in mentions.into_iter().zip(unseen) {
         if !new {
             counts.duplicates += 1;
@@ -156,12 +164,15 @@ async fn hand_on(
         new_ids.push(mention.id.clone());
         let watches: Vec<String> =
             ingest.matcher.watches_for(source, &mention.text).into_iter().map(str::to_string).collect();
-        if watches.is_empty() {
-            continue;
+        if !watches.is_empty() {
+            batch.push(WatchedMention { mention, watches });
         }
-        ingest.out.send(WatchedMention { mention, watches }).await.map_err(|_| HandOnError::Closed)?;
-        counts.matched += 1;
     }
+    counts.matched = batch.len();
+    MentionBatch::hand_on(&ingest.out, batch).await.map_err(|why| match why {
+        None => HandOnError::Closed,
+        Some(why) => HandOnError::Journal(why),
+    })?;
     counts.new = new_ids.len();
     metrics::counter!(crate::telemetry::MENTIONS_NEW, "source" => source.to_string()).increment(counts.new as u64);
     let (store, name) = (ingest.store.clone(), source.to_string());

@@ -3,11 +3,13 @@
 //! One task per source. A poll asks the source's `Kind` for pages until it says there are
 //! no more (at most `MAX_PAGES_PER_POLL`), and for each page:
 //! 1. drops the mentions whose ids were handed on before (the seen-id store);
-//! 2. matches the rest to watches and hands the matched ones on through a bounded channel
-//!    (a full channel slows polling down: backpressure, never an unbounded queue);
+//! 2. matches the rest to watches and hands the matched ones on as one `MentionBatch`
+//!    through a bounded channel, and waits until detection says it journaled them (a busy
+//!    detection slows polling down: backpressure, never an unbounded queue);
 //! 3. then, in one transaction, records their ids as seen and stores the cursor after the
-//!    page. A crash before 3 means the page is fetched and handed on again after restart (at
-//!    least once, never skipped); a crash after it means nothing is repeated.
+//!    page. A crash before 3 means the page is fetched and handed on again after restart,
+//!    and the journal recognises what it counted already; a crash after it means nothing is
+//!    repeated. Either way each mention is counted once.
 //!
 //! Between polls a source waits its interval with ±10% jitter (so a thousand sources do not
 //! fire together), or longer: after a failure, exponentially longer (interval × 2^n, capped at
@@ -21,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tracing::{debug, info, warn};
 
 use super::http::{Http, Validators};
@@ -78,12 +80,41 @@ pub enum PollError {
     Closed,
 }
 
+/// One page's matched mentions on their way to detection, which answers on `counted` once
+/// they are in the journal (or why they could not be written: the page is then not
+/// committed, and is fetched again).
+#[derive(Debug)]
+pub struct MentionBatch {
+    pub mentions: Vec<WatchedMention>,
+    pub counted: oneshot::Sender<Result<(), String>>,
+}
+
+impl MentionBatch {
+    /// Hands `mentions` on through `out` and waits for detection's answer. `Err(None)`: the
+    /// pipeline is stopping; `Err(Some(why))`: they could not be journaled.
+    pub async fn hand_on(
+        out: &mpsc::Sender<MentionBatch>,
+        mentions: Vec<WatchedMention>,
+    ) -> Result<(), Option<String>> {
+        if mentions.is_empty() {
+            return Ok(());
+        }
+        let (counted, answer) = oneshot::channel();
+        out.send(MentionBatch { mentions, counted }).await.map_err(|_| None)?;
+        match answer.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(Some(why)),
+            Err(_) => Err(None),
+        }
+    }
+}
+
 /// Everything a poll needs besides the source itself.
 #[derive(Clone)]
 pub struct PollContext {
     pub store: Store,
     pub matcher: Arc<Matcher>,
-    pub out: mpsc::Sender<WatchedMention>,
+    pub out: mpsc::Sender<MentionBatch>,
     pub stats: Arc<PollStats>,
 }
 
@@ -170,6 +201,7 @@ impl Source {
             })
             .await?;
             let mut new_ids = Vec::new();
+            let mut batch = Vec::new();
             for (mention, new) in page.mentions.into_iter().zip(unseen) {
                 if !new {
                     report.duplicates += 1;
@@ -178,16 +210,24 @@ impl Source {
                 new_ids.push(mention.id.clone());
                 let watches: Vec<String> =
                     ctx.matcher.watches_for(&self.spec.name, &mention.text).into_iter().map(str::to_string).collect();
-                if watches.is_empty() {
-                    continue;
+                if !watches.is_empty() {
+                    batch.push(WatchedMention { mention, watches });
                 }
-                ctx.out.send(WatchedMention { mention, watches }).await.map_err(|_| PollError::Closed)?;
-                report.handed_on += 1;
+            }
+            let matched = batch.len();
+            match MentionBatch::hand_on(&ctx.out, batch).await {
+                Ok(()) => report.handed_on += matched,
+                Err(None) => return Err(PollError::Closed),
+                Err(Some(why)) => {
+                    // Not committed: the page comes again at the next poll.
+                    report.error = Some(SourceError::Io(format!("cannot journal the page's mentions: {why}")));
+                    break;
+                }
             }
             report.new += new_ids.len();
             ctx.stats.new_mentions.fetch_add(new_ids.len() as u64, Ordering::Relaxed);
             ctx.stats.duplicates.fetch_add(report.duplicates as u64, Ordering::Relaxed);
-            ctx.stats.handed_on.fetch_add(report.handed_on as u64, Ordering::Relaxed);
+            ctx.stats.handed_on.fetch_add(matched as u64, Ordering::Relaxed);
             cursor = page.cursor;
             validators = page.validators;
             let state = SourceState {

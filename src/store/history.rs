@@ -1,21 +1,24 @@
-//! History for the post-crisis report: every mention a watch counted (with its score and the
-//! terms that moved it) and every alert episode, kept after the live state has moved on.
+//! The mention journal and the episode history.
 //!
-//! The live tables answer "what now": `alert_episode` holds one row per watch and signal kind
-//! (a new episode replaces the last), and the detectors' windows forget old buckets. A report
-//! on last Tuesday's storm needs what was said then and every episode it raised, so both are
-//! written here as they happen and read back by `stormwatch report`.
+//! **The journal** (`mention_log`) holds every mention a watch counted, with its score and the
+//! terms that moved it, keyed by (watch, source, id) and numbered in order of arrival (`seq`).
+//! It is what makes counting exactly-once across crashes: detection writes a page's mentions
+//! here *before* it counts them and before the poller remembers the page as done, and counts
+//! only the rows that were new. A page fetched again after a crash is not counted twice; a
+//! mention written here but not yet in a saved window state is counted again at start, from
+//! the seq the last save recorded (`Store::counted_through`). Reports read it too. Rows older
+//! than `[storage] history` are pruned.
 //!
-//! A mention is keyed by (watch, source, id): a page handed on twice after a crash is logged
-//! once, so the report counts each mention exactly once. Rows older than `[storage] history`
-//! are pruned.
+//! **The episode history** (`alert_history`) keeps every alert episode by id: the live
+//! `alert_episode` table holds one row per watch and signal kind (a new episode replaces the
+//! last), and a report on last Tuesday's storm needs every episode it raised.
 
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 use super::{from_ts, ts, Store, StoreError};
-use crate::model::{CrisisCategory, Label, Lang, Mention, Sentiment};
+use crate::model::{CrisisCategory, Label, Lang, Mention, Sentiment, TermScore};
 
 /// Characters of a mention's text kept for the report's examples.
 const TEXT_CHARS: usize = 500;
@@ -60,6 +63,31 @@ impl LoggedMention {
     }
 }
 
+impl LoggedMention {
+    /// The mention and its score back, to count it again after a crash (the text is the
+    /// journal's cut, which is all evidence shows anyway).
+    pub fn to_scored(&self) -> (Mention, Sentiment) {
+        let mention = Mention {
+            source: self.source.clone(),
+            id: self.id.clone(),
+            text: self.text.clone(),
+            author: self.author.clone(),
+            reach: self.reach,
+            lang: self.lang.map(|l| l.code().to_string()),
+            published: self.published,
+            url: self.url.clone(),
+        };
+        let sentiment = Sentiment {
+            lang: self.lang,
+            label: self.label,
+            compound: self.compound,
+            terms: self.terms.iter().map(|(term, score)| TermScore { term: term.clone(), score: *score }).collect(),
+            categories: self.categories.clone(),
+        };
+        (mention, sentiment)
+    }
+}
+
 /// An alert episode as saved, with the keys it is found by.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpisodeRecord {
@@ -71,6 +99,35 @@ pub struct EpisodeRecord {
     pub state: String,
 }
 
+/// The columns `read_row` reads, in its order.
+const ROW: &str = "source, id, published, lang, label, compound, reach, author, url, text, details";
+
+/// A journal row from the columns of `ROW`, starting at column `at`.
+fn read_row(r: &rusqlite::Row<'_>, at: usize, watch: &str) -> Result<LoggedMention, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("mention_log {what} of watch {watch:?}"));
+    let published = from_ts(Some(r.get(at + 2)?)).ok_or_else(|| corrupt("published"))?;
+    let lang: Option<String> = r.get(at + 3)?;
+    let label: String = r.get(at + 4)?;
+    let details: String = r.get(at + 10)?;
+    let details: Details = serde_json::from_str(&details).map_err(|_| corrupt("details"))?;
+    let reach: Option<i64> = r.get(at + 6)?;
+    Ok(LoggedMention {
+        watch: watch.to_string(),
+        source: r.get(at)?,
+        id: r.get(at + 1)?,
+        published,
+        lang: lang.as_deref().and_then(Lang::from_tag),
+        label: label.parse().map_err(|_| corrupt("label"))?,
+        compound: r.get(at + 5)?,
+        reach: reach.map(|r| r.max(0) as u64),
+        author: r.get(at + 7)?,
+        url: r.get(at + 8)?,
+        text: r.get(at + 9)?,
+        terms: details.terms,
+        categories: details.categories,
+    })
+}
+
 /// What a row's JSON columns hold.
 #[derive(Serialize, Deserialize)]
 struct Details {
@@ -79,13 +136,15 @@ struct Details {
 }
 
 impl Store {
-    /// Logs mentions in one transaction; a mention logged before is left as it was.
-    pub fn log_mentions(&self, rows: &[LoggedMention]) -> Result<(), StoreError> {
+    /// Journals mentions in one transaction. Returns, per row, its seq when it is new and
+    /// `None` when the journal had it already (counted before: do not count it again).
+    pub fn log_mentions(&self, rows: &[LoggedMention]) -> Result<Vec<Option<i64>>, StoreError> {
         if rows.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        let mut out = Vec::with_capacity(rows.len());
         {
             let mut put = tx.prepare_cached(
                 "INSERT OR IGNORE INTO mention_log
@@ -95,7 +154,7 @@ impl Store {
             for m in rows {
                 let details = Details { terms: m.terms.clone(), categories: m.categories.clone() };
                 let details = serde_json::to_string(&details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                put.execute(params![
+                let changed = put.execute(params![
                     m.watch,
                     m.source,
                     m.id,
@@ -109,10 +168,31 @@ impl Store {
                     m.text,
                     details
                 ])?;
+                out.push((changed > 0).then(|| tx.last_insert_rowid()));
             }
         }
         tx.commit()?;
-        Ok(())
+        Ok(out)
+    }
+
+    /// The journal's last seq (0 when empty).
+    pub fn journal_end(&self) -> Result<i64, StoreError> {
+        Ok(self.conn().query_row("SELECT COALESCE(max(seq), 0) FROM mention_log", [], |r| r.get(0))?)
+    }
+
+    /// The journal rows of `watch` after `seq`, in order of arrival: what a window saved at
+    /// `seq` has not counted yet.
+    pub fn journal_after(&self, watch: &str, seq: i64) -> Result<Vec<(i64, LoggedMention)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT seq, {ROW} FROM mention_log WHERE watch = ?1 AND seq > ?2 ORDER BY seq"
+        ))?;
+        let mut rows = stmt.query(params![watch, seq])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push((r.get(0)?, read_row(r, 1, watch)?));
+        }
+        Ok(out)
     }
 
     /// Calls `each` for every mention of `watch` published in `[from, to)`, oldest first,
@@ -125,38 +205,16 @@ impl Store {
         mut each: impl FnMut(LoggedMention),
     ) -> Result<u64, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT source, id, published, lang, label, compound, reach, author, url, text, details
-             FROM mention_log WHERE watch = ?1 AND published >= ?2 AND published < ?3 ORDER BY published",
-        )?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {ROW} FROM mention_log WHERE watch = ?1 AND published >= ?2 AND published < ?3 ORDER BY published"
+        ))?;
         // Stored times are whole seconds: a mention at 12:00:05.8 is stored as 12:00:05 and
         // belongs to a range ending at 12:00:05.9, so the end is rounded up.
         let end = ts(to) + i64::from(to.timestamp_subsec_nanos() > 0);
         let mut rows = stmt.query(params![watch, ts(from), end])?;
         let mut n = 0;
         while let Some(r) = rows.next()? {
-            let corrupt = |what: &str| StoreError::Corrupt(format!("mention_log {what} of watch {watch:?}"));
-            let published = from_ts(Some(r.get(2)?)).ok_or_else(|| corrupt("published"))?;
-            let lang: Option<String> = r.get(3)?;
-            let label: String = r.get(4)?;
-            let details: String = r.get(10)?;
-            let details: Details = serde_json::from_str(&details).map_err(|_| corrupt("details"))?;
-            let reach: Option<i64> = r.get(6)?;
-            each(LoggedMention {
-                watch: watch.to_string(),
-                source: r.get(0)?,
-                id: r.get(1)?,
-                published,
-                lang: lang.as_deref().and_then(Lang::from_tag),
-                label: label.parse().map_err(|_| corrupt("label"))?,
-                compound: r.get(5)?,
-                reach: reach.map(|r| r.max(0) as u64),
-                author: r.get(7)?,
-                url: r.get(8)?,
-                text: r.get(9)?,
-                terms: details.terms,
-                categories: details.categories,
-            });
+            each(read_row(r, 0, watch)?);
             n += 1;
         }
         Ok(n)
@@ -203,7 +261,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::TermScore;
 
     fn t(s: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap()
@@ -237,12 +294,18 @@ mod tests {
         let store = Store::in_memory().unwrap();
         let a = LoggedMention::new("kroon", &mention("a", 20), &sentiment());
         let b = LoggedMention::new("kroon", &mention("b", 10), &sentiment());
-        store.log_mentions(&[a.clone(), b.clone()]).unwrap();
-        store.log_mentions(std::slice::from_ref(&a)).unwrap();
+        assert_eq!(store.log_mentions(&[a.clone(), b.clone()]).unwrap(), [Some(1), Some(2)]);
+        assert_eq!(store.log_mentions(std::slice::from_ref(&a)).unwrap(), [None], "known: not to count again");
+        assert_eq!(store.journal_end().unwrap(), 2);
+        let after: Vec<(i64, String)> =
+            store.journal_after("kroon", 1).unwrap().into_iter().map(|(s, m)| (s, m.id)).collect();
+        assert_eq!(after, [(2, "b".to_string())], "in order of arrival");
         let mut got = Vec::new();
         let n = store.each_logged_mention("kroon", t(0), t(100), |m| got.push(m)).unwrap();
         assert_eq!(n, 2, "a mention logged twice counts once");
-        assert_eq!(got, [b, a]);
+        assert_eq!(got, [b.clone(), a]);
+        let (m, sentiment) = b.to_scored();
+        assert_eq!((m, sentiment), (mention("b", 10), self::sentiment()), "a row gives back what was counted");
         assert_eq!(store.each_logged_mention("kroon", t(15), t(100), |_| {}).unwrap(), 1, "the range applies");
         assert_eq!(store.each_logged_mention("other", t(0), t(100), |_| {}).unwrap(), 0, "and the watch");
         assert_eq!(store.history_watches().unwrap(), ["kroon"]);

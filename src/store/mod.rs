@@ -21,6 +21,9 @@ mod outbox;
 pub use history::{EpisodeRecord, LoggedMention};
 pub use outbox::{Attempt, DeliveryRow, DeliveryStatus, NewDelivery, OutboxCounts, Outcome};
 
+/// The `meta` key of the journal seq the saved window states counted through.
+const COUNTED_THROUGH: &str = "counted_through";
+
 /// Numbered schema steps; never edit one that has shipped, append a new one.
 const MIGRATIONS: &[&str] = &[
     // 1: sources
@@ -100,9 +103,11 @@ const MIGRATIONS: &[&str] = &[
          key TEXT PRIMARY KEY,
          value BLOB NOT NULL
      );",
-    // 4: history for the post-crisis report: counted mentions, and every episode (the
+    // 4: the mention journal (every mention a watch counted, once: what the windows are
+    // rebuilt from after a crash, and what reports read) and every alert episode (the
     // alert_episode row of a watch and signal is replaced by its next episode)
     "CREATE TABLE mention_log (
+         seq INTEGER PRIMARY KEY,       -- order of arrival; the window state records how far it counted
          watch TEXT NOT NULL,
          source TEXT NOT NULL,
          id TEXT NOT NULL,
@@ -115,8 +120,8 @@ const MIGRATIONS: &[&str] = &[
          url TEXT,
          text TEXT NOT NULL,
          details TEXT NOT NULL,         -- JSON: terms and crisis categories
-         PRIMARY KEY (watch, source, id)
-     ) WITHOUT ROWID;
+         UNIQUE (watch, source, id)
+     );
      CREATE INDEX mention_log_by_time ON mention_log (watch, published);
      CREATE INDEX mention_log_published ON mention_log (published);
      CREATE TABLE alert_history (
@@ -317,9 +322,15 @@ impl Store {
         Ok(())
     }
 
-    /// Saves detector states in one transaction: after a crash, either all of a save is
-    /// there or the previous one is.
-    pub fn save_detector_states(&self, states: &[(String, Vec<u8>)], now: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Saves detector states in one transaction, with how far into the mention journal they
+    /// have counted (`counted_through`, a `mention_log` seq): after a crash, either all of a
+    /// save is there or the previous one is, and the journal after it is counted again.
+    pub fn save_detector_states(
+        &self,
+        states: &[(String, Vec<u8>)],
+        counted_through: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         {
@@ -330,9 +341,27 @@ impl Store {
             for (key, state) in states {
                 put.execute(params![key, state, ts(now)])?;
             }
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![COUNTED_THROUGH, counted_through.to_string().into_bytes()],
+            )?;
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The journal seq the saved window states counted through (0 before any save).
+    pub fn counted_through(&self) -> Result<i64, StoreError> {
+        let value: Option<Vec<u8>> = self
+            .conn()
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![COUNTED_THROUGH], |r| r.get(0))
+            .optional()?;
+        match value {
+            None => Ok(0),
+            Some(v) => String::from_utf8_lossy(&v)
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("meta {COUNTED_THROUGH} is not a number"))),
+        }
     }
 
     /// A detector's saved state and when it was saved.
@@ -447,10 +476,15 @@ mod tests {
         {
             let store = Store::open(&path).unwrap();
             store
-                .save_detector_states(&[("watch:a".into(), b"one".to_vec()), ("watch:b".into(), b"b".to_vec())], t(0))
+                .save_detector_states(
+                    &[("watch:a".into(), b"one".to_vec()), ("watch:b".into(), b"b".to_vec())],
+                    3,
+                    t(0),
+                )
                 .unwrap();
-            store.save_detector_states(&[("watch:a".into(), b"two".to_vec())], t(60)).unwrap();
+            store.save_detector_states(&[("watch:a".into(), b"two".to_vec())], 7, t(60)).unwrap();
         }
+        assert_eq!(Store::open(&path).unwrap().counted_through().unwrap(), 7, "with how far they counted");
         let store = Store::open(&path).unwrap();
         assert_eq!(
             store.detector_state("watch:a").unwrap(),

@@ -1,0 +1,210 @@
+//! The daemon's wiring: sources → score → detect → alert → notify as tokio tasks joined by
+//! bounded channels (a slow step holds the one before it back; nothing queues without
+//! bound). A stop request stops polling, lets the mentions and signals already handed on
+//! through, saves the window state, and gives deliveries in flight a few seconds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{mpsc, watch};
+
+use crate::config::Config;
+use crate::config::SourceKind;
+use crate::dispatch::Dispatcher;
+use crate::model::Signal;
+use crate::notify::{Channels, Until};
+use crate::sentiment::Scorer;
+use crate::server::{router, AppState, Ingest};
+use crate::sources::matching::Matcher;
+use crate::sources::poll::{self, MentionBatch, PollContext, PollStats, Source};
+use crate::sources::Http;
+use crate::store::Store;
+use crate::telemetry;
+
+mod detection;
+
+use detection::{Detection, TICK};
+
+/// Batches (pages) waiting for scoring; beyond this the pollers wait. Each poller and each
+/// ingest request has at most one batch in flight, waiting for its answer.
+const MENTION_QUEUE: usize = 64;
+const SIGNAL_QUEUE: usize = 1024;
+/// Deliveries in flight at stop get this long before they are left for the next start.
+const DELIVERY_GRACE: Duration = Duration::from_secs(5);
+
+/// A watch as the status page shows it, refreshed every tick.
+#[derive(Debug, Clone, Default)]
+pub struct WatchView {
+    pub name: String,
+    pub timeline: Vec<crate::model::TimelinePoint>,
+    pub usual_share: Option<f64>,
+    pub share_threshold: f64,
+}
+
+/// Counters the HTTP server shows; shared by the steps.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// The watches' recent history, for the status page.
+    pub views: std::sync::RwLock<Vec<WatchView>>,
+    pub poll: Arc<PollStats>,
+}
+
+/// Everything `run` needs, built (and checked) before anything starts.
+pub struct Pipeline {
+    config: Config,
+    store: Store,
+    scorer: Arc<Scorer>,
+    channels: Arc<Channels>,
+    sources: Vec<Source>,
+    /// The API token, read at build.
+    token: Option<Arc<String>>,
+    pub stats: Arc<Stats>,
+}
+
+impl Pipeline {
+    /// Opens the state file, reads secrets, builds sources: every problem before start.
+    /// `stats` outlive one pipeline: a reload builds a new one with the same counters.
+    pub fn build(
+        config: Config,
+        store: Store,
+        scorer: Arc<Scorer>,
+        stats: Arc<Stats>,
+    ) -> Result<Pipeline, Vec<String>> {
+        let channels = Channels::build(&config)?;
+        let http = Http::new(&format!("stormwatch/{} (social-media monitoring)", env!("CARGO_PKG_VERSION")))
+            .map_err(|e| vec![e.to_string()])?;
+        let mut sources = Vec::new();
+        let mut problems = Vec::new();
+        for (i, spec) in config.sources.iter().enumerate() {
+            match Source::new(spec.clone(), &http) {
+                Ok(s) => sources.push(s),
+                Err(e) => problems.push(format!("sources[{i}] ({}): {e}", spec.name)),
+            }
+        }
+        let token = match &config.server.token {
+            Some(t) => t.read().map(|t| Some(Arc::new(t))).unwrap_or_else(|e| {
+                problems.push(format!("server.token: {e}"));
+                None
+            }),
+            None => None,
+        };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Pipeline { config, store, scorer, channels, sources, token, stats })
+    }
+
+    /// Runs until `stop` turns true.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub async fn run(self, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let Pipeline { config, store, scorer, channels, sources, stats, token } = self;
+        // Before anything counts: the steps' counters go to the recorder /metrics renders.
+        telemetry::install();
+        let (mention_tx, mention_rx) = mpsc::channel::<MentionBatch>(MENTION_QUEUE);
+        let (signal_tx, signal_rx) = mpsc::channel::<Signal>(SIGNAL_QUEUE);
+        let matcher = Arc::new(Matcher::new(&config.watches));
+        // Push sources are not polled: their mentions come through the ingest route.
+        let (push, polled): (Vec<Source>, Vec<Source>) =
+            sources.into_iter().partition(|s| matches!(s.spec.kind, SourceKind::Push));
+        let polled_names: Vec<String> = polled.iter().map(|s| s.spec.name.clone()).collect();
+        let ingest = Ingest {
+            store: store.clone(),
+            matcher: matcher.clone(),
+            out: mention_tx.clone(),
+            sources: Arc::new(push.iter().map(|s| s.spec.name.clone()).collect()),
+            max_bytes: config.server.ingest_max_bytes,
+        };
+        let ctx = PollContext { store: store.clone(), matcher, out: mention_tx, stats: stats.poll.clone() };
+        let polling = tokio::spawn(poll::run(polled, ctx, config.storage.seen_ttl, stop.clone()));
+        let detection = Detection::load(&config, &store, scorer, polled_names.clone())?;
+        let detecting = tokio::spawn(detection.run(mention_rx, signal_tx, stats.clone()));
+        let mut dispatcher = Dispatcher::open(&config, store.clone())?;
+        let worker = dispatcher.worker(channels, None);
+        let listen = config.server.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("server.listen: cannot listen on {listen}: {e}"))?;
+        let state = AppState {
+            store: store.clone(),
+            signer: crate::dispatch::ack_signer(&config, &store)?,
+            stats: stats.clone(),
+            sources: Arc::new(config.sources.iter().map(|s| s.name.clone()).collect()),
+            polled: Arc::new(polled_names),
+            ingest: Some(ingest),
+            started: Utc::now() - chrono::Duration::seconds(1),
+            watches: Arc::new(config.watches.iter().map(|w| w.name.clone()).collect()),
+            volume_factors: Arc::new(
+                config.watches.iter().map(|w| (w.name.clone(), w.detection.spec.min_factor)).collect(),
+            ),
+            token,
+        };
+        let mut server_stop = stop.clone();
+        let serving = tokio::spawn(async move {
+            axum::serve(listener, router(state))
+                .with_graceful_shutdown(async move {
+                    let _ = server_stop.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        let alerting = tokio::spawn(alert(dispatcher, signal_rx));
+        let delivering = tokio::spawn(async move { worker.run(Until::Stopped { stop, grace: DELIVERY_GRACE }).await });
+        tracing::info!(
+            url = %format!("http://{listen}/"),
+            sources = config.sources.len(),
+            watches = config.watches.len(),
+            receivers = config.receivers.len(),
+            "stormwatch running"
+        );
+        // Pollers stop first; their senders drop, so detection drains and ends, then alerting.
+        polling.await?;
+        detecting.await??;
+        alerting.await??;
+        delivering.await??;
+        serving.await??;
+        tracing::info!("stormwatch stopped");
+        Ok(())
+    }
+}
+
+/// The gauges of `/metrics` that describe now: channel depths and each watch's last step.
+fn publish_gauges(views: &[WatchView], mentions_waiting: usize, signals_waiting: usize) {
+    metrics::gauge!(telemetry::CHANNEL_DEPTH, "channel" => "mentions").set(mentions_waiting as f64);
+    metrics::gauge!(telemetry::CHANNEL_DEPTH, "channel" => "signals").set(signals_waiting as f64);
+    for v in views {
+        // The last point is the step in progress; the one before is the last complete one.
+        let Some(p) = v.timeline.iter().rev().nth(1).or(v.timeline.last()) else { continue };
+        let watch = v.name.clone();
+        metrics::gauge!(telemetry::WATCH_MENTIONS, "watch" => watch.clone()).set(p.mentions as f64);
+        metrics::gauge!(telemetry::WATCH_EXPECTED, "watch" => watch.clone()).set(p.expected);
+        let share = if p.mentions > 0 { p.negative as f64 / p.mentions as f64 } else { 0.0 };
+        metrics::gauge!(telemetry::WATCH_NEGATIVE_SHARE, "watch" => watch.clone()).set(share);
+        if let Some(u) = v.usual_share {
+            metrics::gauge!(telemetry::WATCH_USUAL_NEGATIVE_SHARE, "watch" => watch).set(u);
+        }
+    }
+    telemetry::upkeep();
+}
+
+/// The alert step: signals in, episodes and notices into the outbox; timers every tick.
+async fn alert(mut dispatcher: Dispatcher, mut signals: mpsc::Receiver<Signal>) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        let result = tokio::select! {
+            s = signals.recv() => match s {
+                Some(s) => dispatcher.signal(&s),
+                None => break,
+            },
+            _ = tick.tick() => dispatcher.tick(Utc::now()),
+        };
+        if let Err(e) = result {
+            // The notices stay in memory and are written with the next commit.
+            tracing::error!(error = %e, "cannot write alerts to the state file; retrying with the next one");
+        }
+    }
+    dispatcher.tick(Utc::now())?;
+    Ok(())
+}
