@@ -154,9 +154,12 @@ fn killed_at_random_moments_it_counts_every_mention_once_and_delivers_every_aler
         child = start(&config_path, &log_path);
     }
 
-    // Then let it run: to the end of the feed, every mention journaled, nothing pending.
+    // Then let it run: up, to the end of the feed, every mention journaled, nothing pending.
     let store = Store::open(&dir.path().join("state.db")).expect("state file");
     let deadline = Instant::now() + Duration::from_secs(120);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let journaled = |store: &Store| {
         store
             .each_logged_mention(
