@@ -193,6 +193,7 @@ fn kind(url: Url, env: &str, password: &str) -> Box<dyn Kind> {
         interval: Duration::from_secs(60),
         backfill: Duration::from_secs(12 * 3600),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        timeout: std::time::Duration::from_secs(30),
         kind: SourceKind::Bluesky { url, query: "kroonbank".into(), identifier_env: id_env, password_env: pw_env },
     };
     build(&spec).unwrap()

@@ -23,6 +23,7 @@ fn source(path: &Path) -> Box<dyn Kind> {
         interval: Duration::from_secs(60),
         backfill: Duration::from_secs(24 * 3600),
         max_body_bytes: 1024 * 1024,
+        timeout: std::time::Duration::from_secs(30),
         kind: SourceKind::File { path: path.to_path_buf() },
     };
     build(&spec).unwrap_or_else(|e| panic!("{e}"))

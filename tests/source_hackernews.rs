@@ -140,6 +140,7 @@ fn kind(url: &Url) -> Box<dyn Kind> {
         interval: Duration::from_secs(60),
         backfill: Duration::from_secs(3600),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        timeout: std::time::Duration::from_secs(30),
         kind: SourceKind::HackerNews { url: url.clone(), query: "kroonbank".into() },
     };
     match build(&spec) {

@@ -38,6 +38,7 @@ fn source(url: &str, items: &str, fields: JsonFields, cursor: JsonCursor, token_
         interval: Duration::from_secs(60),
         backfill: Duration::from_secs(3600),
         max_body_bytes: 1024 * 1024,
+        timeout: std::time::Duration::from_secs(30),
         kind: SourceKind::Json {
             url: url.parse().unwrap(),
             items: items.into(),

@@ -133,6 +133,7 @@ fn kind(url: Url, tags: &[&str], token_env: Option<&str>) -> Box<dyn Kind> {
         interval: Duration::from_secs(60),
         backfill: Duration::from_secs(12 * 3600),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        timeout: std::time::Duration::from_secs(30),
         kind: SourceKind::Mastodon {
             url,
             tags: tags.iter().map(|t| t.to_string()).collect(),

@@ -143,6 +143,7 @@ fn kind(url: &Url, subreddit: bool, credentials: Option<(&str, &str)>) -> Box<dy
         interval: Duration::from_secs(60),
         backfill: Duration::from_secs(3600),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        timeout: std::time::Duration::from_secs(30),
         kind: SourceKind::Reddit {
             url: url.clone(),
             query: (!subreddit).then(|| "kroonbank".to_string()),

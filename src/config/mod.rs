@@ -222,6 +222,7 @@ mod tests {
             name = "news"
             kind = "rss"
             interval = "5x"
+            timeout = "0s"
 
             [[sources]]
             name = "news"
@@ -238,6 +239,7 @@ mod tests {
         for needle in [
             "sources[0].url: required for kind rss",
             "sources[0].interval: \"5x\" is not a duration",
+            "sources[0].timeout: \"0s\" must be longer than zero",
             "sources[1].name: \"news\" is used by sources[0] too",
             "sources[1].kind: unknown kind \"telegraph\"",
             "watches[0].terms: give at least one term",

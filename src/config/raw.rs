@@ -45,6 +45,7 @@ pub struct RawSource {
     pub interval: Option<String>,
     pub backfill: Option<String>,
     pub max_body_bytes: Option<u64>,
+    pub timeout: Option<String>,
     // mastodon
     pub tags: Option<Vec<String>>,
     pub token_env: Option<String>,

@@ -21,6 +21,8 @@ pub struct SourceSpec {
     /// How far back the first poll pages, to seed the baseline.
     pub backfill: Duration,
     pub max_body_bytes: u64,
+    /// How long one request may take, connecting and reading the whole body.
+    pub timeout: Duration,
     pub kind: SourceKind,
 }
 
@@ -146,9 +148,13 @@ pub(super) fn validate(raw: Vec<RawSource>, base_dir: &Path, problems: &mut Prob
         if max_body_bytes < 1024 {
             problems.add(format!("{at}.max_body_bytes"), format!("{max_body_bytes} is too small (at least 1024)"));
         }
+        let timeout = r
+            .timeout
+            .as_deref()
+            .map_or(Some(Duration::from_secs(30)), |d| duration(&format!("{at}.timeout"), d, problems));
         let kind = kind(&at, r, base_dir, problems);
-        if let (Some(interval), Some(backfill), Some(kind)) = (interval, backfill, kind) {
-            out.push(SourceSpec { name, interval, backfill, max_body_bytes, kind });
+        if let (Some(interval), Some(backfill), Some(timeout), Some(kind)) = (interval, backfill, timeout, kind) {
+            out.push(SourceSpec { name, interval, backfill, max_body_bytes, timeout, kind });
         }
     }
     out

@@ -140,6 +140,8 @@ pub fn parse_json_body(body: &[u8], content_type: Option<&str>) -> Result<serde_
 pub struct Http {
     client: reqwest::Client,
     max_body_bytes: u64,
+    /// For the whole request, body included (a server trickling bytes cannot hold a poll).
+    timeout: Duration,
 }
 
 impl Http {
@@ -153,12 +155,12 @@ impl Http {
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
             .map_err(|e| SourceError::Config(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Http { client, max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES })
+        Ok(Http { client, max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES, timeout: REQUEST_TIMEOUT })
     }
 
-    /// The same client with another body limit (per source).
-    pub fn with_limit(&self, max_body_bytes: u64) -> Http {
-        Http { client: self.client.clone(), max_body_bytes }
+    /// The same client with a source's body limit and request timeout.
+    pub fn for_source(&self, max_body_bytes: u64, timeout: Duration) -> Http {
+        Http { client: self.client.clone(), max_body_bytes, timeout }
     }
 
     /// Sends `req`. 2xx and 304 are answers; any other status is an error carrying the
@@ -167,14 +169,15 @@ impl Http {
         let mut builder = match req.method {
             Method::Get => self.client.get(req.url.clone()),
             Method::Post => self.client.post(req.url.clone()),
-        };
+        }
+        .timeout(self.timeout);
         for (k, v) in &req.headers {
             builder = builder.header(k.as_str(), v.as_str());
         }
         if let Some(body) = req.body {
             builder = builder.body(body);
         }
-        let resp = builder.send().await.map_err(map_error)?;
+        let resp = builder.send().await.map_err(|e| map_error(e, self.timeout))?;
         let status = resp.status().as_u16();
         let headers = resp.headers();
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -198,7 +201,7 @@ impl Http {
         let mut body = Vec::new();
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(map_error)?;
+            let chunk = chunk.map_err(|e| map_error(e, self.timeout))?;
             if body.len() as u64 + chunk.len() as u64 > self.max_body_bytes {
                 return Err(SourceError::TooLarge { limit: self.max_body_bytes });
             }
@@ -208,9 +211,9 @@ impl Http {
     }
 }
 
-fn map_error(e: reqwest::Error) -> SourceError {
+fn map_error(e: reqwest::Error, timeout: Duration) -> SourceError {
     if e.is_timeout() {
-        SourceError::Timeout(REQUEST_TIMEOUT)
+        SourceError::Timeout(timeout)
     } else if e.is_redirect() {
         SourceError::Redirects(MAX_REDIRECTS)
     } else if e.is_connect() {

@@ -128,7 +128,7 @@ pub struct Source {
 impl Source {
     pub fn new(spec: SourceSpec, http: &Http) -> Result<Source, SourceError> {
         let kind = super::build(&spec)?;
-        let http = http.with_limit(spec.max_body_bytes);
+        let http = http.for_source(spec.max_body_bytes, spec.timeout);
         Ok(Source { spec, kind, http })
     }
 
