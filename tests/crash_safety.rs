@@ -18,7 +18,6 @@ mod storm_stream;
 mod webhook_sink;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -157,7 +156,14 @@ fn killed_at_random_moments_it_counts_every_mention_once_and_delivers_every_aler
     // Then let it run: up, to the end of the feed, every mention journaled, nothing pending.
     let store = Store::open(&dir.path().join("state.db")).expect("state file");
     let deadline = Instant::now() + Duration::from_secs(120);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < deadline {
+    // Up means its last start logged "running" (signal handlers are in place by then, so the
+    // SIGTERM below is a stop request, not a kill).
+    let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    while read_log().matches("stormwatch running").count() < kills + 1 {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the last start never came up:\n{}", read_log());
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     let journaled = |store: &Store| {
@@ -181,9 +187,8 @@ fn killed_at_random_moments_it_counts_every_mention_once_and_delivers_every_aler
     }
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let status = child.wait().expect("wait");
-    let mut log = String::new();
-    let _ = std::fs::File::open(&log_path).and_then(|mut f| f.read_to_string(&mut log));
-    assert!(status.success(), "the last run stops cleanly: {status:?}");
+    let log = read_log();
+    assert!(status.success(), "the last run stops cleanly: {status:?}\n{log}");
 
     // Every mention once, in the journal and in the windows.
     let counted = journaled(&store) as usize;

@@ -522,3 +522,37 @@ async fn a_bare_next_page_token_without_a_param_is_a_config_error() {
     let err = page(kind.as_ref(), &first.cursor, "2024-09-24T00:00:00Z").await.unwrap_err();
     assert!(matches!(&err, SourceError::Config(m) if m.contains("cursor.param")), "{err}");
 }
+
+#[tokio::test]
+async fn the_same_page_under_ever_new_links_ends_the_pass_and_newer_items_are_still_seen() {
+    #[derive(Default)]
+    struct Loop {
+        newest: Option<&'static str>,
+        requests: usize,
+    }
+    let state: Shared<Loop> = Arc::default();
+    async fn looping(State(s): State<Shared<Loop>>, Query(q): Query<HashMap<String, String>>) -> Response {
+        let mut s = s.lock().unwrap();
+        s.requests += 1;
+        let n: u32 = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+        let mut results = vec![
+            json!({"id": "a", "body": "een", "at": 1727174000}),
+            json!({"id": "b", "body": "twee", "at": 1727173000}),
+        ];
+        if let (1, Some(id)) = (n, s.newest) {
+            results.insert(0, json!({"id": id, "body": "nieuw", "at": 1727175000}));
+        }
+        axum::Json(json!({"results": results, "next": format!("/feed?page={}", n + 1)})).into_response()
+    }
+    let base = serve(Router::new().route("/feed", get(looping)).with_state(state.clone())).await;
+    let f = JsonFields { created: Some("/at".into()), ..fields("/id", "/body") };
+    let cursor = JsonCursor::NextPage { pointer: "/next".into(), param: None };
+    let kind = source(&format!("{base}/feed"), "/results", f, cursor, None);
+    let mut cursor = Value::Null;
+    let pages = poll(kind.as_ref(), &mut cursor, "2024-09-24T00:00:00Z").await;
+    assert_eq!(ids(&pages), ["a", "b"]);
+    assert_eq!(state.lock().unwrap().requests, 2, "the repeated page ended the pass");
+    state.lock().unwrap().newest = Some("c");
+    let pages = poll(kind.as_ref(), &mut cursor, "2024-09-24T00:00:00Z").await;
+    assert_eq!(ids(&pages), ["c"], "the next pass starts at the top again");
+}

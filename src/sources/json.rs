@@ -426,9 +426,12 @@ impl Json {
         };
         let latest_sane = req.now + chrono::Duration::from_std(MAX_FUTURE_SKEW).unwrap_or_default();
         let mut reached_old = false;
+        let listed = parsed.items.len();
+        let mut repeated = 0;
         for item in parsed.items {
             let id = &item.mention.id;
             if pos.pass_known.contains(id) {
+                repeated += 1;
                 continue; // shown again lower down in this pass (an offset-paged list shifted)
             }
             if pos.known.contains(id) || item.created.is_some_and(|t| t < horizon) {
@@ -443,10 +446,13 @@ impl Json {
             }
             page.mentions.push(item.mention);
         }
-        // A page that points at itself ends the pass instead of looping.
+        // A page that points at itself, or that shows only what this pass has shown already
+        // (a server serving the same page under ever new links), ends the pass instead of
+        // paging on forever: the pass must end for the next one to see newer items.
         let next = parsed.next_page.filter(|n| pos.next.as_ref() != Some(n));
+        let nothing_new = listed > 0 && repeated == listed;
         match next {
-            Some(next) if !reached_old => {
+            Some(next) if !reached_old && !nothing_new => {
                 pos.next = Some(next);
                 page.more = true;
             }
