@@ -330,6 +330,7 @@ mod tests {
         let smtp = c.smtp.unwrap();
         assert_eq!((smtp.port, smtp.tls), (25, SmtpTls::None));
         assert_eq!(c.alerts.repeat_interval, Duration::from_secs(1800));
+        assert!(c.server.listen.ip().is_loopback(), "the server listens on loopback unless told otherwise");
         let c = load("[smtp]\nhost = \"mail.example.org\"\nfrom = \"sw@example.org\"\n").unwrap();
         assert_eq!(c.smtp.map(|s| (s.port, s.tls)), Some((587, SmtpTls::StartTls)));
     }
