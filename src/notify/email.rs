@@ -15,6 +15,10 @@ use crate::config::{SmtpSpec, SmtpTls};
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    /// `[smtp] timeout`, for the whole session: lettre's async transport applies its own
+    /// timeout to the TCP connect only, so a relay that accepts and then says nothing would
+    /// hold the delivery (and its slot in the worker) for as long as it keeps the line open.
+    timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -37,7 +41,7 @@ impl Mailer {
             builder = builder.credentials(Credentials::new(user.clone(), password));
         }
         let from = spec.from.parse().map_err(|e| format!("smtp.from: {e}"))?;
-        Ok(Mailer { transport: builder.build(), from })
+        Ok(Mailer { transport: builder.build(), from, timeout: spec.timeout })
     }
 
     /// Sends one message to `to`. The Message-ID is derived from the idempotency key, so a
@@ -45,7 +49,13 @@ impl Mailer {
     /// thread per alert.
     pub async fn send(&self, to: &[String], message: &AlertMessage, key: &str) -> Result<(), SendError> {
         let email = build(&self.from, to, message, key)?;
-        self.transport.send(email).await.map(|_| ()).map_err(|e| {
+        let Ok(sent) = tokio::time::timeout(self.timeout, self.transport.send(email)).await else {
+            let limit = humantime::format_duration(self.timeout);
+            let reason =
+                format!("SMTP: timed out: the relay did not finish the session within {limit} ([smtp] timeout)");
+            return Err(SendError::Retry { reason, after: None });
+        };
+        sent.map(|_| ()).map_err(|e| {
             let reason = format!("SMTP: {e}");
             if e.is_permanent() {
                 SendError::Permanent(reason)

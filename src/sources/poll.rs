@@ -190,7 +190,9 @@ impl Source {
                 report.skipped += page.skipped.len();
                 ctx.stats.skipped_items.fetch_add(page.skipped.len() as u64, Ordering::Relaxed);
                 let first = &page.skipped[0];
-                warn!(source = %self.spec.name, count = page.skipped.len(), first_item = %first.item, why = %first.why, "items skipped");
+                // Debug-formatted: an item id and the reason quote the feed, which may hold
+                // terminal escapes; `?` shows them as `\u{1b}` instead of sending them to a terminal.
+                warn!(source = %self.spec.name, count = page.skipped.len(), first_item = ?first.item, why = ?first.why, "items skipped");
             }
             let ids: Vec<String> = page.mentions.iter().map(|m| m.id.clone()).collect();
             let (store, name) = (ctx.store.clone(), self.spec.name.clone());
