@@ -144,6 +144,8 @@ const MIGRATIONS: &[&str] = &[
 pub enum StoreError {
     #[error("cannot open the state file {path}: {source} (stormwatch needs a writable SQLite file; check [storage] path, permissions and free space)")]
     Open { path: String, source: rusqlite::Error },
+    #[error("cannot write next to the state file {path}: {why} (stormwatch needs a writable state file with room to grow and will not run without one; free space or fix permissions in that folder, or set another [storage] path)")]
+    NotWritable { path: String, why: String },
     #[error("state file {path} was written by a newer stormwatch (schema {found}, this one knows {known}); upgrade stormwatch or use another [storage] path")]
     TooNew { path: String, found: i64, known: i64 },
     #[error("state file error: {0}")]
@@ -192,6 +194,33 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// How much a test write next to the state file must be able to put on disk at open. SQLite
+/// needs room for its WAL before a commit can land; a disk with less than this free would let
+/// the daemon start and then fail every page, so it is refused at start instead.
+const HEADROOM: usize = 1 << 20;
+
+/// Writes and syncs `HEADROOM` bytes in the state file's folder, then removes them. SQLite's
+/// own words for a full disk or a read-only filesystem ("disk I/O error", "unable to open
+/// database file") do not say what to fix, and a full disk whose WAL already exists passes
+/// SQLite's checks: the operating system's error here names the cause.
+fn check_headroom(path: &Path) -> Result<(), String> {
+    use std::io::Write;
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let probe = folder.join(format!(".{name}.headroom-{}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .and_then(|mut f| f.write_all(&vec![0; HEADROOM]).and_then(|()| f.sync_all()));
+    let removed = std::fs::remove_file(&probe);
+    match (written, removed) {
+        (Err(e), _) => Err(format!("a {} KiB test write in {} fails: {e}", HEADROOM / 1024, folder.display())),
+        (Ok(()), Err(e)) => Err(format!("cannot remove the test file {}: {e}", probe.display())),
+        (Ok(()), Ok(())) => Ok(()),
+    }
+}
+
 fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
@@ -204,6 +233,7 @@ impl Store {
     /// Opens (creating if needed) the state file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let open_err = |source| StoreError::Open { path: path.display().to_string(), source };
+        check_headroom(path).map_err(|why| StoreError::NotWritable { path: path.display().to_string(), why })?;
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(open_err)?;
         // WAL: readers don't block the writer; NORMAL sync is durable across process crashes.
