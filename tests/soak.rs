@@ -36,18 +36,21 @@
 //! port) at a time, so the feeds listen on 25 loopback addresses (127.0.0.2 to 127.0.0.26),
 //! 20 sources each. Linux routes all of 127.0.0.0/8 to loopback without setup.
 
+#[path = "support/daemon.rs"]
+mod daemon;
 #[path = "support/webhook_sink.rs"]
 mod webhook_sink;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
+use daemon::Daemon;
 use webhook_sink::WebhookSink;
 
 const WATCHES: usize = 200;
@@ -374,59 +377,25 @@ struct Sample {
     cpu_ticks: u64,
 }
 
-struct Daemon {
-    child: Child,
-    port: u16,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Daemon {
-    /// A failed assertion must not leave the daemon running.
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Daemon {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn tail(&self) -> String {
-        let log = self.log();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-
-    /// Panics (with the log's end) if the daemon exited.
-    fn alive(&mut self) {
-        if let Some(status) = self.child.try_wait().expect("wait") {
-            panic!("the daemon exited under load: {status:?}\n{}", self.tail());
-        }
-    }
-
-    fn sample(&mut self) -> (Sample, String) {
-        self.alive();
-        let metrics = get(self.port, "/metrics");
-        let (rss_kib, cpu_ticks) = usage(self.child.id()).unwrap_or_default();
-        let queue = samples(&metrics)
-            .filter(|(n, l, _)| *n == "stormwatch_channel_depth" && l.get("channel") == Some(&"mentions"))
-            .map(|(_, _, v)| v)
-            .sum();
-        let s = Sample {
-            at: Utc::now(),
-            scored: sum(&metrics, "stormwatch_mentions_scored_total"),
-            new: sum(&metrics, "stormwatch_mentions_new_total"),
-            poll_errors: sum(&metrics, "stormwatch_poll_errors_total"),
-            mention_queue: queue,
-            rss_kib,
-            cpu_ticks,
-        };
-        (s, metrics)
-    }
+/// One look at the daemon: its metrics (on `port`) and its memory and CPU so far.
+fn sample(daemon: &mut Daemon, port: u16) -> (Sample, String) {
+    daemon.alive();
+    let metrics = get(port, "/metrics");
+    let (rss_kib, cpu_ticks) = usage(daemon.child.id()).unwrap_or_default();
+    let queue = samples(&metrics)
+        .filter(|(n, l, _)| *n == "stormwatch_channel_depth" && l.get("channel") == Some(&"mentions"))
+        .map(|(_, _, v)| v)
+        .sum();
+    let s = Sample {
+        at: Utc::now(),
+        scored: sum(&metrics, "stormwatch_mentions_scored_total"),
+        new: sum(&metrics, "stormwatch_mentions_new_total"),
+        poll_errors: sum(&metrics, "stormwatch_poll_errors_total"),
+        mention_queue: queue,
+        rss_kib,
+        cpu_ticks,
+    };
+    (s, metrics)
 }
 
 /// Firing alerts per watch, from `stormwatch_alerts_total` (counted before any receiver cap).
@@ -490,21 +459,8 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
         Command::new(env!("CARGO_BIN_EXE_stormwatch")).args(["check", "-c"]).arg(&config_path).output().expect("check");
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
 
-    let log_path = dir.path().join("daemon.log");
-    let log_file = std::fs::File::create(&log_path).expect("log file");
     let spawned = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
-        .args(["run", "-c"])
-        .arg(&config_path)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .expect("start the daemon");
-    let mut daemon = Daemon { child, port, log: log_path };
-    let stop = |daemon: &mut Daemon| {
-        let _ = Command::new("kill").args(["-TERM", &daemon.child.id().to_string()]).status();
-    };
+    let mut daemon = Daemon::start(&config_path, dir.path().join("daemon.log"));
 
     // Up, and the first round (every source's backfill) counted.
     let rss_idle = loop {
@@ -518,20 +474,20 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
     while !daemon.log().contains("first poll of every source in") {
         daemon.alive();
         if spawned.elapsed() > Duration::from_secs(300) {
-            stop(&mut daemon);
+            daemon.stop(Duration::from_secs(30));
             panic!("the first round never completed:\n{}", daemon.tail());
         }
         std::thread::sleep(Duration::from_millis(200));
     }
     let first_round = spawned.elapsed();
-    let (after_first, _) = daemon.sample();
+    let (after_first, _) = sample(&mut daemon, port);
     // Then caught up: what was published meanwhile is taken (at most two polls behind).
     let lag = |s: &Sample| farm.offered(farm.start, s.at) as f64 - s.new;
     let caught_up_by = Instant::now() + Duration::from_secs(90);
-    let mut s0 = daemon.sample().0;
+    let mut s0 = sample(&mut daemon, port).0;
     while lag(&s0) > (RATE * 10) as f64 && Instant::now() < caught_up_by {
         std::thread::sleep(Duration::from_secs(1));
-        s0 = daemon.sample().0;
+        s0 = sample(&mut daemon, port).0;
     }
     let lag_start = lag(&s0);
 
@@ -553,7 +509,7 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
     let mut max_queue: f64 = 0.0;
     while started.elapsed() < measured {
         std::thread::sleep(Duration::from_secs(5).min(measured.saturating_sub(started.elapsed())));
-        let (s, _) = daemon.sample();
+        let (s, _) = sample(&mut daemon, port);
         max_queue = max_queue.max(s.mention_queue);
         if mid.is_none() && started.elapsed() >= measured / 2 {
             mid = Some(s);
@@ -578,7 +534,7 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
     // the load still on.
     let alerts_by =
         Instant::now() + (last_storm_end - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(120);
-    let (mut end, mut metrics) = daemon.sample();
+    let (mut end, mut metrics) = sample(&mut daemon, port);
     loop {
         let fired = firings(&metrics);
         if storms.iter().all(|s| fired.get(&format!("w{:03}", s.watch)).is_some_and(|n| *n >= 1.0))
@@ -587,21 +543,13 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
             break;
         }
         std::thread::sleep(Duration::from_secs(2));
-        (end, metrics) = daemon.sample();
+        (end, metrics) = sample(&mut daemon, port);
     }
     let waited_for_alerts = (end.at - s1.at).num_seconds();
 
     // Stop, as systemd does, and read what happened.
-    stop(&mut daemon);
-    let stopping = Instant::now();
-    let status = loop {
-        if let Some(status) = daemon.child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(stopping.elapsed() < Duration::from_secs(30), "did not stop within 30 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let stop_secs = stopping.elapsed().as_secs_f64();
+    let (status, stopping) = daemon.stop(Duration::from_secs(30));
+    let stop_secs = stopping.as_secs_f64();
     let log = daemon.log();
 
     let window = (s1.at - s0.at).num_milliseconds() as f64 / 1000.0;

@@ -10,16 +10,20 @@
 //! `chmod` (which root ignores) or, as root, the tmpfs remounted read-only. Where neither can
 //! be had, the test says why on stderr and passes without checking.
 
+#[path = "support/daemon.rs"]
+mod daemon;
+
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use daemon::Daemon;
 use stormwatch::store::{SourceState, Store};
 
 /// A tmpfs mounted for one test, unmounted when dropped.
@@ -273,42 +277,6 @@ impl Feed {
     }
 }
 
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Polls `ok` until it holds or `limit` passes; fails with the daemon's log.
-    fn wait(&mut self, what: &str, limit: Duration, mut ok: impl FnMut(&str) -> bool) {
-        let end = Instant::now() + limit;
-        loop {
-            let log = self.log();
-            if ok(&log) {
-                return;
-            }
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                panic!("the daemon exited ({status:?}) while waiting for {what}:\n{log}");
-            }
-            assert!(Instant::now() < end, "{what} did not happen within {limit:?}:\n{log}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 #[test]
 fn a_disk_that_fills_while_running_loses_no_mention() {
     let fs = match Tmpfs::mount("4m") {
@@ -337,16 +305,7 @@ fn a_disk_that_fills_while_running_loses_no_mention() {
         ),
     )
     .expect("config");
-    let log = dir.path().join("daemon.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
-        .args(["run", "-c"])
-        .arg(&config)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("start the daemon");
-    let mut daemon = Daemon { child, log };
+    let mut daemon = Daemon::start(&config, dir.path().join("daemon.log"));
     // Opened while there is space (opening writes); reads keep working on a full disk.
     let store = Store::open(&state).expect("the state file");
     let journaled = |store: &Store| {
@@ -376,25 +335,15 @@ fn a_disk_that_fills_while_running_loses_no_mention() {
     let after = wait_journaled(50, Duration::from_secs(30));
     assert_eq!(after, 50, "every mention journaled once space was back ({during} while full):\n{}", daemon.log());
     assert!(daemon.child.try_wait().expect("wait").is_none(), "the daemon stayed up:\n{}", daemon.log());
-    let _ = Command::new("kill").args(["-TERM", &daemon.child.id().to_string()]).status();
-    let end = Instant::now() + Duration::from_secs(12);
-    let status = loop {
-        if let Some(s) = daemon.child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(Instant::now() < end, "did not stop on SIGTERM:\n{}", daemon.log());
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (status, _) = daemon.stop(Duration::from_secs(12));
     let log = daemon.log();
     assert!(status.success(), "clean stop: {status:?}\n{log}");
     assert!(!log.contains("panicked"), "{log}");
     assert_eq!(journaled(&store), 50, "nothing counted twice");
     drop(store);
     assert_eq!(integrity(&state), "ok");
-    let mut stderr = String::new();
-    let _ = std::fs::File::open(&daemon.log).and_then(|mut f| f.read_to_string(&mut stderr));
     eprintln!(
         "disk full while running: {during} of 50 journaled while full; log lines about it: {}",
-        stderr.lines().filter(|l| l.contains("disk is full")).count()
+        log.lines().filter(|l| l.contains("disk is full")).count()
     );
 }
