@@ -107,7 +107,7 @@ impl Dispatcher {
         if self.unsaved.0.is_empty() && self.unsaved.1.is_empty() {
             return Ok(0);
         }
-        let n = self.outbox.enqueue(&self.unsaved.0, &self.unsaved.1, Utc::now())?;
+        let n = self.outbox.enqueue(&self.unsaved.0, &self.unsaved.1, crate::clock::now())?;
         self.unsaved = (Vec::new(), Vec::new());
         if n > 0 {
             self.wake.notify_one();

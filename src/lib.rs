@@ -5,6 +5,7 @@
 //! cross each step live in [`model`]. See `docs/` and the design notes in the README.
 
 pub mod alert;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod detect;

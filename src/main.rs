@@ -278,6 +278,15 @@ const EXAMPLES: &[(&str, &str)] = &[
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    match stormwatch::clock::init() {
+        Ok(None) => {}
+        Ok(Some(c)) => tracing::warn!(speed = c.speed, now = %stormwatch::clock::now(), var = stormwatch::clock::VAR,
+            "running on a simulated clock, for tests and rehearsals only: every wait and time stamp is on it"),
+        Err(e) => {
+            eprintln!("stormwatch: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

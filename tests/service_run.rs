@@ -344,3 +344,21 @@ fn pushed_mentions_are_checked_deduplicated_counted_and_show_in_metrics_and_the_
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the mention is shown as text");
     assert!(!page.contains("<script>"), "and never as markup");
 }
+
+#[test]
+fn an_unreadable_simulated_clock_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config_path = dir.path().join("stormwatch.toml");
+    std::fs::write(&config_path, "[storage]\npath = \"state.db\"\n").expect("config");
+    let out = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+        .args(["run", "-c"])
+        .arg(&config_path)
+        .env("STORMWATCH_CLOCK", "168,next monday,2026-12-03T17:00:00Z")
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("STORMWATCH_CLOCK: simulated time \"next monday\" is not RFC 3339"), "{err}");
+    assert!(err.contains("expected SPEED,SIM,REAL"), "says what is expected: {err}");
+    assert!(!dir.path().join("state.db").exists(), "nothing was opened");
+}

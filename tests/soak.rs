@@ -12,7 +12,8 @@
 //! 1.2 × middle), every episode alerted, the daemon never exited and stopped cleanly.
 //!
 //! Short form (CI): `cargo test --release --test soak`. Long form:
-//! `STORMWATCH_SOAK_SECS=3600 cargo test --release --test soak -- --nocapture`.
+//! `STORMWATCH_SOAK_SECS=3600 cargo test --release --test soak -- --nocapture`. With
+//! `STORMWATCH_SOAK_LOG=path` the daemon's log is kept there.
 //!
 //! **Time is real, not accelerated.** Detection buckets mentions by their own published time,
 //! so history can be compressed: the feeds serve `BACKFILL` of it on the first poll, and the
@@ -51,6 +52,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use daemon::Daemon;
+use stormwatch::clock::Simulated;
 use webhook_sink::WebhookSink;
 
 const WATCHES: usize = 200;
@@ -68,11 +70,112 @@ const STORM_WATCHES: [usize; 5] = [7, 48, 93, 141, 188];
 /// One slot in this many carries an extra storm mention while a storm is on: 10/s for the
 /// storm's watch, as many as its usual rate, nearly all negative.
 const STORM_EVERY: u64 = 200;
-const STORM_SECS: i64 = 90;
 /// The share of the offered rate the daemon must take, measured over the measured part.
 const MIN_HELD: f64 = 0.9;
 
-/// A storm on one watch, from `from` for `STORM_SECS`.
+/// One run of the soak, from `STORMWATCH_SOAK_SPEED` and `STORMWATCH_SOAK_SECS`: at real time
+/// (speed 1; the history is compressed so that every watch is warmed up when the measured part
+/// starts), or on a simulated clock `speed` times as fast, shared by the daemon and the feeds,
+/// where the watches warm up live on the default thresholds.
+struct Form {
+    speed: f64,
+    /// Real length of the measured part.
+    measured: Duration,
+}
+
+/// Polls per source per real second, accelerated: often enough for 1-minute buckets at a few
+/// hundred times real speed, rare enough that 500 sources cost ~250 requests a second.
+const ACCELERATED_POLL_SECS: f64 = 2.0;
+/// Simulated time after the watches' warm-up before storms are placed: the learning lag
+/// (`lateness`, 1 h by default) and some settling.
+const SETTLE_SECS: f64 = 3600.0 + 1800.0;
+/// Simulated time kept free of storms at the end of an accelerated run.
+const TAIL_SECS: f64 = 7200.0;
+
+impl Form {
+    fn from_env() -> Form {
+        let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<f64>().ok());
+        Form {
+            speed: var("STORMWATCH_SOAK_SPEED").unwrap_or(1.0).max(1.0),
+            measured: Duration::from_secs_f64(var("STORMWATCH_SOAK_SECS").unwrap_or(120.0).max(30.0)),
+        }
+    }
+
+    fn accelerated(&self) -> bool {
+        self.speed > 1.0
+    }
+
+    /// Simulated seconds of the measured part.
+    fn span(&self) -> f64 {
+        self.measured.as_secs_f64() * self.speed
+    }
+
+    /// The clock the feeds and the daemon share. An accelerated week starts on a Monday at
+    /// midnight, two weeks back (so the whole run is in the past).
+    fn clock(&self) -> Simulated {
+        let now = Utc::now();
+        if !self.accelerated() {
+            return Simulated { speed: 1.0, sim: now, real: now };
+        }
+        use chrono::Datelike;
+        let monday = now.date_naive() - chrono::Days::new(14 + u64::from(now.weekday().num_days_from_monday()));
+        Simulated { speed: self.speed, sim: monday.and_time(chrono::NaiveTime::MIN).and_utc(), real: now }
+    }
+
+    fn daemon_env(&self, clock: &Simulated) -> Vec<(&'static str, String)> {
+        if !self.accelerated() {
+            return Vec::new();
+        }
+        let value = format!("{},{},{}", clock.speed, clock.sim.to_rfc3339(), clock.real.to_rfc3339());
+        vec![(stormwatch::clock::VAR, value)]
+    }
+
+    fn interval_secs(&self) -> u64 {
+        if self.accelerated() {
+            (ACCELERATED_POLL_SECS * self.speed).round() as u64
+        } else {
+            5
+        }
+    }
+
+    /// Simulated warm-up: the default day when the run is long enough to judge days after it,
+    /// a quarter of a shorter run, and nothing at real time (the compressed history covers it).
+    fn warm_up_secs(&self) -> f64 {
+        match self.accelerated() {
+            false => 0.0,
+            true if self.span() >= 3.0 * 86_400.0 => 86_400.0,
+            true => (self.span() / 4.0 / 60.0).floor() * 60.0,
+        }
+    }
+
+    /// Each watch's `[watches.thresholds]`.
+    fn thresholds(&self) -> String {
+        match self.accelerated() {
+            false => "[watches.thresholds]\nwarm_up = \"3m\"\nlateness = \"1m\"\n".to_string(),
+            true if self.warm_up_secs() >= 86_400.0 => String::new(),
+            true => format!("[watches.thresholds]\nwarm_up = \"{}m\"\n", self.warm_up_secs() as u64 / 60),
+        }
+    }
+
+    /// When storm `e` starts, after the measured part starts (simulated).
+    fn storm_start(&self, e: usize) -> chrono::Duration {
+        let at = if self.accelerated() {
+            let from = self.warm_up_secs() + SETTLE_SECS;
+            let room = self.span() - from - TAIL_SECS;
+            assert!(room > 0.0, "at speed {} the measured part is too short to judge anything", self.speed);
+            from + room * (0.1 + 0.2 * e as f64)
+        } else {
+            self.span() * (0.1 + 0.08 * e as f64)
+        };
+        chrono::Duration::milliseconds((at * 1000.0) as i64)
+    }
+
+    fn storm_length(&self) -> chrono::Duration {
+        chrono::Duration::seconds(if self.accelerated() { 1800 } else { 90 })
+    }
+}
+
+/// A storm on one watch, from `from` for the form's storm length.
 #[derive(Clone, Copy)]
 struct Storm {
     watch: usize,
@@ -85,6 +188,10 @@ struct Storm {
 /// storm is on, sometimes one storm mention (the ids after it). Everything an item says is
 /// derived from (source, slot), so nothing is stored and a repeated poll sees the same item.
 struct Farm {
+    /// The clock the feeds publish on: the daemon's (simulated when the soak is accelerated).
+    clock: Simulated,
+    /// Simulated time between two slots of one source: the real rate is `RATE` at any speed.
+    slot_micros: i64,
     start: DateTime<Utc>,
     terms: Vec<String>,
     /// Set once, when the measured part starts (always for times after that).
@@ -174,15 +281,22 @@ fn terms() -> Vec<String> {
 }
 
 impl Farm {
+    /// Now, on the feeds' (and the daemon's) clock.
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.at(Utc::now())
+    }
+
     fn slot_time(&self, source: usize, slot: u64) -> DateTime<Utc> {
         self.start
-            + chrono::Duration::microseconds(slot as i64 * SLOT_MICROS + source as i64 * SLOT_MICROS / SOURCES as i64)
+            + chrono::Duration::microseconds(
+                slot as i64 * self.slot_micros + source as i64 * self.slot_micros / SOURCES as i64,
+            )
     }
 
     /// The last slot of `source` published at or before `t` (`None` before its first).
     fn last_slot(&self, source: usize, t: DateTime<Utc>) -> Option<u64> {
-        let micros = (t - self.start).num_microseconds()? - source as i64 * SLOT_MICROS / SOURCES as i64;
-        (micros >= 0).then_some((micros / SLOT_MICROS) as u64)
+        let micros = (t - self.start).num_microseconds()? - source as i64 * self.slot_micros / SOURCES as i64;
+        (micros >= 0).then_some((micros / self.slot_micros) as u64)
     }
 
     /// The item with index `k` in slot `slot` of `source` (0: the slot's mention; 1 + e: a
@@ -272,7 +386,7 @@ async fn feed(
 ) -> axum::Json<serde_json::Value> {
     let since: u64 = q.get("since_id").and_then(|s| s.parse().ok()).unwrap_or(0);
     // The whole backlog in one page: with the `max_id` cursor a first poll is one request.
-    let items = farm.items(source.min(SOURCES - 1), since, Utc::now(), 20_000);
+    let items = farm.items(source.min(SOURCES - 1), since, farm.now(), 20_000);
     farm.served.fetch_add(items.len() as u64, Ordering::Relaxed);
     let data: Vec<serde_json::Value> = items.iter().map(|i| farm.json(i)).collect();
     axum::Json(serde_json::json!({ "data": data }))
@@ -369,6 +483,8 @@ fn clock_ticks_per_sec() -> f64 {
 #[derive(Clone, Copy)]
 struct Sample {
     at: DateTime<Utc>,
+    /// `at` on the daemon's clock.
+    sim: DateTime<Utc>,
     scored: f64,
     new: f64,
     poll_errors: f64,
@@ -378,7 +494,7 @@ struct Sample {
 }
 
 /// One look at the daemon: its metrics (on `port`) and its memory and CPU so far.
-fn sample(daemon: &mut Daemon, port: u16) -> (Sample, String) {
+fn sample(daemon: &mut Daemon, port: u16, clock: &Simulated) -> (Sample, String) {
     daemon.alive();
     let metrics = get(port, "/metrics");
     let (rss_kib, cpu_ticks) = usage(daemon.child.id()).unwrap_or_default();
@@ -386,8 +502,10 @@ fn sample(daemon: &mut Daemon, port: u16) -> (Sample, String) {
         .filter(|(n, l, _)| *n == "stormwatch_channel_depth" && l.get("channel") == Some(&"mentions"))
         .map(|(_, _, v)| v)
         .sum();
+    let at = Utc::now();
     let s = Sample {
-        at: Utc::now(),
+        at,
+        sim: clock.at(at),
         scored: sum(&metrics, "stormwatch_mentions_scored_total"),
         new: sum(&metrics, "stormwatch_mentions_new_total"),
         poll_errors: sum(&metrics, "stormwatch_poll_errors_total"),
@@ -415,14 +533,16 @@ fn mib(kib: u64) -> f64 {
 
 #[test]
 fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every_storm_alerted() {
-    let measured = Duration::from_secs(
-        std::env::var("STORMWATCH_SOAK_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(120).max(30),
-    );
+    let form = Form::from_env();
+    let measured = form.measured;
     let dir = tempfile::tempdir().expect("temp dir");
     let terms = terms();
     assert_eq!(terms.iter().collect::<BTreeSet<_>>().len(), WATCHES, "one distinct term per watch");
+    let clock = form.clock();
     let farm = Arc::new(Farm {
-        start: Utc::now() - chrono::Duration::seconds(HISTORY_SECS),
+        clock,
+        slot_micros: (SLOT_MICROS as f64 * form.speed) as i64,
+        start: clock.at(Utc::now()) - chrono::Duration::seconds(HISTORY_SECS),
         terms: terms.clone(),
         storms: OnceLock::new(),
         served: AtomicU64::new(0),
@@ -440,18 +560,16 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
     for s in 0..SOURCES {
         config += &format!(
             "[[sources]]\nname = \"feed-{s:03}\"\nkind = \"json\"\nurl = \"http://{}/feed/{s}\"\nitems = \"/data\"\n\
-             interval = \"5s\"\nbackfill = \"{BACKFILL_SECS}s\"\n\
+             interval = \"{}s\"\nbackfill = \"{BACKFILL_SECS}s\"\n\
              [sources.fields]\nid = \"/id\"\ntext = \"/text\"\nauthor = \"/author\"\nfollowers = \"/followers\"\n\
              created = \"/created\"\nlang = \"/lang\"\n\
              [sources.cursor]\nstrategy = \"max_id\"\nparam = \"since_id\"\n",
-            hosts[s % HOSTS]
+            hosts[s % HOSTS],
+            form.interval_secs()
         );
     }
     for (w, term) in terms.iter().enumerate() {
-        config += &format!(
-            "[[watches]]\nname = \"w{w:03}\"\nterms = [\"{term}\"]\n\
-             [watches.thresholds]\nwarm_up = \"3m\"\nlateness = \"1m\"\n"
-        );
+        config += &format!("[[watches]]\nname = \"w{w:03}\"\nterms = [\"{term}\"]\n{}", form.thresholds());
     }
     let config_path = dir.path().join("stormwatch.toml");
     std::fs::write(&config_path, config).expect("config");
@@ -460,7 +578,7 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
 
     let spawned = Instant::now();
-    let mut daemon = Daemon::start(&config_path, dir.path().join("daemon.log"));
+    let mut daemon = Daemon::start_with(&config_path, dir.path().join("daemon.log"), &form.daemon_env(&clock));
 
     // Up, and the first round (every source's backfill) counted.
     let rss_idle = loop {
@@ -480,25 +598,24 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
         std::thread::sleep(Duration::from_millis(200));
     }
     let first_round = spawned.elapsed();
-    let (after_first, _) = sample(&mut daemon, port);
+    let (after_first, _) = sample(&mut daemon, port, &farm.clock);
     // Then caught up: what was published meanwhile is taken (at most two polls behind).
-    let lag = |s: &Sample| farm.offered(farm.start, s.at) as f64 - s.new;
+    let lag = |s: &Sample| farm.offered(farm.start, s.sim) as f64 - s.new;
     let caught_up_by = Instant::now() + Duration::from_secs(90);
-    let mut s0 = sample(&mut daemon, port).0;
+    let mut s0 = sample(&mut daemon, port, &farm.clock).0;
     while lag(&s0) > (RATE * 10) as f64 && Instant::now() < caught_up_by {
         std::thread::sleep(Duration::from_secs(1));
-        s0 = sample(&mut daemon, port).0;
+        s0 = sample(&mut daemon, port, &farm.clock).0;
     }
     let lag_start = lag(&s0);
 
-    // The measured part, with storms at known times in its first half.
-    let secs = measured.as_secs_f64();
+    // The measured part, with storms at known times.
     let storms: Vec<Storm> = STORM_WATCHES
         .iter()
         .enumerate()
         .map(|(e, &watch)| {
-            let from = s0.at + chrono::Duration::milliseconds((secs * (0.1 + 0.08 * e as f64) * 1000.0) as i64);
-            Storm { watch, from, to: from + chrono::Duration::seconds(STORM_SECS) }
+            let from = s0.sim + form.storm_start(e);
+            Storm { watch, from, to: from + form.storm_length() }
         })
         .collect();
     let last_storm_end = storms.iter().map(|s| s.to).max().expect("storms");
@@ -509,7 +626,7 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
     let mut max_queue: f64 = 0.0;
     while started.elapsed() < measured {
         std::thread::sleep(Duration::from_secs(5).min(measured.saturating_sub(started.elapsed())));
-        let (s, _) = sample(&mut daemon, port);
+        let (s, _) = sample(&mut daemon, port, &farm.clock);
         max_queue = max_queue.max(s.mention_queue);
         if mid.is_none() && started.elapsed() >= measured / 2 {
             mid = Some(s);
@@ -532,9 +649,10 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
 
     // The storms alerted (each fires when its first full bucket closes): wait for them with
     // the load still on.
-    let alerts_by =
-        Instant::now() + (last_storm_end - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(120);
-    let (mut end, mut metrics) = sample(&mut daemon, port);
+    let alerts_by = Instant::now()
+        + (last_storm_end - farm.now()).to_std().unwrap_or_default().div_f64(form.speed)
+        + Duration::from_secs(120);
+    let (mut end, mut metrics) = sample(&mut daemon, port, &farm.clock);
     loop {
         let fired = firings(&metrics);
         if storms.iter().all(|s| fired.get(&format!("w{:03}", s.watch)).is_some_and(|n| *n >= 1.0))
@@ -543,7 +661,7 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
             break;
         }
         std::thread::sleep(Duration::from_secs(2));
-        (end, metrics) = sample(&mut daemon, port);
+        (end, metrics) = sample(&mut daemon, port, &farm.clock);
     }
     let waited_for_alerts = (end.at - s1.at).num_seconds();
 
@@ -553,7 +671,7 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
     let log = daemon.log();
 
     let window = (s1.at - s0.at).num_milliseconds() as f64 / 1000.0;
-    let offered = farm.offered(s0.at, s1.at) as f64;
+    let offered = farm.offered(s0.sim, s1.sim) as f64;
     let taken = s1.new - s0.new;
     let scored = s1.scored - s0.scored;
     let held = taken / offered;
@@ -592,13 +710,15 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
         .map(|m| m.len() as f64 / (1024.0 * 1024.0))
         .sum::<f64>();
     eprintln!(
-        "soak: {:.0} s measured ({} watches, {} sources on {} hosts): {:.0} mentions/s taken of {:.0} offered \
+        "soak: {:.0} s measured at speed {} ({:.2} simulated days; {} watches, {} sources on {} hosts): {:.0} mentions/s taken of {:.0} offered \
          ({:.1}%; slowest 30 s {:.0}/s; scored {:.0}/s); RSS idle {:.1} / start {:.1} / mid {:.1} / end {:.1} MiB; \
          CPU {:.0}% of one core; mention queue max {} of 64 batches; lag start {:.0} end {:.0}; poll errors {}; \
          storms alerted {alerted}/{} (firings per watch {fired:?}; webhook: {webhook_firings} firing requests for {firing_alerts} alerts; waited {waited_for_alerts} s after the \
          measured part), false alarms {} {:?}, signals {:?}; first round in {:.1} s ({:.0} mentions), stop {:.1} s; \
          log {} warnings, {} errors, {:.1} MiB; state file {:.0} MiB",
         window,
+        form.speed,
+        (s1.sim - s0.sim).num_seconds() as f64 / 86_400.0,
         WATCHES,
         SOURCES,
         HOSTS,
@@ -631,6 +751,31 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
 
     for w in warning_lines.iter().take(5) {
         eprintln!("soak: warning in the log: {w}");
+    }
+    // Each false firing with its time, so a wave of them can be told from scattered ones.
+    let false_lines: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains("event=\"firing\"") && !storm_names.iter().any(|w| l.contains(&format!("watch=\"{w}\"")))
+        })
+        .collect();
+    // Log lines carry wall-clock times: bucketed by simulated hour (by minute at real time).
+    let unit = if form.speed > 1.0 { 3600 } else { 60 };
+    let mut per_unit: BTreeMap<i64, usize> = BTreeMap::new();
+    for l in &false_lines {
+        if let Some(at) = l.split_whitespace().next().and_then(|t| t.parse::<DateTime<Utc>>().ok()) {
+            *per_unit.entry((clock.at(at) - s0.sim).num_seconds().div_euclid(unit)).or_default() += 1;
+        }
+    }
+    eprintln!(
+        "soak: false firings per {} of the measured part (negative: before it): {per_unit:?}",
+        if form.speed > 1.0 { "simulated hour" } else { "minute" }
+    );
+    for l in false_lines.iter().take(10) {
+        eprintln!("soak: false firing: {l}");
+    }
+    if let Some(keep) = std::env::var_os("STORMWATCH_SOAK_LOG") {
+        std::fs::write(&keep, &log).expect("keep the daemon's log");
     }
     assert!(status.success(), "the daemon stops cleanly on SIGTERM: {status:?}\n{}", daemon.tail());
     assert!(

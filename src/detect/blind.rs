@@ -127,7 +127,14 @@ impl BlindSpots {
             gaze.empty_polls += 1;
         }
         let previous = gaze.blind.take();
+        let was_blind = previous.is_some();
         gaze.blind = judge(&p, gaze, health, now, previous);
+        // A source that was not blind and is not now changes no watch's blind set (every
+        // change is judged when the source that changed is observed): skip the walk over
+        // every watch and source, which at 500 sources cost a core on a simulated clock.
+        if !was_blind && gaze.blind.is_none() {
+            return Vec::new();
+        }
         self.signals(source, now)
     }
 

@@ -193,7 +193,7 @@ impl Worker {
         let mut inflight: JoinSet<Sent> = JoinSet::new();
         let mut busy: Vec<i64> = Vec::new();
         loop {
-            let now = Utc::now();
+            let now = crate::clock::now();
             self.outbox.release(now)?;
             let free = self.retry.concurrency.saturating_sub(inflight.len());
             if free > 0 {
@@ -201,7 +201,7 @@ impl Worker {
                     busy.push(row.id);
                     let channels = self.channels.clone();
                     inflight.spawn(async move {
-                        let started = Utc::now().timestamp_millis();
+                        let started = crate::clock::now().timestamp_millis();
                         let clock = Instant::now();
                         let result = match serde_json::from_str::<Message>(&row.message) {
                             Ok(m) => channels.send(&row.receiver, &m, &row.key).await,
@@ -234,7 +234,7 @@ impl Worker {
                     }
                 }
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
+                _ = crate::clock::sleep(wait) => {}
                 _ = stop => {
                     let grace = match &until { Until::Stopped { grace, .. } => *grace, Until::Idle { .. } => Duration::ZERO };
                     let deadline = tokio::time::Instant::now() + grace;
@@ -251,13 +251,13 @@ impl Worker {
     /// Until the next due delivery or held release (capped, so new rows written by another
     /// process are seen within a second).
     fn next_wait(&self) -> Result<Duration, StoreError> {
-        let now = Utc::now().timestamp_millis();
+        let now = crate::clock::now().timestamp_millis();
         let next = self.store.next_due_ms()?.unwrap_or(now + 1000);
         Ok(Duration::from_millis((next - now).clamp(5, 1000) as u64))
     }
 
     fn record(&self, (row, started, took, result): Sent) -> Result<(), StoreError> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let age = Duration::from_millis((now.timestamp_millis() - row.created_ms).max(0) as u64);
         let (outcome, fallback) = match result {
             Ok(()) => {

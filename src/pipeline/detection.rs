@@ -37,7 +37,8 @@ const BLIND_EVERY: Duration = Duration::from_secs(30);
 /// Fresh watches wait at most this long for every source's first poll.
 const FIRST_ROUND_LIMIT: Duration = Duration::from_secs(120);
 /// Window state is saved this often (and at stop); a crash costs a recount from the journal
-/// of at most this much, never a lost or doubled mention.
+/// of at most this much, never a lost or doubled mention. Real time, on a simulated clock too:
+/// it bounds the work of a recount, not anything a watch measures.
 const SAVE_EVERY: Duration = Duration::from_secs(60);
 /// How often journal rows older than `[storage] history` are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -61,7 +62,7 @@ pub(super) struct Detection {
     sources: Vec<String>,
     polled: Vec<String>,
     history: Duration,
-    last_pruned: Option<tokio::time::Instant>,
+    last_pruned: Option<chrono::DateTime<Utc>>,
     /// The journal seq through which every row is counted in the windows.
     counted_through: i64,
     /// The last seq journaled.
@@ -80,7 +81,7 @@ impl Detection {
         scorer: Arc<Scorer>,
         polled: Vec<String>,
     ) -> anyhow::Result<Detection> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let mut detectors = Vec::new();
         for w in &config.watches {
             let (d, note) = persist::load_watch(store, &w.name, w.detection.clone(), now)?;
@@ -140,8 +141,8 @@ impl Detection {
         stats: Arc<Stats>,
     ) -> anyhow::Result<()> {
         let mut analysis = Analysis::default();
-        let mut tick = tokio::time::interval(TICK);
-        let mut blind = tokio::time::interval(BLIND_EVERY);
+        let mut tick = crate::clock::interval(TICK);
+        let mut blind = crate::clock::interval(BLIND_EVERY);
         let mut save = tokio::time::interval(SAVE_EVERY);
         let first_round_until = tokio::time::Instant::now() + FIRST_ROUND_LIMIT;
         let mut out = std::mem::take(&mut self.recounted);
@@ -165,7 +166,7 @@ impl Detection {
                     {
                         out.extend(self.count_first_round());
                     }
-                    let now = Utc::now();
+                    let now = crate::clock::now();
                     // A new watch starts its clock with its first mention, so that the first
                     // poll's backfill of history seeds the baseline instead of arriving late.
                     for d in self.detectors.iter_mut().filter(|d| d.started()) {
@@ -227,7 +228,7 @@ impl Detection {
                 return Vec::new();
             }
         };
-        let now = Utc::now();
+        let now = crate::clock::now();
         let mut out = Vec::new();
         for (p, seq) in scored.into_iter().zip(seqs) {
             let Some(seq) = seq else { continue };
@@ -249,7 +250,7 @@ impl Detection {
         let Some(mut waiting) = self.first_round.take() else { return Vec::new() };
         waiting.sort_by_key(|p| p.mention.published);
         tracing::info!(mentions = waiting.len(), "first poll of every source in: counting its history in time order");
-        let now = Utc::now();
+        let now = crate::clock::now();
         let mut out = Vec::new();
         for p in &waiting {
             out.extend(self.detectors[p.watch].observe(&p.mention, &p.sentiment, now));
@@ -264,7 +265,7 @@ impl Detection {
     }
 
     fn blind_spots(&mut self) -> Vec<Signal> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let mut out = Vec::new();
         for source in &self.sources {
             match self.store.health(source) {
@@ -277,20 +278,23 @@ impl Detection {
     }
 
     fn save(&mut self) {
-        if let Err(e) = persist::save(&self.store, &self.detectors, &self.blind, self.counted_through, Utc::now()) {
+        if let Err(e) =
+            persist::save(&self.store, &self.detectors, &self.blind, self.counted_through, crate::clock::now())
+        {
             tracing::error!(error = %e, "cannot save window state; it will be retried (the journal keeps the counts)");
         }
         self.prune();
     }
 
     fn prune(&mut self) {
-        if self.last_pruned.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
+        let now = crate::clock::now();
+        if self.last_pruned.is_some_and(|t| (now - t).to_std().is_ok_and(|d| d < PRUNE_EVERY)) {
             return;
         }
-        self.last_pruned = Some(tokio::time::Instant::now());
+        self.last_pruned = Some(now);
         let before = chrono::Duration::from_std(self.history)
             .ok()
-            .and_then(|d| Utc::now().checked_sub_signed(d))
+            .and_then(|d| now.checked_sub_signed(d))
             .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
         match self.store.prune_mention_log(before) {
             Ok(0) => {}

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
@@ -135,7 +134,7 @@ impl Pipeline {
             sources: Arc::new(config.sources.iter().map(|s| s.name.clone()).collect()),
             polled: Arc::new(polled_names),
             ingest: Some(ingest),
-            started: Utc::now() - chrono::Duration::seconds(1),
+            started: crate::clock::now() - chrono::Duration::seconds(1),
             watches: Arc::new(config.watches.iter().map(|w| w.name.clone()).collect()),
             volume_factors: Arc::new(
                 config.watches.iter().map(|w| (w.name.clone(), w.detection.spec.min_factor)).collect(),
@@ -191,20 +190,20 @@ fn publish_gauges(views: &[WatchView], mentions_waiting: usize, signals_waiting:
 
 /// The alert step: signals in, episodes and notices into the outbox; timers every tick.
 async fn alert(mut dispatcher: Dispatcher, mut signals: mpsc::Receiver<Signal>) -> anyhow::Result<()> {
-    let mut tick = tokio::time::interval(TICK);
+    let mut tick = crate::clock::interval(TICK);
     loop {
         let result = tokio::select! {
             s = signals.recv() => match s {
                 Some(s) => dispatcher.signal(&s),
                 None => break,
             },
-            _ = tick.tick() => dispatcher.tick(Utc::now()),
+            _ = tick.tick() => dispatcher.tick(crate::clock::now()),
         };
         if let Err(e) = result {
             // The notices stay in memory and are written with the next commit.
             tracing::error!(error = %e, "cannot write alerts to the state file; retrying with the next one");
         }
     }
-    dispatcher.tick(Utc::now())?;
+    dispatcher.tick(crate::clock::now())?;
     Ok(())
 }

@@ -89,7 +89,7 @@ pub async fn ingest(
             )
         }
     };
-    let now = Utc::now();
+    let now = crate::clock::now();
     let mentions = match parse_batch(&bytes, &source, now) {
         Ok(m) => m,
         Err(bad) => return unprocessable(&bad),

@@ -124,10 +124,10 @@ async fn ack(State(s): State<AppState>, Path(alert_id): Path<String>, Query(q): 
         );
         (status, Html(body)).into_response()
     };
-    if let Err(e) = s.signer.verify(&alert_id, q.exp, &q.sig, Utc::now()) {
+    if let Err(e) = s.signer.verify(&alert_id, q.exp, &q.sig, crate::clock::now()) {
         return page(StatusCode::FORBIDDEN, &e.to_string());
     }
-    match s.store.acknowledge(&alert_id, "acknowledge link", Utc::now()) {
+    match s.store.acknowledge(&alert_id, "acknowledge link", crate::clock::now()) {
         Ok(true) => page(StatusCode::OK, &format!("Alert {alert_id} acknowledged: it will not escalate further.")),
         Ok(false) => page(StatusCode::OK, &format!("Alert {alert_id} was already acknowledged.")),
         Err(e) => page(StatusCode::SERVICE_UNAVAILABLE, &format!("Could not record it: {e}")),
@@ -182,7 +182,7 @@ async fn api_ack(
         }
         Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }
-    match s.store.acknowledge(&alert_id, &by, Utc::now()) {
+    match s.store.acknowledge(&alert_id, &by, crate::clock::now()) {
         Ok(first) => axum::Json(serde_json::json!({"alert_id": alert_id, "acknowledged": true, "already": !first}))
             .into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),

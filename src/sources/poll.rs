@@ -322,7 +322,7 @@ pub async fn run(
         let mut shutdown = shutdown.clone();
         tasks.spawn(async move {
             loop {
-                let cutoff = Utc::now() - chrono::Duration::from_std(seen_ttl).unwrap_or_default();
+                let cutoff = crate::clock::now() - chrono::Duration::from_std(seen_ttl).unwrap_or_default();
                 let s = store.clone();
                 match tokio::task::spawn_blocking(move || s.prune_seen(cutoff)).await {
                     Ok(Ok(n)) if n > 0 => debug!(forgotten = n, "pruned seen mention ids"),
@@ -330,7 +330,7 @@ pub async fn run(
                     _ => {}
                 }
                 tokio::select! {
-                    _ = tokio::time::sleep(PRUNE_EVERY) => {}
+                    _ = crate::clock::sleep(PRUNE_EVERY) => {}
                     _ = shutdown.changed() => return,
                 }
             }
@@ -347,11 +347,11 @@ pub async fn run(
             let mut delay = spread.mul_f64(rand::random::<f64>());
             loop {
                 tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
+                    _ = crate::clock::sleep(delay) => {}
                     _ = shutdown.changed() => return,
                 }
                 let Ok(_permit) = permit.acquire().await else { return };
-                let now = Utc::now();
+                let now = crate::clock::now();
                 let name = source.spec.name.clone();
                 let store = ctx.store.clone();
                 let before = tokio::task::spawn_blocking(move || store.health(&name))

@@ -185,7 +185,7 @@ impl Store {
                 ])?;
             }
         }
-        let now_ms = Utc::now().timestamp_millis();
+        let now_ms = crate::clock::now().timestamp_millis();
         for d in deliveries {
             insert(&tx, d, now_ms)?;
         }
@@ -312,7 +312,7 @@ impl Store {
     pub fn summarize(&self, held: &[i64], summary: &NewDelivery) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let now_ms = Utc::now().timestamp_millis();
+        let now_ms = crate::clock::now().timestamp_millis();
         insert(&tx, summary, now_ms)?;
         let id: i64 =
             tx.query_row("SELECT id FROM outbox WHERE idempotency_key = ?1", params![summary.key], |r| r.get(0))?;

@@ -15,10 +15,16 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `stormwatch run -c config` at `RUST_LOG=info`, its stderr written to `log`.
     pub fn start(config: &Path, log: PathBuf) -> Daemon {
+        Daemon::start_with(config, log, &[])
+    }
+
+    /// `start`, with these variables set in the daemon's environment.
+    pub fn start_with(config: &Path, log: PathBuf, vars: &[(&str, String)]) -> Daemon {
         let child = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
             .args(["run", "-c"])
             .arg(config)
             .env("RUST_LOG", "info")
+            .envs(vars.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
