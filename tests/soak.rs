@@ -15,17 +15,12 @@
 //! `STORMWATCH_SOAK_SECS=3600 cargo test --release --test soak -- --nocapture`. With
 //! `STORMWATCH_SOAK_LOG=path` the daemon's log is kept there.
 //!
-//! **Time is real, not accelerated.** Detection buckets mentions by their own published time,
-//! so history can be compressed: the feeds serve `BACKFILL` of it on the first poll, and the
-//! daemon counts it in time order in seconds. The live part cannot be: the daemon judges a
-//! bucket only when the wall clock has passed it (`tick(Utc::now())` in
-//! `pipeline/detection.rs`), moves its ring to the wall clock's bucket on every tick (so an
-//! item stamped on a clock running behind is `late` once it is older than the ring), and
-//! restamps an item more than `MAX_FUTURE_SKEW` (15 min) ahead with its fetch time (so a clock
-//! running ahead is flattened onto the wall clock). A simulated week would need a clock the
-//! daemon takes from outside. A week of backfill is not an option either: at 10 mentions/s
-//! per watch it is 1.2 billion mentions, and a thinner history would make the live rate look
-//! like a volume spike on every watch.
+//! **Time.** By default time is real, and history is compressed: the feeds serve `BACKFILL`
+//! of it on the first poll and the daemon counts it in time order. With
+//! `STORMWATCH_SOAK_SPEED=N` the daemon and the feeds share a simulated clock N times as
+//! fast (`STORMWATCH_CLOCK`, `src/clock.rs`): the watches warm up live on default thresholds
+//! and a week runs in `604800 / N` seconds (see `Form`). The real rate stays 2,000/s, so
+//! each watch sees `10 / N` mentions per simulated second.
 //!
 //! **Warm-up.** Detection stays silent until `warm_up` (default 1 day) of buckets is learned,
 //! and learns a bucket only once it is `lateness` (default 1 h) old. A day of history at this
