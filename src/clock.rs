@@ -59,7 +59,13 @@ impl Simulated {
     /// The simulated time at wall-clock time `wall`.
     pub fn at(&self, wall: DateTime<Utc>) -> DateTime<Utc> {
         let real_micros = (wall - self.real).num_microseconds().unwrap_or(i64::MAX);
-        self.sim + chrono::Duration::microseconds((real_micros as f64 * self.speed) as i64)
+        // Saturating: a start near the end of the calendar must not panic the daemon.
+        let step = chrono::Duration::microseconds((real_micros as f64 * self.speed) as i64);
+        self.sim.checked_add_signed(step).unwrap_or(if step < chrono::Duration::zero() {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
     }
 
     /// The real wait for a simulated `d`.
@@ -129,6 +135,9 @@ mod tests {
         // Short waits are floored (no busy loop), never lengthened beyond the asked wait.
         assert_eq!(c.real_wait(Duration::from_secs(1)), MIN_REAL_WAIT);
         assert_eq!(c.real_wait(Duration::from_millis(5)), Duration::from_millis(5));
+        // A start at the calendar's end saturates instead of overflowing.
+        let end = Simulated::parse("100000,9999-12-31T23:59:59Z,2026-12-03T17:00:00Z").expect("valid");
+        assert_eq!(end.at(t("2126-12-03T17:00:00Z")), DateTime::<Utc>::MAX_UTC);
     }
 
     #[test]
