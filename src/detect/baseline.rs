@@ -42,6 +42,17 @@ pub struct BaselineParams {
     pub event_slow: f64,
     /// Slots of the seasonal profile in use: 24 (hour of day), 168 (hour of week), 0 (off).
     pub season_slots: usize,
+    /// Buckets in one slot of the profile (60 for 1-minute buckets and hourly slots): with
+    /// `season_slots` it says when the first full cycle of the profile is behind.
+    #[serde(default)]
+    pub slot_buckets: f64,
+}
+
+impl BaselineParams {
+    /// Buckets in one full cycle of the seasonal profile (a day or a week), 0 when off.
+    fn cycle(&self) -> f64 {
+        self.season_slots as f64 * self.slot_buckets.max(1.0)
+    }
 }
 
 /// The learned state of one series.
@@ -52,6 +63,10 @@ pub struct Baseline {
     scale: f64,
     /// Seasonal offset per hour-of-week slot (log units); f32 keeps a watch's state small.
     season: Vec<f32>,
+    /// Buckets each slot learned (saturating): a slot's running mean needs its own count.
+    /// Empty in states saved before it was kept; then estimated as before, from `learned`.
+    #[serde(default)]
+    visits: Vec<u16>,
     /// Buckets learned so far.
     pub learned: u64,
 }
@@ -82,7 +97,13 @@ fn rate(half_life: f64) -> f64 {
 
 impl Baseline {
     pub fn new(initial_scale: f64) -> Baseline {
-        Baseline { level: None, scale: initial_scale, season: vec![0.0; SEASON_SLOTS], learned: 0 }
+        Baseline {
+            level: None,
+            scale: initial_scale,
+            season: vec![0.0; SEASON_SLOTS],
+            visits: vec![0; SEASON_SLOTS],
+            learned: 0,
+        }
     }
 
     fn seasonal(&self, p: &BaselineParams, slot: usize) -> f64 {
@@ -124,20 +145,33 @@ impl Baseline {
         // still sit near the first bucket's value when warm-up ends. The scale keeps its
         // wide initial value longer on purpose: early judgements should be cautious.
         let warm = 1.0 / (self.learned as f64 + 1.0);
-        let level = level + rate(p.level_half_life).max(warm) * clipped * slow;
+        // Until the profile has seen every slot once, the level is the plain running mean of
+        // what came. Learning it net of a profile that is still being filled lets the two
+        // trade the same residual: the slot seen first soaks up each bucket's deviation, the
+        // level barely moves from the first bucket (often a partial one), and every slot not
+        // yet seen is expected at that level. Found by the accelerated soak: a 105-minute
+        // warm-up on 3.6 mentions/min expected 1.5/min in the hours after it.
+        let first_cycle = p.season_slots > 0 && (self.learned as f64) < p.cycle();
+        let level_residual = if first_cycle { (y - level).clamp(-c, c) } else { clipped };
+        let level = level + rate(p.level_half_life).max(warm) * level_residual * slow;
         self.level = Some(level);
         self.scale += rate(p.scale_half_life) * (r.abs().min(c) - self.scale) * slow;
         if p.season_slots > 0 {
-            if let Some(s) = self.season.get_mut(slot) {
-                // A slot sees one bucket in `season_slots`: its half-life in its own updates
-                // is shorter by that factor, so the profile adapts in `season_half_life` time.
-                // A running mean early on here too, so day two knows day one's shape.
-                let seen = (self.learned / p.season_slots as u64) as f64;
-                let per_slot = rate(p.season_half_life / p.season_slots as f64).max(1.0 / (seen + 1.0));
+            if self.visits.len() != SEASON_SLOTS {
+                let estimate = (self.learned / p.season_slots as u64).min(u16::MAX as u64) as u16;
+                self.visits = vec![estimate; SEASON_SLOTS];
+            }
+            if let (Some(s), Some(visits)) = (self.season.get_mut(slot), self.visits.get_mut(slot)) {
+                // A slot sees one bucket in `season_slots` over a cycle: its half-life in its
+                // own updates is shorter by that factor, so the profile adapts in
+                // `season_half_life` time. A running mean of the slot's own buckets early on,
+                // so day two knows day one's shape.
+                let per_slot = rate(p.season_half_life / p.season_slots as f64).max(1.0 / (*visits as f64 + 1.0));
                 // A regular peak can be many scales above the level (a 9:00 newsletter), so
                 // the profile's target is bounded in plain log units instead: up to ~7x.
                 let target = (y - level).clamp(-SEASON_CLIP, SEASON_CLIP);
                 *s += (per_slot * (target - *s as f64) * slow) as f32;
+                *visits = visits.saturating_add(1);
             }
         }
         self.learned += 1;
@@ -158,6 +192,7 @@ mod tests {
             poisson_weight: 1.0,
             event_slow: 0.1,
             season_slots: 0,
+            slot_buckets: 1.0,
         }
     }
 

@@ -142,6 +142,8 @@ impl PresetSpec {
                     Season::Day => 24,
                     Season::Week => 168,
                 },
+                // Slots are hours.
+                slot_buckets: 3600.0 / b,
             },
             k: self.k,
             k_critical: self.k_critical,

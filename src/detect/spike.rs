@@ -238,6 +238,7 @@ mod tests {
                 poisson_weight: 1.0,
                 event_slow: 0.1,
                 season_slots: 0,
+                slot_buckets: 1.0,
             },
             k: 4.0,
             k_critical: 8.0,

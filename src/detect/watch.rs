@@ -867,7 +867,11 @@ mod tests {
 
     impl Stream {
         fn new() -> Stream {
-            Stream { seed: 7, next_id: 0 }
+            Stream::seeded(7)
+        }
+
+        fn seeded(seed: u64) -> Stream {
+            Stream { seed, next_id: 0 }
         }
 
         fn rand(&mut self) -> f64 {
@@ -952,6 +956,24 @@ mod tests {
         let signals = Stream::new().run(&mut d, 0, 5 * DAY, |m| (daily(m), 0.12));
         assert!(d.warmed_up());
         assert!(signals.is_empty(), "{:?}", kinds(&signals));
+    }
+
+    #[test]
+    fn sparse_watches_on_a_short_warm_up_expect_their_own_level_in_hours_not_seen_yet() {
+        // The accelerated soak's case: 3.6 mentions a minute, warm-up 105 minutes, judged for
+        // the hours after it, whose hour-of-day slots the profile has not learned yet.
+        let mut spec = Preset::Balanced.spec();
+        spec.warm_up = std::time::Duration::from_secs(105 * 60);
+        let mut fired = Vec::new();
+        for seed in 1..=40 {
+            let mut d = WatchDetector::new("acme", WatchParams::new(spec));
+            let signals = Stream::seeded(seed).run(&mut d, 0, 7 * 60, |_| (3.6, 0.12));
+            assert!(d.warmed_up());
+            let e = d.state.volume.expect(d.slot(7 * 60));
+            assert!((2.6..4.0).contains(&e.count()), "seed {seed}: expects {:.2} a minute of 3.6", e.count());
+            fired.extend(signals.iter().filter(|(_, s)| s.kind == SignalKind::Volume).map(|(m, _)| (seed, *m)));
+        }
+        assert!(fired.is_empty(), "volume signals (seed, minute) on a steady series: {fired:?}");
     }
 
     #[test]
