@@ -24,9 +24,9 @@
 //! the ring cannot be counted any more; it is tallied in `late` and reported.
 //!
 //! Memory per watch, at the defaults: the ring (180 buckets of 24 bytes: 4.3 kB), the volume spike
-//! detector (a 168-slot profile and a record queue: 1.5 kB typical, ≤ 12 kB),
+//! detector (a 168-slot profile with its visit counts and a record queue: 1.9 kB typical, ≤ 12 kB),
 //! a few learned means, and the last 32 negative mentions for evidence (≤ 32 × ~600 bytes):
-//! 28.6 kB per watch measured after a simulated week (`benches/detection.rs`: 1,000 watches, 27 MiB).
+//! 29.3 kB per watch measured after a simulated week (`benches/detection.rs`: 1,000 watches, 28 MiB).
 
 use std::collections::VecDeque;
 use std::time::Duration;
