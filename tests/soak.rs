@@ -153,7 +153,11 @@ impl Form {
     /// Each watch's `[watches.thresholds]`.
     fn thresholds(&self) -> String {
         match self.accelerated() {
-            false => format!("[watches.thresholds]\nwarm_up = \"{}s\"\nlateness = \"1m\"\n", self.warm_up_secs()),
+            false => format!(
+                "[watches.thresholds]\nwarm_up = \"{}s\"\nlateness = \"{}s\"\n",
+                self.warm_up_secs(),
+                self.lateness_secs()
+            ),
             true if self.warm_up_secs() >= 86_400.0 => String::new(),
             true => format!("[watches.thresholds]\nwarm_up = \"{}m\"\n", self.warm_up_secs() as u64 / 60),
         }
@@ -172,7 +176,8 @@ impl Form {
         chrono::Duration::milliseconds((at * 1000.0) as i64)
     }
 
-    /// A bucket is learned once this old (the watches' `lateness`).
+    /// A bucket is learned once this old: the watches' `lateness` at real time, the default
+    /// (1 h) when accelerated.
     fn lateness_secs(&self) -> f64 {
         if self.accelerated() {
             3600.0
