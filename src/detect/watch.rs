@@ -421,9 +421,13 @@ impl WatchDetector {
     fn advance_to(&mut self, b: i64) {
         let Some(newest) = self.state.newest else {
             // Nothing before the first mention exists: no empty buckets are learned for it.
+            // Nor is its own bucket: the watch began to look partway through it (where a
+            // backfill reaches back to, or when the daemon started), so it holds a few seconds
+            // of a minute. Learned as a whole one it would seed the level far too low, and a
+            // short warm-up cannot climb out of that with clipped steps.
             self.state.newest = Some(b);
-            self.state.learned = b - 1;
-            self.state.judged = b - 1;
+            self.state.learned = b;
+            self.state.judged = b;
             return;
         };
         if b <= newest {
@@ -974,6 +978,33 @@ mod tests {
             fired.extend(signals.iter().filter(|(_, s)| s.kind == SignalKind::Volume).map(|(m, _)| (seed, *m)));
         }
         assert!(fired.is_empty(), "volume signals (seed, minute) on a steady series: {fired:?}");
+    }
+
+    #[test]
+    fn a_first_bucket_seen_only_in_its_last_seconds_does_not_set_the_level() {
+        // A watch's clock starts mid-bucket (a backfill reaches back to a time inside a
+        // minute; a fresh watch starts when the daemon does), so its first bucket holds a few
+        // seconds of a steady 600 a minute. Learned as a whole bucket, it set the level near
+        // log(3), the clipped catch-up left it far below the truth after a short warm-up, and
+        // the first full windows read as a volume spike: the real-time soak's start-up wave
+        // (`1723 mentions/3 min (baseline 534)`).
+        let mut spec = Preset::Balanced.spec();
+        spec.warm_up = std::time::Duration::from_secs(3 * 60);
+        let mut params = WatchParams::new(spec);
+        params.lateness = std::time::Duration::from_secs(60);
+        let mut d = WatchDetector::new("acme", params);
+        let mut stream = Stream::new();
+        let mut signals = Vec::new();
+        for second in 57..60 {
+            let at = t0() + chrono::Duration::seconds(second);
+            let (m, s) = stream.mention(at, false, 200);
+            signals.extend(d.observe(&m, &s, at).map(|s| (0, s)));
+        }
+        signals.extend(stream.run(&mut d, 1, 15, |_| (600.0, 0.12)));
+        assert!(d.warmed_up());
+        let e = d.state.volume.expect(d.slot(15));
+        assert!((400.0..900.0).contains(&e.count()), "expects {:.0} a minute of about 600", e.count());
+        assert!(signals.is_empty(), "{:?}", kinds(&signals));
     }
 
     #[test]
