@@ -7,14 +7,14 @@
 pub mod alert;
 pub mod clock;
 pub mod config;
-pub mod demo;
 pub mod detect;
-pub mod dispatch;
-pub mod eval;
+pub mod escape;
 pub mod model;
 pub mod notify;
 pub mod pipeline;
+pub mod plot;
 pub mod replay;
+pub mod secret;
 pub mod report;
 pub mod sentiment;
 pub mod server;

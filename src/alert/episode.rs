@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::config::AlertPolicy;
+use super::policy::AlertPolicy;
 use crate::model::{Phase, Severity, Signal, SignalKind};
 
 /// The stable key of a watch's signal kind: the same across restarts, processes and
@@ -111,6 +111,19 @@ pub struct Episode {
 
 /// A value grown by this factor since the last notification is worth an update.
 const GROWTH: f64 = 1.5;
+
+/// Episodes as the state file keeps them (JSON). One that cannot be read (a state file from
+/// another version) is logged with its place and left out, never silently dropped.
+pub fn decode_saved(saved: &[String]) -> Vec<Episode> {
+    let mut out = Vec::with_capacity(saved.len());
+    for (i, json) in saved.iter().enumerate() {
+        match serde_json::from_str::<Episode>(json) {
+            Ok(e) => out.push(e),
+            Err(e) => tracing::warn!(episode = i, error = %e, "a saved alert episode is unreadable; it is left out"),
+        }
+    }
+    out
+}
 
 impl Episode {
     /// A new episode for a starting signal: pending, or firing at once.

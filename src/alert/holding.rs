@@ -170,7 +170,7 @@ pub fn default_template(category: Option<CrisisCategory>, lang: Lang) -> &'stati
 }
 
 /// Statement templates: the built-in defaults, overridden per (category, language) by the config.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Templates {
     /// Key `None` is the general statement. Stored trimmed and already validated by `set`.
     overrides: HashMap<(Option<CrisisCategory>, Lang), String>,

@@ -8,11 +8,9 @@
 //! can never lose a notice of an episode it remembers as notified.
 
 pub mod ack;
-pub mod chart;
 pub mod episode;
 pub mod holding;
 pub mod policy;
-pub mod render;
 pub mod routing;
 
 use std::collections::{BTreeSet, HashMap};
@@ -20,12 +18,12 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AlertPolicy, Config};
 use crate::model::{CrisisCategory, Lang, Phase, Severity, Signal, SignalKind};
 
 pub use ack::AckSigner;
 pub use episode::{Acknowledged, Episode, Event, Status};
-pub use routing::Routes;
+pub use policy::{AlertPolicy, QuietHours};
+pub use routing::{ReceiverPolicy, Routes};
 
 /// What one notification says about one episode: a snapshot with everything a channel
 /// needs to render it, so a delivery retried after a restart says what it said then.
@@ -159,7 +157,6 @@ pub fn sample_notice(watch: &str, now: DateTime<Utc>) -> Notice {
 pub struct Alerter {
     policy: AlertPolicy,
     routes: Routes,
-    templates: holding::Templates,
     signer: AckSigner,
     /// The latest episode of each fingerprint (open, or resolved and kept for the cooldown).
     episodes: HashMap<String, Episode>,
@@ -168,17 +165,10 @@ pub struct Alerter {
 
 impl Alerter {
     /// `episodes`: as saved by an earlier run, so nothing is re-alerted after a restart.
-    pub fn new(config: &Config, signer: AckSigner, episodes: Vec<Episode>) -> Alerter {
-        let mut templates = holding::Templates::default();
-        for (category, lang, text) in &config.alerts.holding_statements {
-            // Validated with the config; a failure here cannot happen, and would only mean
-            // the built-in statement is used.
-            let _ = templates.set(category, lang, text);
-        }
+    pub fn new(policy: AlertPolicy, routes: Routes, signer: AckSigner, episodes: Vec<Episode>) -> Alerter {
         Alerter {
-            policy: config.alerts.clone(),
-            routes: Routes::new(&config.receivers, &config.watches),
-            templates,
+            policy,
+            routes,
             signer,
             episodes: episodes.into_iter().map(|e| (e.fingerprint.clone(), e)).collect(),
             changed: BTreeSet::new(),
@@ -342,7 +332,7 @@ impl Alerter {
         let category = signal.evidence.categories.first().map(|(c, _)| *c);
         let lang =
             signal.evidence.languages.first().and_then(|(l, _)| Lang::from_tag(l)).unwrap_or(self.policy.language);
-        Some(Holding { lang, category, text: self.templates.statement(category, lang, &signal.watch) })
+        Some(Holding { lang, category, text: self.policy.holding_statements.statement(category, lang, &signal.watch) })
     }
 
     /// Resolved episodes are kept for the cooldown (to reopen) and then forgotten.

@@ -4,10 +4,67 @@
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 
-use crate::config::{QuietHours, ReceiverSpec};
-use crate::model::Severity;
-
 use super::episode::Event;
+use super::routing::ReceiverPolicy;
+use crate::model::{Lang, Severity};
+use crate::secret::SecretRef;
+
+/// How episodes turn into notifications (`[alerts]`); every key has a default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertPolicy {
+    /// A warning must last this long before it fires (`for`); critical fires at once.
+    pub pending_for: std::time::Duration,
+    /// At most one update per episode per this, while it grows.
+    pub repeat_interval: std::time::Duration,
+    /// Back to normal for this long before "resolved" is sent; a signal within it continues
+    /// the episode silently (flapping).
+    pub resolve_after: std::time::Duration,
+    /// A new episode of the same watch and signal within this after the last one resolved
+    /// reopens that one without a new "firing" notification.
+    pub cooldown: std::time::Duration,
+    /// Base of acknowledge links, e.g. "https://stormwatch.example.org".
+    pub public_url: String,
+    /// Key that signs acknowledge links; generated and kept in the state file when not given.
+    pub ack_secret: Option<SecretRef>,
+    /// How long an acknowledge link stays valid.
+    pub ack_link_ttl: std::time::Duration,
+    /// The outbox gives a delivery up after retrying this long.
+    pub max_age: std::time::Duration,
+    /// Receives what another receiver could not be given.
+    pub fallback: Option<String>,
+    /// Language of holding statements when the evidence shows none.
+    pub language: Lang,
+    /// Holding-statement overrides, checked when the config was read.
+    pub holding_statements: super::holding::Templates,
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        let minutes = |m: u64| std::time::Duration::from_secs(60 * m);
+        AlertPolicy {
+            pending_for: std::time::Duration::ZERO,
+            repeat_interval: minutes(30),
+            resolve_after: minutes(15),
+            cooldown: minutes(60),
+            public_url: "http://127.0.0.1:9464".into(),
+            ack_secret: None,
+            ack_link_ttl: minutes(7 * 24 * 60),
+            max_age: minutes(6 * 60),
+            fallback: None,
+            language: Lang::En,
+            holding_statements: super::holding::Templates::default(),
+        }
+    }
+}
+
+/// Hours of the day (in a time zone) when a receiver gets only critical alerts; the rest is
+/// held and sent as one summary when they end. `start > end` spans midnight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuietHours {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+    pub tz: chrono_tz::Tz,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
@@ -32,7 +89,7 @@ impl HoldReason {
 
 /// `sent_in_hour`: notifications the receiver got in the last hour, the oldest at `oldest`.
 pub fn gate(
-    receiver: &ReceiverSpec,
+    receiver: &ReceiverPolicy,
     severity: Severity,
     event: Event,
     now: DateTime<Utc>,
@@ -89,12 +146,10 @@ pub fn describe(q: &QuietHours) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ReceiverKind;
 
-    fn receiver(quiet: Option<QuietHours>, cap: u32) -> ReceiverSpec {
-        ReceiverSpec {
+    fn receiver(quiet: Option<QuietHours>, cap: u32) -> ReceiverPolicy {
+        ReceiverPolicy {
             name: "team".into(),
-            kind: ReceiverKind::Email { to: vec!["a@example.org".into()] },
             min_severity: Severity::Warning,
             watches: Vec::new(),
             escalation_only: false,

@@ -1,35 +1,51 @@
 //! Who hears about a watch's episode: the watch's own receiver list, or else every receiver
 //! that takes all watches or names this one; then each receiver's minimum severity.
 
-use crate::config::{ReceiverSpec, WatchSpec};
+use std::time::Duration;
+
+use super::policy::QuietHours;
 use crate::model::Severity;
+
+/// A receiver as the alert policy sees it: which watches and severities it hears about, when
+/// its notices are held, and where it escalates. How it is reached is notify's business
+/// (`notify::ReceiverKind`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiverPolicy {
+    pub name: String,
+    pub min_severity: Severity,
+    /// Only these watches (empty: every watch that does not list its own receivers).
+    pub watches: Vec<String>,
+    /// Gets only escalations and fallbacks, never first notifications.
+    pub escalation_only: bool,
+    /// Notifications per hour beyond which the rest is held and summarized.
+    pub max_per_hour: u32,
+    pub quiet_hours: Option<QuietHours>,
+    /// A critical episode not acknowledged this long after this receiver got it goes to
+    /// `escalate_to`.
+    pub escalate_after: Option<Duration>,
+    pub escalate_to: Vec<String>,
+}
 
 /// Receivers in config order, with each watch's explicit list.
 #[derive(Debug, Clone, Default)]
 pub struct Routes {
-    receivers: Vec<ReceiverSpec>,
+    receivers: Vec<ReceiverPolicy>,
     /// Watch name → its `receivers = [...]`, where given.
     explicit: Vec<(String, Vec<String>)>,
 }
 
 impl Routes {
-    pub fn new(receivers: &[ReceiverSpec], watches: &[WatchSpec]) -> Routes {
-        Routes {
-            receivers: receivers.to_vec(),
-            explicit: watches
-                .iter()
-                .filter(|w| !w.receivers.is_empty())
-                .map(|w| (w.name.clone(), w.receivers.clone()))
-                .collect(),
-        }
+    /// `explicit`: each watch that names its own receivers, with them.
+    pub fn new(receivers: Vec<ReceiverPolicy>, explicit: Vec<(String, Vec<String>)>) -> Routes {
+        Routes { receivers, explicit }
     }
 
-    pub fn get(&self, name: &str) -> Option<&ReceiverSpec> {
+    pub fn get(&self, name: &str) -> Option<&ReceiverPolicy> {
         self.receivers.iter().find(|r| r.name == name)
     }
 
     /// The receivers of a first notification (or an update) at `severity`.
-    pub fn targets(&self, watch: &str, severity: Severity) -> Vec<&ReceiverSpec> {
+    pub fn targets(&self, watch: &str, severity: Severity) -> Vec<&ReceiverPolicy> {
         let explicit = self.explicit.iter().find(|(w, _)| w == watch).map(|(_, r)| r);
         self.receivers
             .iter()
@@ -45,12 +61,10 @@ impl Routes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ReceiverKind;
 
-    fn receiver(name: &str, min: Severity, watches: &[&str], escalation_only: bool) -> ReceiverSpec {
-        ReceiverSpec {
+    fn receiver(name: &str, min: Severity, watches: &[&str], escalation_only: bool) -> ReceiverPolicy {
+        ReceiverPolicy {
             name: name.into(),
-            kind: ReceiverKind::Email { to: vec!["a@example.org".into()] },
             min_severity: min,
             watches: watches.iter().map(|w| w.to_string()).collect(),
             escalation_only,
@@ -69,9 +83,8 @@ mod tests {
             receiver("bank-only", Severity::Warning, &["Kroon Bank"], false),
             receiver("manager", Severity::Warning, &[], true),
         ];
-        let mut shop = WatchSpec::new("Shop", &["shop"]);
-        shop.receivers = vec!["team".into(), "manager".into()];
-        let routes = Routes::new(&receivers, &[WatchSpec::new("Kroon Bank", &["kroon"]), shop]);
+        let shop = ("Shop".to_string(), vec!["team".to_string(), "manager".to_string()]);
+        let routes = Routes::new(receivers.to_vec(), vec![shop]);
         let names = |w: &str, s: Severity| routes.targets(w, s).iter().map(|r| r.name.clone()).collect::<Vec<_>>();
         assert_eq!(names("Kroon Bank", Severity::Warning), ["team", "bank-only"]);
         assert_eq!(names("Kroon Bank", Severity::Critical), ["team", "board", "bank-only"]);

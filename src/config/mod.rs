@@ -15,12 +15,12 @@ mod watches;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::alert::{AlertPolicy, Routes};
 use crate::detect::BlindSpotParams;
+use crate::notify::{ReceiverKind, SmtpSpec};
+use crate::server::ServerSpec;
 
-pub use receivers::{
-    is_loopback, AlertPolicy, QuietHours, ReceiverKind, ReceiverSpec, SecretOr, SecretRef, ServerSpec, SmtpSpec,
-    SmtpTls,
-};
+pub use receivers::{is_loopback, ReceiverSpec};
 pub use sources::{JsonCursor, JsonFields, SourceKind, SourceSpec, DEFAULT_MAX_BODY_BYTES};
 pub use watches::WatchSpec;
 
@@ -71,6 +71,22 @@ impl Problems {
 }
 
 impl Config {
+    /// Who hears about which watch: the receivers' policies and each watch's own list.
+    pub fn routes(&self) -> Routes {
+        let explicit = self
+            .watches
+            .iter()
+            .filter(|w| !w.receivers.is_empty())
+            .map(|w| (w.name.clone(), w.receivers.clone()))
+            .collect();
+        Routes::new(self.receivers.iter().map(|r| r.policy.clone()).collect(), explicit)
+    }
+
+    /// Each receiver's name and kind, in config order: what `notify::Channels` is built from.
+    pub fn channels(&self) -> impl Iterator<Item = (&str, &ReceiverKind)> {
+        self.receivers.iter().map(|r| (r.name(), &r.kind))
+    }
+
     /// Reads and validates `path`, applying `STORMWATCH__…` environment overrides.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
@@ -142,7 +158,7 @@ fn cross_check(
     alerts: &AlertPolicy,
     problems: &mut Problems,
 ) {
-    let names: Vec<&str> = receivers.iter().map(|r| r.name.as_str()).collect();
+    let names: Vec<&str> = receivers.iter().map(ReceiverSpec::name).collect();
     for (i, w) in watches.iter().enumerate() {
         for (j, r) in w.receivers.iter().enumerate() {
             if !names.contains(&r.as_str()) {
@@ -328,11 +344,11 @@ mod tests {
     fn plain_smtp_to_loopback_is_fine_and_defaults_hold() {
         let c = load("[smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\nfrom = \"sw@example.org\"\n").unwrap();
         let smtp = c.smtp.unwrap();
-        assert_eq!((smtp.port, smtp.tls), (25, SmtpTls::None));
+        assert_eq!((smtp.port, smtp.tls), (25, crate::notify::SmtpTls::None));
         assert_eq!(c.alerts.repeat_interval, Duration::from_secs(1800));
         assert!(c.server.listen.ip().is_loopback(), "the server listens on loopback unless told otherwise");
         let c = load("[smtp]\nhost = \"mail.example.org\"\nfrom = \"sw@example.org\"\n").unwrap();
-        assert_eq!(c.smtp.map(|s| (s.port, s.tls)), Some((587, SmtpTls::StartTls)));
+        assert_eq!(c.smtp.map(|s| (s.port, s.tls)), Some((587, crate::notify::SmtpTls::StartTls)));
     }
 
     #[test]

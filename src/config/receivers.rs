@@ -1,215 +1,31 @@
 //! `[smtp]`, `[alerts]` and `[[receivers]]`: who hears about an episode, how, and when.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::NaiveTime;
 use serde::Deserialize;
 
 use super::{duration, Problems};
+use crate::alert::holding::Templates;
+use crate::alert::{AlertPolicy, QuietHours, ReceiverPolicy};
 use crate::model::{Lang, Severity};
+use crate::notify::{ReceiverKind, SmtpSpec, SmtpTls};
+use crate::secret::{SecretOr, SecretRef};
+use crate::server::ServerSpec;
 
-/// A secret named in the config: the config holds where it is, never the value.
-#[derive(Clone, PartialEq, Eq)]
-pub enum SecretRef {
-    Env(String),
-    File(PathBuf),
-}
-
-impl std::fmt::Debug for SecretRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SecretRef::Env(name) => write!(f, "env {name}"),
-            SecretRef::File(path) => write!(f, "file {}", path.display()),
-        }
-    }
-}
-
-impl SecretRef {
-    /// Reads the secret now. The error names where it looked, never a value.
-    pub fn read(&self) -> Result<String, String> {
-        let value = match self {
-            SecretRef::Env(name) => {
-                std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?
-            }
-            SecretRef::File(path) => {
-                std::fs::read_to_string(path).map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?
-            }
-        };
-        let value = value.trim_end_matches(['\r', '\n']).to_string();
-        if value.is_empty() {
-            return Err(format!("{self:?} is empty"));
-        }
-        Ok(value)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpTls {
-    /// Plain connection upgraded with STARTTLS (port 587): required, not opportunistic.
-    StartTls,
-    /// TLS from the first byte (port 465).
-    Implicit,
-    /// No TLS: only to a loopback relay, unless `allow_plaintext`.
-    None,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct SmtpSpec {
-    pub host: String,
-    pub port: u16,
-    pub tls: SmtpTls,
-    pub from: String,
-    pub username: Option<String>,
-    pub password: Option<SecretRef>,
-    pub timeout: Duration,
-}
-
-/// How episodes turn into notifications (`[alerts]`); every key has a default.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AlertPolicy {
-    /// A warning must last this long before it fires (`for`); critical fires at once.
-    pub pending_for: Duration,
-    /// At most one update per episode per this, while it grows.
-    pub repeat_interval: Duration,
-    /// Back to normal for this long before "resolved" is sent; a signal within it continues
-    /// the episode silently (flapping).
-    pub resolve_after: Duration,
-    /// A new episode of the same watch and signal within this after the last one resolved
-    /// reopens that one without a new "firing" notification.
-    pub cooldown: Duration,
-    /// Base of acknowledge links, e.g. "https://stormwatch.example.org".
-    pub public_url: String,
-    /// Key that signs acknowledge links; generated and kept in the state file when not given.
-    pub ack_secret: Option<SecretRef>,
-    /// How long an acknowledge link stays valid.
-    pub ack_link_ttl: Duration,
-    /// The outbox gives a delivery up after retrying this long.
-    pub max_age: Duration,
-    /// Receives what another receiver could not be given.
-    pub fallback: Option<String>,
-    /// Language of holding statements when the evidence shows none.
-    pub language: Lang,
-    /// Holding-statement overrides: (category or "general", language code, template).
-    pub holding_statements: Vec<(String, String, String)>,
-}
-
-impl Default for AlertPolicy {
-    fn default() -> Self {
-        AlertPolicy {
-            pending_for: Duration::ZERO,
-            repeat_interval: Duration::from_secs(30 * 60),
-            resolve_after: Duration::from_secs(15 * 60),
-            cooldown: Duration::from_secs(60 * 60),
-            public_url: "http://127.0.0.1:9464".into(),
-            ack_secret: None,
-            ack_link_ttl: Duration::from_secs(7 * 24 * 3600),
-            max_age: Duration::from_secs(6 * 3600),
-            fallback: None,
-            language: Lang::En,
-            holding_statements: Vec::new(),
-        }
-    }
-}
-
-/// Hours of the day (in a time zone) when a receiver gets only critical alerts; the rest is
-/// held and sent as one summary when they end. `start > end` spans midnight.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct QuietHours {
-    pub start: NaiveTime,
-    pub end: NaiveTime,
-    pub tz: chrono_tz::Tz,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum ReceiverKind {
-    Email {
-        to: Vec<String>,
-    },
-    /// Generic JSON, signed with the secret.
-    Webhook {
-        url: SecretOr,
-        secret: SecretRef,
-    },
-    Slack {
-        url: SecretOr,
-    },
-    Teams {
-        url: SecretOr,
-    },
-    /// A templated request for automatic responses; optional signature.
-    Action {
-        url: SecretOr,
-        body: String,
-        secret: Option<SecretRef>,
-    },
-    /// Each notification written to a folder as an `.eml` and an `.html` file (an audit
-    /// trail, or alerts without a network).
-    Folder {
-        path: PathBuf,
-    },
-}
-
-impl ReceiverKind {
-    pub fn name(&self) -> &'static str {
-        match self {
-            ReceiverKind::Email { .. } => "email",
-            ReceiverKind::Webhook { .. } => "webhook",
-            ReceiverKind::Slack { .. } => "slack",
-            ReceiverKind::Teams { .. } => "teams",
-            ReceiverKind::Action { .. } => "action",
-            ReceiverKind::Folder { .. } => "folder",
-        }
-    }
-}
-
-/// A URL given inline, or as a secret (a Slack webhook URL is a credential).
-#[derive(Clone, PartialEq)]
-pub enum SecretOr {
-    Plain(String),
-    Secret(SecretRef),
-}
-
-/// Only the origin of an inline URL is shown (`check`, logs): webhook URLs often carry
-/// their credential in the path.
-impl std::fmt::Debug for SecretOr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SecretOr::Plain(u) => {
-                let origin = url::Url::parse(u).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
-                write!(f, "{origin}/…")
-            }
-            SecretOr::Secret(r) => write!(f, "{r:?}"),
-        }
-    }
-}
-
-impl SecretOr {
-    pub fn read(&self) -> Result<String, String> {
-        match self {
-            SecretOr::Plain(s) => Ok(s.clone()),
-            SecretOr::Secret(r) => r.read(),
-        }
-    }
-}
-
+/// A receiver: who the alert policy routes to (`policy`) and how notify reaches it (`kind`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceiverSpec {
-    pub name: String,
+    pub policy: ReceiverPolicy,
     pub kind: ReceiverKind,
-    pub min_severity: Severity,
-    /// Only these watches (empty: every watch that does not list its own receivers).
-    pub watches: Vec<String>,
-    /// Gets only escalations and fallbacks, never first notifications.
-    pub escalation_only: bool,
-    /// Notifications per hour beyond which the rest is held and summarized.
-    pub max_per_hour: u32,
-    pub quiet_hours: Option<QuietHours>,
-    /// A critical episode not acknowledged this long after this receiver got it goes to
-    /// `escalate_to`.
-    pub escalate_after: Option<Duration>,
-    pub escalate_to: Vec<String>,
+}
+
+impl ReceiverSpec {
+    pub fn name(&self) -> &str {
+        &self.policy.name
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -219,26 +35,6 @@ pub struct RawServer {
     pub token_env: Option<String>,
     pub token_file: Option<String>,
     pub ingest_max_bytes: Option<i64>,
-}
-
-/// The HTTP server: health, metrics, acknowledge links.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServerSpec {
-    pub listen: std::net::SocketAddr,
-    /// Bearer token for mutating API routes.
-    pub token: Option<SecretRef>,
-    /// The largest body `POST /api/v1/ingest` reads.
-    pub ingest_max_bytes: usize,
-}
-
-impl Default for ServerSpec {
-    fn default() -> Self {
-        ServerSpec {
-            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
-            token: None,
-            ingest_max_bytes: 1024 * 1024,
-        }
-    }
 }
 
 pub(super) fn server(raw: Option<RawServer>, base_dir: &Path, problems: &mut Problems) -> ServerSpec {
@@ -425,15 +221,15 @@ pub(super) fn alerts(raw: Option<RawAlerts>, base_dir: &Path, problems: &mut Pro
             Err(e) => problems.add("alerts.language", e),
         }
     }
-    let mut check = crate::alert::holding::Templates::default();
+    let mut templates = Templates::default();
     for (category, langs) in raw.holding_statements {
         for (lang, text) in langs {
-            match check.set(&category, &lang, &text) {
-                Ok(()) => p.holding_statements.push((category.clone(), lang, text)),
-                Err(e) => problems.add(format!("alerts.holding_statements.{category}.{lang}"), e),
+            if let Err(e) = templates.set(&category, &lang, &text) {
+                problems.add(format!("alerts.holding_statements.{category}.{lang}"), e);
             }
         }
     }
+    p.holding_statements = templates;
     p
 }
 
@@ -492,9 +288,8 @@ pub(super) fn receivers(
             problems.add(at("escalate_to"), "give escalate_after and escalate_to together");
         }
         if let (Some(name), Some(kind)) = (name, kind) {
-            out.push(ReceiverSpec {
+            let policy = ReceiverPolicy {
                 name,
-                kind,
                 min_severity,
                 watches,
                 escalation_only: r.escalation_only.unwrap_or(false),
@@ -502,12 +297,13 @@ pub(super) fn receivers(
                 quiet_hours,
                 escalate_after,
                 escalate_to,
-            });
+            };
+            out.push(ReceiverSpec { policy, kind });
         }
     }
-    let names: Vec<&str> = out.iter().map(|r| r.name.as_str()).collect();
+    let names: Vec<&str> = out.iter().map(ReceiverSpec::name).collect();
     for (i, r) in out.iter().enumerate() {
-        for (j, to) in r.escalate_to.iter().enumerate() {
+        for (j, to) in r.policy.escalate_to.iter().enumerate() {
             if !names.contains(&to.as_str()) {
                 problems.add(format!("receivers[{i}].escalate_to[{j}]"), format!("no receiver is named {to:?}"));
             }
@@ -595,8 +391,8 @@ fn receiver_kind(
         _ => {
             let url = url();
             let secret = secret(&at("secret"), r.secret_env.clone(), r.secret_file.clone(), base_dir, problems);
-            let body = r.body.clone().unwrap_or_else(|| crate::alert::render::DEFAULT_ACTION_BODY.to_string());
-            if let Err(e) = crate::alert::render::check_action_template(&body) {
+            let body = r.body.clone().unwrap_or_else(|| crate::notify::action::DEFAULT_ACTION_BODY.to_string());
+            if let Err(e) = crate::notify::action::check_action_template(&body) {
                 problems.add(at("body"), e);
             }
             Some(ReceiverKind::Action { url: url?, body, secret })

@@ -7,10 +7,53 @@ use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::SendError;
-use crate::alert::render::{self, CHART_CID};
-use crate::alert::{chart, Message as AlertMessage};
-use crate::config::{SmtpSpec, SmtpTls};
+use super::html::CHART_CID;
+use super::{chart, html, render, text, Channel, SendError};
+use crate::alert::Message as AlertMessage;
+
+/// The mail relay (`[smtp]`), needed by email receivers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmtpSpec {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub from: String,
+    pub username: Option<String>,
+    pub password: Option<crate::secret::SecretRef>,
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (port 587): required, not opportunistic.
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+    /// No TLS: only to a loopback relay, unless `allow_plaintext`.
+    None,
+}
+
+/// Why the mail relay cannot be used (found when the channels are built, before start).
+#[derive(Debug, thiserror::Error)]
+pub enum MailerError {
+    #[error("smtp: cannot set up TLS for {host}: {source}")]
+    Tls { host: String, source: lettre::transport::smtp::Error },
+    #[error("smtp.from: {0}")]
+    From(#[from] lettre::address::AddressError),
+}
+
+/// An email receiver: its addresses, sent through the one relay.
+pub(crate) struct Email {
+    pub(crate) to: Vec<String>,
+    pub(crate) mailer: std::sync::Arc<Mailer>,
+}
+
+#[async_trait::async_trait]
+impl Channel for Email {
+    async fn send(&self, message: &AlertMessage, key: &str) -> Result<(), SendError> {
+        self.mailer.send(&self.to, message, key).await
+    }
+}
 
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -29,18 +72,18 @@ impl std::fmt::Debug for Mailer {
 
 impl Mailer {
     /// `password`: already read from its env var or file.
-    pub fn new(spec: &SmtpSpec, password: Option<String>) -> Result<Mailer, String> {
+    pub fn new(spec: &SmtpSpec, password: Option<String>) -> Result<Mailer, MailerError> {
         let builder = match spec.tls {
             SmtpTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&spec.host),
             SmtpTls::Implicit => AsyncSmtpTransport::<Tokio1Executor>::relay(&spec.host),
             SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&spec.host)),
         }
-        .map_err(|e| format!("smtp: cannot set up TLS for {}: {e}", spec.host))?;
+        .map_err(|source| MailerError::Tls { host: spec.host.clone(), source })?;
         let mut builder = builder.port(spec.port).timeout(Some(spec.timeout));
         if let (Some(user), Some(password)) = (&spec.username, password) {
             builder = builder.credentials(Credentials::new(user.clone(), password));
         }
-        let from = spec.from.parse().map_err(|e| format!("smtp.from: {e}"))?;
+        let from = spec.from.parse()?;
         Ok(Mailer { transport: builder.build(), from, timeout: spec.timeout })
     }
 
@@ -87,7 +130,7 @@ pub fn build(from: &Mailbox, to: &[String], message: &AlertMessage, key: &str) -
         AlertMessage::Summary(_) => &[],
     };
     let png = (!timeline.is_empty()).then(|| chart::png(timeline, 600, 200)).filter(|p| !p.is_empty());
-    let html = SinglePart::html(render::html(message, png.is_some()));
+    let html = SinglePart::html(html::body(message, png.is_some()));
     let html_part = match png {
         Some(png) => MultiPart::related().singlepart(html).singlepart(
             Attachment::new_inline(CHART_CID.to_string())
@@ -95,7 +138,7 @@ pub fn build(from: &Mailbox, to: &[String], message: &AlertMessage, key: &str) -
         ),
         None => MultiPart::related().singlepart(html),
     };
-    let body = MultiPart::alternative().singlepart(SinglePart::plain(render::text(message))).multipart(html_part);
+    let body = MultiPart::alternative().singlepart(SinglePart::plain(text::body(message))).multipart(html_part);
     builder.multipart(body).map_err(|e| SendError::Permanent(format!("cannot build the email: {e}")))
 }
 

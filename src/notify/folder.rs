@@ -7,11 +7,24 @@ use std::path::Path;
 
 use lettre::message::Mailbox;
 
-use super::email;
-use super::SendError;
-use crate::alert::{render, Message};
+use super::{email, html, Channel, SendError};
+use crate::alert::Message;
 
-pub fn write(dir: &Path, receiver: &str, message: &Message, key: &str) -> Result<(), SendError> {
+/// A folder receiver.
+pub(crate) struct Folder {
+    pub(crate) path: std::path::PathBuf,
+    /// The receiver's name (the `To:` of the `.eml`).
+    pub(crate) receiver: String,
+}
+
+#[async_trait::async_trait]
+impl Channel for Folder {
+    async fn send(&self, message: &Message, key: &str) -> Result<(), SendError> {
+        write(&self.path, &self.receiver, message, key)
+    }
+}
+
+fn write(dir: &Path, receiver: &str, message: &Message, key: &str) -> Result<(), SendError> {
     let from: Mailbox =
         "stormwatch <stormwatch@localhost>".parse().map_err(|e| SendError::Permanent(format!("{e}")))?;
     let to = vec![format!("{receiver}@localhost")];
@@ -19,7 +32,7 @@ pub fn write(dir: &Path, receiver: &str, message: &Message, key: &str) -> Result
     let name: String =
         key.chars().map(|c| if c.is_ascii_alphanumeric() || "-._".contains(c) { c } else { '_' }).collect();
     put(dir, &format!("{name}.eml"), &eml)?;
-    put(dir, &format!("{name}.html"), render::html(message, false).as_bytes())
+    put(dir, &format!("{name}.html"), html::body(message, false).as_bytes())
 }
 
 fn put(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SendError> {

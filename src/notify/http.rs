@@ -1,5 +1,5 @@
-//! The HTTP channels: generic signed webhook, Slack, Teams and templated actions. One POST
-//! each; what differs is the body and the headers.
+//! One POST for every HTTP channel (webhook, Slack, Teams, action), and what its answer means:
+//! delivered, worth retrying (and when), or refused for good.
 
 use std::time::Duration;
 
@@ -21,13 +21,24 @@ pub fn signature(secret: &[u8], unix: i64, body: &[u8]) -> String {
 }
 
 /// A shared client: connection reuse matters when a storm sends hundreds of notices.
-pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .redirect(reqwest::redirect::Policy::limited(3))
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// POSTs a JSON value (see `post`).
+pub async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+    key: &str,
+    secret: Option<&[u8]>,
+) -> Result<(), SendError> {
+    // `Display` of a JSON value is its serialization, which cannot fail.
+    post(client, url, body.to_string().into_bytes(), key, secret).await
 }
 
 /// POSTs a JSON body. 2xx is delivered; 408, 429 and 5xx, timeouts and connection errors are

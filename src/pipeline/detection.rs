@@ -22,7 +22,8 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::mpsc;
 
-use super::{publish_gauges, Stats, WatchView};
+use super::publish_gauges;
+use crate::server::{Stats, WatchView};
 use crate::config::Config;
 use crate::detect::{persist, BlindSpots, WatchDetector};
 use crate::model::{Lang, Mention, Sentiment, Signal};

@@ -10,20 +10,22 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
 use crate::config::SourceKind;
-use crate::dispatch::Dispatcher;
 use crate::model::Signal;
 use crate::notify::{Channels, Until};
+use crate::secret::Environment;
 use crate::sentiment::Scorer;
-use crate::server::{router, AppState, Ingest};
+use crate::server::{router, AppState, Ingest, Stats, WatchView};
 use crate::sources::matching::Matcher;
-use crate::sources::poll::{self, MentionBatch, PollContext, PollStats, Source};
+use crate::sources::poll::{self, MentionBatch, PollContext, Source};
 use crate::sources::Http;
 use crate::store::Store;
 use crate::telemetry;
 
 mod detection;
+pub mod dispatch;
 
 use detection::{Detection, TICK};
+pub use dispatch::{ack_signer, Dispatcher};
 
 /// Batches (pages) waiting for scoring; beyond this the pollers wait. Each poller and each
 /// ingest request has at most one batch in flight, waiting for its answer.
@@ -31,23 +33,6 @@ const MENTION_QUEUE: usize = 64;
 const SIGNAL_QUEUE: usize = 1024;
 /// Deliveries in flight at stop get this long before they are left for the next start.
 const DELIVERY_GRACE: Duration = Duration::from_secs(5);
-
-/// A watch as the status page shows it, refreshed every tick.
-#[derive(Debug, Clone, Default)]
-pub struct WatchView {
-    pub name: String,
-    pub timeline: Vec<crate::model::TimelinePoint>,
-    pub usual_share: Option<f64>,
-    pub share_threshold: f64,
-}
-
-/// Counters the HTTP server shows; shared by the steps.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// The watches' recent history, for the status page.
-    pub views: std::sync::RwLock<Vec<WatchView>>,
-    pub poll: Arc<PollStats>,
-}
 
 /// Everything `run` needs, built (and checked) before anything starts.
 pub struct Pipeline {
@@ -58,6 +43,8 @@ pub struct Pipeline {
     sources: Vec<Source>,
     /// The API token, read at build.
     token: Option<Arc<String>>,
+    /// Where secrets are read (the acknowledge-link key is read when the pipeline runs).
+    env: Environment,
     pub stats: Arc<Stats>,
 }
 
@@ -69,20 +56,21 @@ impl Pipeline {
         store: Store,
         scorer: Arc<Scorer>,
         stats: Arc<Stats>,
+        env: Environment,
     ) -> Result<Pipeline, Vec<String>> {
-        let channels = Channels::build(&config)?;
+        let channels = Channels::build(config.channels(), config.smtp.as_ref(), &env)?;
         let http = Http::new(&format!("stormwatch/{} (social-media monitoring)", env!("CARGO_PKG_VERSION")))
             .map_err(|e| vec![e.to_string()])?;
         let mut sources = Vec::new();
         let mut problems = Vec::new();
         for (i, spec) in config.sources.iter().enumerate() {
-            match Source::new(spec.clone(), &http) {
+            match Source::new(spec.clone(), &http, &env) {
                 Ok(s) => sources.push(s),
                 Err(e) => problems.push(format!("sources[{i}] ({}): {e}", spec.name)),
             }
         }
         let token = match &config.server.token {
-            Some(t) => t.read().map(|t| Some(Arc::new(t))).unwrap_or_else(|e| {
+            Some(t) => t.read(&env).map(|t| Some(Arc::new(t))).unwrap_or_else(|e| {
                 problems.push(format!("server.token: {e}"));
                 None
             }),
@@ -91,7 +79,7 @@ impl Pipeline {
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(Pipeline { config, store, scorer, channels, sources, token, stats })
+        Ok(Pipeline { config, store, scorer, channels, sources, token, env, stats })
     }
 
     /// Runs until `stop` turns true.
@@ -100,7 +88,7 @@ impl Pipeline {
     }
 
     pub async fn run(self, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
-        let Pipeline { config, store, scorer, channels, sources, stats, token } = self;
+        let Pipeline { config, store, scorer, channels, sources, stats, token, env } = self;
         // Before anything counts: the steps' counters go to the recorder /metrics renders.
         telemetry::install();
         let (mention_tx, mention_rx) = mpsc::channel::<MentionBatch>(MENTION_QUEUE);
@@ -121,7 +109,7 @@ impl Pipeline {
         let polling = tokio::spawn(poll::run(polled, ctx, config.storage.seen_ttl, stop.clone()));
         let detection = Detection::load(&config, &store, scorer, polled_names.clone())?;
         let detecting = tokio::spawn(detection.run(mention_rx, signal_tx, stats.clone()));
-        let mut dispatcher = Dispatcher::open(&config, store.clone())?;
+        let mut dispatcher = Dispatcher::open(&config, store.clone(), &env)?;
         let worker = dispatcher.worker(channels, None);
         let listen = config.server.listen;
         let listener = tokio::net::TcpListener::bind(listen)
@@ -129,7 +117,7 @@ impl Pipeline {
             .map_err(|e| anyhow::anyhow!("server.listen: cannot listen on {listen}: {e}"))?;
         let state = AppState {
             store: store.clone(),
-            signer: crate::dispatch::ack_signer(&config, &store)?,
+            signer: ack_signer(&config, &store, &env)?,
             stats: stats.clone(),
             sources: Arc::new(config.sources.iter().map(|s| s.name.clone()).collect()),
             polled: Arc::new(polled_names),

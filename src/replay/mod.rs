@@ -5,9 +5,8 @@
 //! * `--input mentions.jsonl` with a config: mentions through matching, scoring and every
 //!   detector of the config's watches (`mentions.rs`).
 //!
-//! `--chart out.svg|out.html` draws what the detector saw (`chart.rs`).
+//! `--chart out.svg|out.html` draws what the detector saw (`crate::plot`).
 
-pub mod chart;
 pub mod counts;
 pub mod mentions;
 

@@ -7,9 +7,10 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 
 use super::{EpisodeReport, Report};
-use crate::alert::render::{esc, headline, plain, severity_word, span, thousands};
+use crate::escape::{self, plain};
+use crate::notify::render::{headline, severity_word, span, thousands};
 use crate::detect::counts::Trace;
-use crate::replay::chart::{self, Marker};
+use crate::plot::{self, Marker};
 
 fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -145,15 +146,15 @@ fn chart(r: &Report) -> String {
         .collect();
     let labels = (when(r.from), when(r.to));
     let step = span(r.step_secs as u64);
-    chart::stack(&[
-        chart::panel(
+    plot::stack(&[
+        plot::panel(
             &format!("{}: mentions per {step}", r.watch),
             &volume,
             &markers,
             (&labels.0, &labels.1),
             ["mentions", "usual (7 days before)", "negative mentions"],
         ),
-        chart::panel(
+        plot::panel(
             &format!("{}: negative share per {step}, %", r.watch),
             &shares,
             &markers,
@@ -165,14 +166,14 @@ fn chart(r: &Report) -> String {
 
 /// A titled table; `level` is the heading's (2 for a section, 4 inside an episode).
 fn table(out: &mut String, level: u8, title: &str, head: &[&str], rows: Vec<Vec<String>>) {
-    let _ = write!(out, "<h{level}>{}</h{level}>", esc(title));
+    let _ = write!(out, "<h{level}>{}</h{level}>", escape::html(title));
     if rows.is_empty() {
         out.push_str("<p>None.</p>");
         return;
     }
     out.push_str("<table><tr>");
     for h in head {
-        let _ = write!(out, "<th>{}</th>", esc(h));
+        let _ = write!(out, "<th>{}</th>", escape::html(h));
     }
     out.push_str("</tr>");
     for row in rows {
@@ -190,14 +191,14 @@ fn table(out: &mut String, level: u8, title: &str, head: &[&str], rows: Vec<Vec<
 fn link(url: Option<&str>, text: &str) -> String {
     match url {
         Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
-            format!("<a href=\"{}\">{}</a>", html_escape::encode_double_quoted_attribute(&plain(u)), esc(text))
+            format!("<a href=\"{}\">{}</a>", html_escape::encode_double_quoted_attribute(&plain(u)), escape::html(text))
         }
-        _ => esc(text),
+        _ => escape::html(text),
     }
 }
 
 fn counted<T: std::fmt::Display>(items: &[(T, u32)], total: u64) -> Vec<Vec<String>> {
-    items.iter().map(|(k, n)| vec![esc(&k.to_string()), n.to_string(), pct(share(*n as u64, total))]).collect()
+    items.iter().map(|(k, n)| vec![escape::html(&k.to_string()), n.to_string(), pct(share(*n as u64, total))]).collect()
 }
 
 /// The report as one HTML page.
@@ -209,10 +210,10 @@ pub fn html(r: &Report) -> String {
          table{{border-collapse:collapse;margin-bottom:1em}}td,th{{padding:2px 10px;text-align:left;\
          border-bottom:1px solid #ddd;vertical-align:top}}.critical{{color:#b71c1c}}.warning{{color:#e65100}}\
          svg{{width:100%;height:auto}}small{{color:#666}}</style></head><body>",
-        esc(&title)
+        escape::html(&title)
     );
     let _ =
-        write!(out, "<h1>{}</h1><p><b>{}</b><br>{}</p>", esc(&title), esc(&headline_numbers(r)), esc(&peak_line(r)));
+        write!(out, "<h1>{}</h1><p><b>{}</b><br>{}</p>", escape::html(&title), escape::html(&headline_numbers(r)), escape::html(&peak_line(r)));
     out.push_str(&chart(r));
 
     out.push_str("<h2>Episodes</h2>");
@@ -224,8 +225,8 @@ pub fn html(r: &Report) -> String {
         let _ = write!(
             out,
             "<h3 class=\"{class}\">{}</h3><p><small>alert {} · started {}</small></p>",
-            esc(&episode_line(e)),
-            esc(&e.episode.alert_id),
+            escape::html(&episode_line(e)),
+            escape::html(&e.episode.alert_id),
             when(e.episode.started_at)
         );
         let rows = e
@@ -238,14 +239,14 @@ pub fn html(r: &Report) -> String {
                     .map(|a| {
                         let at = DateTime::from_timestamp_millis(a.at_ms).map(when).unwrap_or_default();
                         let detail = a.detail.as_deref().map(|x| format!(": {x}")).unwrap_or_default();
-                        esc(&format!("{at} {} in {} ms{detail}", a.outcome, a.duration_ms))
+                        escape::html(&format!("{at} {} in {} ms{detail}", a.outcome, a.duration_ms))
                     })
                     .collect();
                 vec![
-                    esc(&d.event),
-                    esc(&d.receiver),
-                    esc(&when(d.created)),
-                    esc(d.status.as_str()),
+                    escape::html(&d.event),
+                    escape::html(&d.receiver),
+                    escape::html(&when(d.created)),
+                    escape::html(d.status.as_str()),
                     if attempts.is_empty() { "-".into() } else { attempts.join("<br>") },
                 ]
             })
@@ -268,12 +269,12 @@ pub fn html(r: &Report) -> String {
         .iter()
         .map(|m| {
             vec![
-                esc(&when(m.published)),
+                escape::html(&when(m.published)),
                 link(m.url.as_deref(), m.author.as_deref().unwrap_or("(unknown)")),
                 m.reach.map(thousands).unwrap_or_else(|| "-".into()),
                 format!("{:+.2}", m.compound),
-                esc(&m.source),
-                esc(&m.text),
+                escape::html(&m.source),
+                escape::html(&m.text),
             ]
         })
         .collect();

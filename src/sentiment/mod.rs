@@ -12,9 +12,11 @@
 //! * `lang` — which of the four languages a text is in, when the feed does not say;
 //! * `lexicon`, `signs` — what words, emoji and emoticons mean;
 //! * `rules` — the adjustments and their constants;
-//! * `score` — `Scorer` and its reusable `Analysis`.
+//! * `score` — `Scorer` and its reusable `Analysis`;
+//! * `batch`, `eval` — scoring JSON lines, and measuring the scorer on labelled data.
 
 pub mod batch;
+pub mod eval;
 pub mod lang;
 pub mod lexicon;
 mod morphology;

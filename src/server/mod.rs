@@ -14,7 +14,8 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use crate::alert::AckSigner;
-use crate::pipeline::Stats;
+use crate::secret::SecretRef;
+use crate::sources::poll::PollStats;
 use crate::store::Store;
 use crate::telemetry;
 
@@ -22,6 +23,43 @@ mod ingest;
 mod status;
 
 pub use ingest::Ingest;
+
+/// The HTTP server (`[server]`): health, metrics, acknowledge links, the JSON API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSpec {
+    pub listen: std::net::SocketAddr,
+    /// Bearer token for mutating API routes.
+    pub token: Option<SecretRef>,
+    /// The largest body `POST /api/v1/ingest` reads.
+    pub ingest_max_bytes: usize,
+}
+
+impl Default for ServerSpec {
+    fn default() -> Self {
+        ServerSpec {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
+            token: None,
+            ingest_max_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// A watch as the status page shows it, refreshed by detection every tick.
+#[derive(Debug, Clone, Default)]
+pub struct WatchView {
+    pub name: String,
+    pub timeline: Vec<crate::model::TimelinePoint>,
+    pub usual_share: Option<f64>,
+    pub share_threshold: f64,
+}
+
+/// What the steps report for the server to show; they outlive one pipeline (a reload keeps them).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// The watches' recent history, for the status page.
+    pub views: std::sync::RwLock<Vec<WatchView>>,
+    pub poll: Arc<PollStats>,
+}
 
 /// What the routes read.
 #[derive(Clone)]
@@ -174,7 +212,7 @@ async fn api_ack(
         return refused;
     }
     let by = body.and_then(|b| b.0.by).unwrap_or_else(|| "api".into());
-    let by: String = crate::alert::render::plain(&by).chars().take(100).collect();
+    let by: String = crate::escape::plain(&by).chars().take(100).collect();
     match s.store.alert_watch(&alert_id) {
         Ok(Some(_)) => {}
         Ok(None) => {
@@ -195,7 +233,7 @@ async fn alerts(State(s): State<AppState>) -> Response {
         Ok(e) => e,
         Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     };
-    let mut list: Vec<crate::alert::Episode> = episodes.iter().filter_map(|j| serde_json::from_str(j).ok()).collect();
+    let mut list = crate::alert::episode::decode_saved(&episodes);
     list.sort_by_key(|e| std::cmp::Reverse(e.started_at));
     let out: Vec<serde_json::Value> = list
         .iter()

@@ -6,11 +6,11 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use crate::alert::render::esc;
+use crate::escape;
 use crate::alert::Episode;
 use crate::detect::counts::Trace;
-use crate::pipeline::WatchView;
-use crate::replay::chart;
+use super::WatchView;
+use crate::plot;
 use crate::store::Store;
 
 fn when(t: Option<DateTime<Utc>>) -> String {
@@ -45,15 +45,15 @@ fn charts(v: &WatchView, volume_factor: f64) -> String {
             z: 0.0,
         })
         .collect();
-    chart::stack(&[
-        chart::panel(
+    plot::stack(&[
+        plot::panel(
             &format!("{}: mentions per 5 minutes", v.name),
             &volume,
             &[],
             (&labels.0, &labels.1),
             ["mentions", "expected", "factor × expected"],
         ),
-        chart::panel(
+        plot::panel(
             &format!("{}: negative share, %", v.name),
             &share,
             &[],
@@ -71,8 +71,8 @@ fn top_mentions(out: &mut String, mentions: &[crate::model::MentionRef]) {
     out.push_str("<ul class=\"mentions\">");
     for m in mentions.iter().take(3) {
         let who = m.author.as_deref().unwrap_or("(unknown)");
-        let reach = m.reach.map(|r| format!(" ({} followers)", crate::alert::render::thousands(r))).unwrap_or_default();
-        let _ = write!(out, "<li><b>{}</b>{reach}, {}: {}</li>", esc(who), esc(&m.source), esc(&m.text));
+        let reach = m.reach.map(|r| format!(" ({} followers)", crate::notify::render::thousands(r))).unwrap_or_default();
+        let _ = write!(out, "<li><b>{}</b>{reach}, {}: {}</li>", escape::html(who), escape::html(&m.source), escape::html(&m.text));
     }
     out.push_str("</ul>");
 }
@@ -85,25 +85,31 @@ pub fn page(views: &[WatchView], volume_factors: &[(String, f64)], store: &Store
          .critical{color:#b71c1c}.warning{color:#e65100}.ok{color:#2e7d32}svg{width:100%;height:auto}</style>\
          </head><body><h1>stormwatch</h1>",
     );
-    let mut episodes: Vec<Episode> =
-        store.episodes().unwrap_or_default().iter().filter_map(|j| serde_json::from_str(j).ok()).collect();
+    let mut episodes: Vec<Episode> = match store.episodes() {
+        Ok(saved) => crate::alert::episode::decode_saved(&saved),
+        Err(e) => {
+            tracing::warn!(error = %e, "status page: cannot read alert episodes");
+            let _ = write!(out, "<p class=\"critical\">Alerts cannot be read from the state file: {}</p>", escape::html(&e.to_string()));
+            Vec::new()
+        }
+    };
     episodes.sort_by_key(|e| std::cmp::Reverse(e.started_at));
     for v in views {
-        let _ = write!(out, "<h2>{}</h2>", esc(&v.name));
+        let _ = write!(out, "<h2>{}</h2>", escape::html(&v.name));
         let open: Vec<&Episode> = episodes.iter().filter(|e| e.last_signal.watch == v.name && e.is_open()).collect();
         if open.is_empty() {
             out.push_str("<p class=\"ok\">No open alert.</p>");
         }
         for e in open {
             let class = if e.severity == crate::model::Severity::Critical { "critical" } else { "warning" };
-            let subject = crate::alert::render::headline(&e.last_signal);
-            let ack = e.acknowledged.as_ref().map(|a| format!(" · acknowledged by {}", esc(&a.by))).unwrap_or_default();
+            let subject = crate::notify::render::headline(&e.last_signal);
+            let ack = e.acknowledged.as_ref().map(|a| format!(" · acknowledged by {}", escape::html(&a.by))).unwrap_or_default();
             let _ = write!(
                 out,
                 "<p class=\"{class}\"><b>{:?} {}</b>: {} (since {}){ack}</p>",
                 e.severity,
-                esc(e.last_signal.kind.as_str()),
-                esc(&subject),
+                escape::html(e.last_signal.kind.as_str()),
+                escape::html(&subject),
                 when(Some(e.started_at))
             );
             top_mentions(&mut out, &e.last_signal.evidence.top_mentions);
@@ -121,11 +127,11 @@ pub fn page(views: &[WatchView], volume_factors: &[(String, f64)], store: &Store
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td></tr>",
             when(Some(e.started_at)),
-            esc(&e.last_signal.watch),
-            esc(e.last_signal.kind.as_str()),
+            escape::html(&e.last_signal.watch),
+            escape::html(e.last_signal.kind.as_str()),
             e.severity,
-            esc(&state),
-            e.acknowledged.as_ref().map(|a| esc(&a.by)).unwrap_or_default()
+            escape::html(&state),
+            e.acknowledged.as_ref().map(|a| escape::html(&a.by)).unwrap_or_default()
         );
     }
     out.push_str("</table><h2>Sources</h2><table><tr><th>source</th><th>last success</th><th>failures in a row</th><th>last error</th></tr>");
@@ -134,10 +140,10 @@ pub fn page(views: &[WatchView], volume_factors: &[(String, f64)], store: &Store
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(s),
+            escape::html(s),
             when(h.last_success),
             h.consecutive_failures,
-            esc(h.last_error.as_deref().unwrap_or(""))
+            escape::html(h.last_error.as_deref().unwrap_or(""))
         );
     }
     out.push_str("</table></body></html>");

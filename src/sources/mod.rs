@@ -33,6 +33,7 @@ pub use http::{Http, HttpRequest, HttpResponse, RateLimit, Validators};
 
 use crate::config::{SourceKind, SourceSpec};
 use crate::model::Mention;
+use crate::secret::{Environment, SecretRef};
 
 /// What a kind is given for one page.
 #[derive(Debug, Clone)]
@@ -146,8 +147,9 @@ pub trait Kind: Send + Sync {
     async fn page(&self, http: &Http, req: &PageRequest<'_>) -> Result<Page, SourceError>;
 }
 
-/// The kind for a configured source. Secrets named by `*_env` are read here, once.
-pub fn build(spec: &SourceSpec) -> Result<Box<dyn Kind>, SourceError> {
+/// The kind for a configured source. Secrets named by `*_env` are read here, once, from `env`.
+pub fn build(spec: &SourceSpec, env: &Environment) -> Result<Box<dyn Kind>, SourceError> {
+    let secret = |var: Option<&str>| var.map(|v| required_secret(v, env)).transpose();
     Ok(match &spec.kind {
         SourceKind::Rss { url } => Box::new(rss::Rss::new(url.clone())),
         SourceKind::Mastodon { url, tags, token_env } => {
@@ -156,12 +158,12 @@ pub fn build(spec: &SourceSpec) -> Result<Box<dyn Kind>, SourceError> {
         SourceKind::Bluesky { url, query, identifier_env, password_env } => Box::new(bluesky::Bluesky::new(
             url.clone(),
             query.clone(),
-            required_secret(identifier_env)?,
-            required_secret(password_env)?,
+            required_secret(identifier_env, env)?,
+            required_secret(password_env, env)?,
         )),
         SourceKind::Reddit { url, query, subreddit, user_agent, client_id_env, client_secret_env } => {
             let credentials = match (client_id_env, client_secret_env) {
-                (Some(id), Some(secret)) => Some((required_secret(id)?, required_secret(secret)?)),
+                (Some(id), Some(secret)) => Some((required_secret(id, env)?, required_secret(secret, env)?)),
                 _ => None,
             };
             Box::new(reddit::Reddit::new(
@@ -185,17 +187,10 @@ pub fn build(spec: &SourceSpec) -> Result<Box<dyn Kind>, SourceError> {
     })
 }
 
-/// A secret from the environment variable `var`, if one is configured.
-fn secret(var: Option<&str>) -> Result<Option<String>, SourceError> {
-    var.map(required_secret).transpose()
-}
-
-fn required_secret(var: &str) -> Result<String, SourceError> {
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
-        _ => Err(SourceError::Config(format!(
-            "environment variable {var} is not set (it holds a secret for this source)"
-        ))),
+fn required_secret(var: &str, env: &Environment) -> Result<String, SourceError> {
+    match SecretRef::Env(var.to_string()).read(env) {
+        Ok(v) => Ok(v.trim().to_string()),
+        Err(e) => Err(SourceError::Config(format!("{e} (it holds a secret for this source)"))),
     }
 }
 
@@ -296,7 +291,9 @@ mod tests {
 
     #[test]
     fn missing_secrets_name_the_variable() {
-        let err = required_secret("STORMWATCH_TEST_SURELY_UNSET_VAR").unwrap_err().to_string();
+        let err = required_secret("STORMWATCH_TEST_SURELY_UNSET_VAR", &Environment::fixed::<&str, &str>([]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("STORMWATCH_TEST_SURELY_UNSET_VAR"), "{err}");
     }
 }

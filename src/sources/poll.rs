@@ -126,8 +126,8 @@ pub struct Source {
 }
 
 impl Source {
-    pub fn new(spec: SourceSpec, http: &Http) -> Result<Source, SourceError> {
-        let kind = super::build(&spec)?;
+    pub fn new(spec: SourceSpec, http: &Http, env: &crate::secret::Environment) -> Result<Source, SourceError> {
+        let kind = super::build(&spec, env)?;
         let http = http.for_source(spec.max_body_bytes, spec.timeout);
         Ok(Source { spec, kind, http })
     }

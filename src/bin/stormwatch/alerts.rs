@@ -9,9 +9,10 @@ use anyhow::{anyhow, bail, Context, Result};
 use chrono::Utc;
 
 use stormwatch::config::Config;
-use stormwatch::dispatch::Dispatcher;
+use stormwatch::pipeline::Dispatcher;
 use stormwatch::model::Signal;
 use stormwatch::notify::{Channels, Until};
+use stormwatch::secret::Environment;
 use stormwatch::store::Store;
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -25,14 +26,14 @@ pub fn load(config: &Path) -> Result<(Config, Store)> {
 }
 
 fn channels(config: &Config) -> Result<Arc<Channels>> {
-    Channels::build(config).map_err(|problems| anyhow!("cannot set up the receivers:\n{}", problems.join("\n")))
+    Channels::build(config.channels(), config.smtp.as_ref(), &Environment::process()).map_err(|problems| anyhow!("cannot set up the receivers:\n{}", problems.join("\n")))
 }
 
 /// Sends what the outbox holds until nothing is pending or `timeout` passes.
 pub fn deliver(config: &Path, timeout: Duration) -> Result<ExitCode> {
     let (config, store) = load(config)?;
     let channels = channels(&config)?;
-    let mut dispatcher = Dispatcher::open(&config, store.clone())?;
+    let mut dispatcher = Dispatcher::open(&config, store.clone(), &Environment::process())?;
     dispatcher.tick(Utc::now())?;
     drain(&mut dispatcher, channels, &store, timeout)
 }
@@ -41,7 +42,7 @@ pub fn deliver(config: &Path, timeout: Duration) -> Result<ExitCode> {
 pub fn deliver_signals(config: &Config, signals: &[Signal], timeout: Duration) -> Result<ExitCode> {
     let store = Store::open(&config.storage.path)?;
     let channels = channels(config)?;
-    let mut dispatcher = Dispatcher::open(config, store.clone())?;
+    let mut dispatcher = Dispatcher::open(config, store.clone(), &Environment::process())?;
     let mut written = 0;
     for s in signals {
         written += dispatcher.signal(s)?;
@@ -78,7 +79,7 @@ fn drain(dispatcher: &mut Dispatcher, channels: Arc<Channels>, store: &Store, ti
 pub fn notify_test(config: &Path, only: Option<&str>) -> Result<ExitCode> {
     let config = Config::load(config).map_err(|e| anyhow!("{e}"))?;
     let names: Vec<&str> =
-        config.receivers.iter().map(|r| r.name.as_str()).filter(|n| only.is_none_or(|o| o == *n)).collect();
+        config.receivers.iter().map(|r| r.name()).filter(|n| only.is_none_or(|o| o == *n)).collect();
     if names.is_empty() {
         bail!("no receiver to test{}", only.map(|o| format!(" named {o:?}")).unwrap_or_default());
     }

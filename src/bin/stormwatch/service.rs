@@ -10,8 +10,10 @@ use anyhow::{anyhow, Context, Result};
 use stormwatch::config::changes::FileChanges;
 use stormwatch::config::Config;
 use stormwatch::notify::Channels;
-use stormwatch::pipeline::{Pipeline, Stats};
+use stormwatch::pipeline::Pipeline;
+use stormwatch::server::Stats;
 use stormwatch::sentiment::Scorer;
+use stormwatch::secret::Environment;
 use stormwatch::store::Store;
 use stormwatch::telemetry;
 
@@ -29,7 +31,7 @@ pub fn run(config_path: &Path) -> Result<ExitCode> {
     let store = Store::open(&config.storage.path)?;
     let scorer = Arc::new(Scorer::builtin().context("loading the built-in lexicons")?);
     let stats = Arc::new(Stats::default());
-    let mut pipeline = Pipeline::build(config, store.clone(), scorer.clone(), stats.clone())
+    let mut pipeline = Pipeline::build(config, store.clone(), scorer.clone(), stats.clone(), Environment::process())
         .map_err(|problems| anyhow!("cannot start:\n{}", problems.join("\n")))?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     rt.block_on(async {
@@ -96,7 +98,7 @@ fn reload(path: &Path, storage: &Path, store: &Store, scorer: &Arc<Scorer>, stat
             config.storage.path.display()
         );
     }
-    Pipeline::build(config, store.clone(), scorer.clone(), stats.clone()).map_err(|p| anyhow!("{}", p.join("\n")))
+    Pipeline::build(config, store.clone(), scorer.clone(), stats.clone(), Environment::process()).map_err(|p| anyhow!("{}", p.join("\n")))
 }
 
 /// SIGTERM and SIGINT stop; SIGHUP and an edit of the config file reload.
@@ -172,7 +174,7 @@ pub fn check(config_path: &Path) -> Result<ExitCode> {
         }
     };
     println!("{config:#?}");
-    if let Err(problems) = Channels::build(&config) {
+    if let Err(problems) = Channels::build(config.channels(), config.smtp.as_ref(), &Environment::process()) {
         eprintln!("{}: secrets missing\n{}", config_path.display(), problems.join("\n"));
         return Ok(ExitCode::FAILURE);
     }
@@ -207,23 +209,4 @@ pub fn healthcheck(url: &str) -> Result<ExitCode> {
         eprintln!("stormwatch: {url} answered {status:?}");
         Ok(ExitCode::FAILURE)
     }
-}
-
-pub fn demo(out: &Path, follow: bool) -> Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    rt.block_on(async {
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            let _ = stop_tx.send(true);
-        });
-        let outcome = stormwatch::demo::run(out, follow, stop_rx).await?;
-        let watches: std::collections::BTreeSet<&str> =
-            outcome.alerts.iter().filter_map(|a| a["watch"].as_str()).collect();
-        if watches.len() < 2 {
-            eprintln!("stormwatch demo: expected alerts for both storms, got them for {watches:?}");
-            return Ok(ExitCode::FAILURE);
-        }
-        Ok(ExitCode::SUCCESS)
-    })
 }

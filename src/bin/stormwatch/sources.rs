@@ -14,9 +14,10 @@ use stormwatch::config::{Config, SourceSpec};
 use stormwatch::sources::matching::Matcher;
 use stormwatch::sources::poll::{self, PollContext, PollStats, Source};
 use stormwatch::sources::Http;
+use stormwatch::secret::Environment;
 use stormwatch::store::Store;
 
-use crate::escape_for_terminal;
+use stormwatch::escape;
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
@@ -45,14 +46,14 @@ pub fn test(config_path: &Path, only: Option<&str>) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     for spec in specs {
         let header = format!("{} ({})", spec.name, spec.kind.name());
-        let result = match Source::new(spec.clone(), &http) {
+        let result = match Source::new(spec.clone(), &http, &Environment::process()) {
             Ok(source) => rt.block_on(source.probe(Utc::now())),
             Err(e) => Err(e),
         };
         match result {
             Err(e) => {
                 failed += 1;
-                writeln!(out, "{header}: FAILED ({}): {}", e.label(), escape_for_terminal(&e.to_string()))?;
+                writeln!(out, "{header}: FAILED ({}): {}", e.label(), escape::terminal(&e.to_string()))?;
             }
             Ok(page) => {
                 let status = if page.not_modified { " (304 not modified)" } else { "" };
@@ -65,14 +66,14 @@ pub fn test(config_path: &Path, only: Option<&str>) -> Result<ExitCode> {
                         i + 1,
                         m.published.format("%Y-%m-%d %H:%M UTC"),
                         m.lang.as_deref().unwrap_or("-"),
-                        escape_for_terminal(m.author.as_deref().unwrap_or("-")),
+                        escape::terminal(m.author.as_deref().unwrap_or("-")),
                         m.reach.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
-                        escape_for_terminal(m.url.as_deref().unwrap_or("-")),
-                        escape_for_terminal(&text.replace('\n', " ")),
+                        escape::terminal(m.url.as_deref().unwrap_or("-")),
+                        escape::terminal(&text.replace('\n', " ")),
                     )?;
                 }
                 for s in page.skipped.iter().take(3) {
-                    writeln!(out, "  skipped {}: {}", escape_for_terminal(&s.item), escape_for_terminal(&s.why))?;
+                    writeln!(out, "  skipped {}: {}", escape::terminal(&s.item), escape::terminal(&s.why))?;
                 }
                 writeln!(out, "  cursor: {}{}", page.cursor, if page.more { " (more pages follow)" } else { "" })?;
                 if let Some(p) = page.rate_limit.pause() {
@@ -96,7 +97,7 @@ pub fn poll(config_path: &Path, once: bool, only: Option<&str>) -> Result<ExitCo
     let mut sources = Vec::new();
     let mut failed = 0;
     for spec in specs {
-        match Source::new(spec.clone(), &http) {
+        match Source::new(spec.clone(), &http, &Environment::process()) {
             Ok(s) => sources.push(s),
             Err(e) => {
                 failed += 1;

@@ -1,22 +1,11 @@
-//! The `stormwatch` command line: parses arguments and calls into the library.
+//! The command line's words: every subcommand and flag (clap), parsed once in `main.rs`.
 
-use std::io::{self, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-mod alerts_cli;
-mod replay_cli;
-mod report_cli;
-mod service_cli;
-mod sources_cli;
-
-use stormwatch::eval::{self, Split};
-use stormwatch::model::Lang;
-use stormwatch::sentiment::batch::score_jsonl;
-use stormwatch::sentiment::{Analysis, LabelThresholds, LangSource, Scorer};
+use stormwatch::sentiment::eval::Split;
+use stormwatch::sentiment::{LabelThresholds, Scorer};
 
 #[derive(Parser)]
 #[command(
@@ -24,22 +13,22 @@ use stormwatch::sentiment::{Analysis, LabelThresholds, LangSource, Scorer};
     version,
     about = "Warns a brand's crisis team when social-media mentions spike or turn negative"
 )]
-struct Cli {
+pub(crate) struct Cli {
     /// Log lines as text or JSON (level by RUST_LOG, default info).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+    pub(crate) log_format: LogFormat,
     #[command(subcommand)]
-    command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
 
 #[derive(Subcommand)]
-enum Command {
+pub(crate) enum Command {
     /// Score the sentiment of texts in Dutch, Swedish, Polish or English, with explanations.
     Score(ScoreArgs),
     /// Measure the scorer or the language detector on labelled data.
@@ -165,7 +154,7 @@ pub(crate) struct ReplayArgs {
 }
 
 #[derive(Subcommand)]
-enum SourcesCommand {
+pub(crate) enum SourcesCommand {
     /// Poll each source once (first page only, no state written) and show what came back.
     Test {
         #[arg(short, long)]
@@ -188,44 +177,44 @@ enum SourcesCommand {
 }
 
 #[derive(Args)]
-struct ScoreArgs {
+pub(crate) struct ScoreArgs {
     /// The text to score (omit with --batch or --examples).
-    text: Option<String>,
+    pub(crate) text: Option<String>,
     /// Language of the text (en, nl, sv, pl); detected when absent.
     #[arg(long)]
-    lang: Option<String>,
+    pub(crate) lang: Option<String>,
     /// Read JSON lines {"id","text","lang"} from stdin, write one JSON result per line.
     #[arg(long, conflicts_with_all = ["text", "examples"])]
-    batch: bool,
+    pub(crate) batch: bool,
     /// Score a few example posts in all four languages.
     #[arg(long, conflicts_with = "text")]
-    examples: bool,
+    pub(crate) examples: bool,
     #[command(flatten)]
-    thresholds: ThresholdArgs,
+    pub(crate) thresholds: ThresholdArgs,
 }
 
 #[derive(Args)]
-struct ThresholdArgs {
+pub(crate) struct ThresholdArgs {
     /// Compound score at or above which a text is positive.
     #[arg(long, default_value_t = DEFAULT_POS, allow_negative_numbers = true)]
-    pos_threshold: f32,
+    pub(crate) pos_threshold: f32,
     /// Compound score at or below which a text is negative.
     #[arg(long, default_value_t = DEFAULT_NEG, allow_negative_numbers = true)]
-    neg_threshold: f32,
+    pub(crate) neg_threshold: f32,
 }
 
 const DEFAULT_POS: f32 = LabelThresholds::DEFAULT.pos();
 const DEFAULT_NEG: f32 = LabelThresholds::DEFAULT.neg();
 
 impl ThresholdArgs {
-    fn scorer(&self) -> Result<Scorer> {
+    pub(crate) fn scorer(&self) -> Result<Scorer> {
         let thresholds = LabelThresholds::new(self.neg_threshold, self.pos_threshold).map_err(anyhow::Error::msg)?;
         Ok(Scorer::builtin().context("loading the built-in lexicons")?.with_thresholds(thresholds))
     }
 }
 
 #[derive(Subcommand)]
-enum EvalCommand {
+pub(crate) enum EvalCommand {
     /// Macro-F1, accuracy and polar share per language and source.
     Sentiment {
         /// Folder with {en,nl,sv,pl}/{dev,test}.tsv.
@@ -247,7 +236,7 @@ enum EvalCommand {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum SplitArg {
+pub(crate) enum SplitArg {
     Dev,
     Test,
 }
@@ -261,168 +250,3 @@ impl From<SplitArg> for Split {
     }
 }
 
-const EXAMPLES: &[(&str, &str)] = &[
-    ("en", "Kroon Bank app has been DOWN for 3 hours and customer service won't answer. Unacceptable!!"),
-    ("en", "Honestly the new Kroon Bank app is not bad at all, love the dark mode :)"),
-    (
-        "nl",
-        "Alweer een storing bij Kroon Bank, inloggen lukt niet en de klantenservice is onbereikbaar #boycotkroonbank",
-    ),
-    ("nl", "Snel geholpen door de klantenservice, echt top!"),
-    ("sv", "Kroon Bank ligger nere igen och kundtjänsten svarar inte. Helt värdelöst"),
-    ("sv", "Jag gillar inte den nya appen, men supporten var faktiskt jättebra"),
-    ("pl", "Znowu awaria w Kroon Bank, aplikacja nie działa od rana. Żenada!"),
-    ("pl", "Bardzo szybka obsługa, polecam 👍"),
-];
-
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.log_format);
-    match stormwatch::clock::init() {
-        Ok(None) => {}
-        Ok(Some(c)) => tracing::warn!(speed = c.speed, now = %stormwatch::clock::now(), var = stormwatch::clock::VAR,
-            "running on a simulated clock, for tests and rehearsals only: every wait and time stamp is on it"),
-        Err(e) => {
-            eprintln!("stormwatch: {e}");
-            return ExitCode::FAILURE;
-        }
-    }
-    match run(cli) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("stormwatch: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn run(cli: Cli) -> Result<ExitCode> {
-    match cli.command {
-        Command::Score(args) => score(args),
-        Command::Eval(EvalCommand::Sentiment { dir, split, detect, thresholds }) => {
-            let scorer = thresholds.scorer()?;
-            let data = eval::load(&dir, split.into())?;
-            let rows = eval::sentiment(&scorer, &data, detect);
-            print!("{}", eval::sentiment_table(&rows));
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Replay(args) => replay_cli::run(args),
-        Command::Deliver { config, timeout } => alerts_cli::deliver(&config, timeout.into()),
-        Command::Ack { alert_id, config, by } => alerts_cli::ack(&config, &alert_id, by),
-        Command::Alerts { config, alert } => alerts_cli::list(&config, alert.as_deref()),
-        Command::Run { config } => service_cli::run(&config),
-        Command::Demo { out, follow } => service_cli::demo(&out, follow),
-        Command::Check { config } => service_cli::check(&config),
-        Command::Report { config, state, watch, from, to, out } => {
-            report_cli::run(report_cli::ReportRequest { config, state, watch, from, to, out })
-        }
-        Command::Healthcheck { url } => service_cli::healthcheck(&url),
-        Command::NotifyTest { config, receiver } => alerts_cli::notify_test(&config, receiver.as_deref()),
-        Command::Sources(SourcesCommand::Test { config, source }) => sources_cli::test(&config, source.as_deref()),
-        Command::Sources(SourcesCommand::Poll { config, once, source }) => {
-            sources_cli::poll(&config, once, source.as_deref())
-        }
-        Command::Eval(EvalCommand::Lang { dir, split }) => {
-            let scorer = Scorer::builtin()?;
-            let data = eval::load(&dir, split.into())?;
-            print!("{}", eval::language_table(&eval::language(&scorer, &data)?));
-            Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-fn init_logging(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Colours only for a person at a terminal: journald, files and pipes get plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
-
-fn score(args: ScoreArgs) -> Result<ExitCode> {
-    let lang: Option<Lang> = args.lang.as_deref().map(str::parse).transpose()?;
-    let scorer = args.thresholds.scorer()?;
-
-    if args.batch {
-        let stdin = io::stdin().lock();
-        let stdout = io::stdout().lock();
-        let summary = score_jsonl(&scorer, stdin, stdout, io::stderr().lock())?;
-        if summary.failed > 0 {
-            eprintln!("stormwatch: scored {} lines, skipped {} (see messages above)", summary.scored, summary.failed);
-            return Ok(ExitCode::FAILURE);
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-
-    let texts: Vec<(Option<Lang>, String)> = if args.examples {
-        EXAMPLES.iter().map(|(l, t)| (lang.or(Lang::from_tag(l)), (*t).to_string())).collect()
-    } else {
-        let text =
-            args.text.context("give a text to score, or --batch to read JSON lines from stdin, or --examples")?;
-        vec![(lang, text)]
-    };
-    let mut out = io::stdout().lock();
-    let mut a = Analysis::default();
-    for (lang, text) in texts {
-        scorer.analyze(&text, lang, &mut a);
-        explain(&mut out, &text, &a)?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn explain(out: &mut impl Write, text: &str, a: &Analysis) -> io::Result<()> {
-    let lang = match (a.lang(), a.lang_source()) {
-        (Some(l), LangSource::Given) => format!("{l} (given)"),
-        (Some(l), _) => format!("{l} (detected)"),
-        (None, _) => "unknown (no words; emoji and emoticons only)".to_string(),
-    };
-    writeln!(out, "{}", escape_for_terminal(text))?;
-    writeln!(out, "  label {}  compound {:+.3}  language {lang}", a.label(), a.compound())?;
-    for h in a.hits() {
-        let mut what = String::new();
-        if let Some(lemma) = h.lemma {
-            what.push_str(&format!("as {lemma:?}"));
-        }
-        for rule in h.rules.names() {
-            if !what.is_empty() {
-                what.push_str(", ");
-            }
-            what.push_str(rule);
-        }
-        if let Some(c) = h.category {
-            what.push_str(&format!(" [{c}]"));
-        }
-        if h.base == 0.0 {
-            // A topic word: it tags a crisis category without judging.
-            let category = h.category.map(|c| format!(" [{c}]")).unwrap_or_default();
-            writeln!(out, "    {:<22} topic{category}", escape_for_terminal(h.term))?;
-        } else {
-            writeln!(out, "    {:<22} {:+.2} (lexicon {:+.2}) {what}", escape_for_terminal(h.term), h.score, h.base)?;
-        }
-    }
-    if a.punctuation_emphasis() != 0.0 {
-        writeln!(out, "    {:<22} {:+.2} on the sum", "! and ? emphasis", a.punctuation_emphasis())?;
-    }
-    let cats: Vec<String> = a.categories().map(|c| c.to_string()).collect();
-    if !cats.is_empty() {
-        writeln!(out, "  crisis categories: {}", cats.join(", "))?;
-    }
-    if a.truncated() {
-        writeln!(
-            out,
-            "  (text truncated: only the first {} tokens were scored)",
-            stormwatch::sentiment::tokenize::MAX_TOKENS
-        )?;
-    }
-    writeln!(out)
-}
-
-/// Mention text is written by strangers: control characters (terminal escapes) are shown,
-/// not obeyed.
-pub(crate) fn escape_for_terminal(s: &str) -> String {
-    s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
-}

@@ -11,6 +11,7 @@ use crate::alert::{AckSigner, Alerter, Episode, Outgoing};
 use crate::config::Config;
 use crate::model::Signal;
 use crate::notify::{Channels, Outbox, RetryPolicy, Worker};
+use crate::secret::{Environment, SecretError};
 use crate::store::{Store, StoreError};
 
 /// Key of the generated acknowledge-link secret in the state file.
@@ -21,13 +22,13 @@ pub enum DispatchError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("alerts.ack_secret: {0}")]
-    Secret(String),
+    Secret(#[from] SecretError),
 }
 
 /// The acknowledge-link signer: the configured key, or the one generated for this state file.
-pub fn ack_signer(config: &Config, store: &Store) -> Result<AckSigner, DispatchError> {
+pub fn ack_signer(config: &Config, store: &Store, env: &Environment) -> Result<AckSigner, DispatchError> {
     let key = match &config.alerts.ack_secret {
-        Some(secret) => secret.read().map_err(DispatchError::Secret)?.into_bytes(),
+        Some(secret) => secret.read(env)?.into_bytes(),
         None => store.meta_or_insert(ACK_KEY, AckSigner::generate_key)?,
     };
     Ok(AckSigner::new(key))
@@ -46,18 +47,12 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Loads the episodes of an earlier run and the acknowledge-link key.
-    pub fn open(config: &Config, store: Store) -> Result<Dispatcher, DispatchError> {
-        let signer = ack_signer(config, &store)?;
-        let mut episodes = Vec::new();
-        for json in store.episodes()? {
-            match serde_json::from_str::<Episode>(&json) {
-                Ok(e) => episodes.push(e),
-                // An episode this version cannot read is logged, not fatal: the worst case
-                // is one repeated "firing" for it.
-                Err(e) => tracing::warn!(error = %e, "a saved alert episode is unreadable; it starts afresh"),
-            }
-        }
-        let alerter = Alerter::new(config, signer, episodes);
+    pub fn open(config: &Config, store: Store, env: &Environment) -> Result<Dispatcher, DispatchError> {
+        let signer = ack_signer(config, &store, env)?;
+        // An episode this version cannot read is logged, not fatal: the worst case is one
+        // repeated "firing" for it.
+        let episodes = crate::alert::episode::decode_saved(&store.episodes()?);
+        let alerter = Alerter::new(config.alerts.clone(), config.routes(), signer, episodes);
         let outbox = Outbox::new(store.clone(), alerter.routes().clone());
         Ok(Dispatcher {
             alerter,
@@ -146,7 +141,7 @@ fn log(out: &[Outgoing]) {
         }
         last = Some((n.alert_id.as_str(), n.seq));
         let receivers = out.iter().filter(|x| x.notice.alert_id == n.alert_id && x.notice.seq == n.seq).count();
-        let subject = crate::alert::render::subject(&crate::alert::Message::Alert(Box::new(n.clone())));
+        let subject = crate::notify::render::subject(&crate::alert::Message::Alert(Box::new(n.clone())));
         tracing::info!(alert = %n.alert_id, event = n.event.as_str(), watch = ?n.watch, receivers, subject = ?subject, "alert");
         metrics::counter!(crate::telemetry::ALERTS, "watch" => n.watch.clone(), "severity" => n.severity.as_str(),
             "event" => n.event.as_str())

@@ -4,9 +4,10 @@
 //! webhooks (checking each signature, as a receiver would). Alerts are printed, written as
 //! `.eml` and `.html` to a folder, and kept in the state file.
 
-pub mod scenario;
+mod scenario;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,10 +20,12 @@ use axum::Router;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use crate::config::Config;
-use crate::pipeline::{Pipeline, Stats};
-use crate::sentiment::Scorer;
-use crate::store::Store;
+use stormwatch::config::Config;
+use stormwatch::pipeline::Pipeline;
+use stormwatch::server::Stats;
+use stormwatch::sentiment::Scorer;
+use stormwatch::secret::Environment;
+use stormwatch::store::Store;
 use scenario::Post;
 
 /// The demo ends by itself after this, or once both storms were alerted.
@@ -112,7 +115,7 @@ async fn hook(State(s): State<Story>, headers: HeaderMap, body: Bytes) -> impl I
     let Some(t) = sig.split(',').find_map(|p| p.strip_prefix("t=")).and_then(|t| t.parse::<i64>().ok()) else {
         return StatusCode::UNAUTHORIZED;
     };
-    let expected = crate::notify::http::signature(&s.secret, t, &body);
+    let expected = stormwatch::notify::signature(&s.secret, t, &body);
     if expected != sig || (Utc::now().timestamp() - t).abs() > 300 {
         println!("demo receiver: REJECTED a webhook with a bad signature");
         return StatusCode::UNAUTHORIZED;
@@ -126,7 +129,7 @@ async fn hook(State(s): State<Story>, headers: HeaderMap, body: Bytes) -> impl I
 }
 
 fn print_alert(v: &Value) {
-    let text = |v: &Value| crate::alert::render::plain(v.as_str().unwrap_or(""));
+    let text = |v: &Value| stormwatch::escape::plain(v.as_str().unwrap_or(""));
     println!("\n── webhook received, signature verified ─────────────────────────────");
     println!("{}", text(&v["subject"]));
     if let Some(m) = v["mentions"].as_array().and_then(|m| m.first()) {
@@ -222,15 +225,14 @@ secret_file = "hook.secret"
 
 /// What the demo saw, for its closing lines (and the test).
 #[derive(Debug, Clone)]
-pub struct Outcome {
-    pub dir: PathBuf,
-    pub alerts: Vec<Value>,
-    pub status_url: String,
+struct Outcome {
+    /// Every webhook the story's receiver took, signature checked.
+    alerts: Vec<Value>,
 }
 
 /// Runs the story in `dir` (created; its earlier demo files are replaced). Ends after both
 /// storms were alerted or `LIMIT`, unless `follow`, which runs until `stop`.
-pub async fn run(dir: &Path, follow: bool, stop: tokio::sync::watch::Receiver<bool>) -> anyhow::Result<Outcome> {
+async fn story(dir: &Path, follow: bool, stop: tokio::sync::watch::Receiver<bool>) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(dir)?;
     for old in ["stormwatch.db", "stormwatch.db-wal", "stormwatch.db-shm"] {
         let _ = std::fs::remove_file(dir.join(old));
@@ -238,7 +240,7 @@ pub async fn run(dir: &Path, follow: bool, stop: tokio::sync::watch::Receiver<bo
     let _ = std::fs::remove_dir_all(dir.join("alerts"));
     let start = Utc::now();
     std::fs::write(dir.join("history.jsonl"), scenario::history(start))?;
-    let secret: Vec<u8> = crate::alert::AckSigner::generate_key();
+    let secret: Vec<u8> = stormwatch::alert::AckSigner::generate_key();
     std::fs::write(dir.join("hook.secret"), hex::encode(&secret))?;
     let story = Story {
         posts: Arc::new(scenario::live(start)),
@@ -266,7 +268,7 @@ pub async fn run(dir: &Path, follow: bool, stop: tokio::sync::watch::Receiver<bo
         Config::from_toml_with_env(&config_text(feeds_port, server_port), dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     let store = Store::open(&config.storage.path)?;
     let scorer = Arc::new(Scorer::builtin()?);
-    let pipeline = Pipeline::build(config, store.clone(), scorer, Arc::new(Stats::default()))
+    let pipeline = Pipeline::build(config, store.clone(), scorer, Arc::new(Stats::default()), Environment::process())
         .map_err(|p| anyhow::anyhow!("{}", p.join("\n")))?;
     let status_url = format!("http://127.0.0.1:{server_port}/");
     println!(
@@ -307,5 +309,25 @@ pub async fn run(dir: &Path, follow: bool, stop: tokio::sync::watch::Receiver<bo
         counts.delivered,
         counts.pending
     );
-    Ok(Outcome { dir: dir.to_path_buf(), alerts, status_url })
+    Ok(Outcome { alerts })
+}
+
+/// Runs the story; fails unless both storms were alerted.
+pub(crate) fn run(out: &Path, follow: bool) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| anyhow::anyhow!("starting the async runtime: {e}"))?;
+    rt.block_on(async {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = stop_tx.send(true);
+        });
+        let outcome = story(out, follow, stop_rx).await?;
+        let watches: std::collections::BTreeSet<&str> =
+            outcome.alerts.iter().filter_map(|a| a["watch"].as_str()).collect();
+        if watches.len() < 2 {
+            eprintln!("stormwatch demo: expected alerts for both storms, got them for {watches:?}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }

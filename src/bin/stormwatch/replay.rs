@@ -10,10 +10,11 @@ use stormwatch::config::Config;
 use stormwatch::detect::counts::Trace;
 use stormwatch::detect::{Judged, Preset, WatchParams};
 use stormwatch::model::{Phase, Severity, Signal, SignalKind};
-use stormwatch::replay::{self, chart, counts, mentions};
+use stormwatch::plot;
+use stormwatch::replay::{self, counts, mentions};
 use stormwatch::sentiment::Scorer;
 
-use crate::ReplayArgs;
+use crate::args::ReplayArgs;
 
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let preset: Preset = args.preset.parse().map_err(anyhow::Error::msg)?;
@@ -59,12 +60,12 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             report.longest_gap.map(|g| format!(" (longest {})", humantime::format_duration(g))).unwrap_or_default()
         );
         if let Some(chart_path) = &args.chart {
-            let markers: Vec<chart::Marker> =
-                alerts.iter().map(|a| chart::Marker { index: a.point, critical: a.critical }).collect();
+            let markers: Vec<plot::Marker> =
+                alerts.iter().map(|a| plot::Marker { index: a.point, critical: a.critical }).collect();
             let first = points.first().map(|p| p.raw_time.as_str()).unwrap_or("");
             let last = points.last().map(|p| p.raw_time.as_str()).unwrap_or("");
-            let svg = chart::svg(&format!("{name}: volume, preset {}", args.preset), &traces, &markers, (first, last));
-            let body = if chart_path.extension().is_some_and(|e| e == "html") { chart::html(&name, &svg) } else { svg };
+            let svg = plot::svg(&format!("{name}: volume, preset {}", args.preset), &traces, &markers, (first, last));
+            let body = if chart_path.extension().is_some_and(|e| e == "html") { plot::html(&name, &svg) } else { svg };
             std::fs::write(chart_path, body).with_context(|| format!("cannot write {}", chart_path.display()))?;
         }
         return Ok(ExitCode::SUCCESS);
@@ -136,12 +137,12 @@ fn mentions(args: &ReplayArgs, input: &Path, config: &Path) -> Result<ExitCode> 
     }
     if let Some(chart_path) = &args.chart {
         let svg =
-            chart::stack(&outcome.watches.iter().flat_map(|w| watch_panels(w, &outcome.signals)).collect::<Vec<_>>());
-        let body = if chart_path.extension().is_some_and(|e| e == "html") { chart::html(&name, &svg) } else { svg };
+            plot::stack(&outcome.watches.iter().flat_map(|w| watch_panels(w, &outcome.signals)).collect::<Vec<_>>());
+        let body = if chart_path.extension().is_some_and(|e| e == "html") { plot::html(&name, &svg) } else { svg };
         std::fs::write(chart_path, body).with_context(|| format!("cannot write {}", chart_path.display()))?;
     }
     if args.deliver {
-        return crate::alerts_cli::deliver_signals(&config, &delivered, args.deliver_timeout.into());
+        return crate::alerts::deliver_signals(&config, &delivered, args.deliver_timeout.into());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -161,11 +162,11 @@ fn watch_panels(w: &mentions::WatchReplay, signals: &[Signal]) -> Vec<String> {
         return Vec::new();
     }
     let bucket = chrono::Duration::seconds(w.bucket_secs as i64);
-    let markers = |kinds: &[SignalKind]| -> Vec<chart::Marker> {
+    let markers = |kinds: &[SignalKind]| -> Vec<plot::Marker> {
         signals
             .iter()
             .filter(|s| s.watch == w.name && s.phase == Phase::Started && kinds.contains(&s.kind))
-            .map(|s| chart::Marker {
+            .map(|s| plot::Marker {
                 index: w.trace.partition_point(|t| t.at + bucket < s.at).min(w.trace.len() - 1),
                 critical: s.severity == Severity::Critical,
             })
@@ -189,14 +190,14 @@ fn watch_panels(w: &mentions::WatchReplay, signals: &[Signal]) -> Vec<String> {
         })
         .collect();
     vec![
-        chart::panel(
+        plot::panel(
             &format!("{}: mentions per bucket", w.name),
             &volume,
             &markers(&[SignalKind::Volume]),
             (&first, &last),
-            chart::VOLUME,
+            plot::VOLUME,
         ),
-        chart::panel(
+        plot::panel(
             &format!("{}: negative share, %", w.name),
             &share,
             &markers(&[SignalKind::Negativity, SignalKind::SentimentDip, SignalKind::HighReach]),

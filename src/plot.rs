@@ -1,6 +1,7 @@
-//! A picture a person tunes thresholds by: the series, the expected level, the band above
-//! which a point counts as a spike, and the alerts. Plain SVG (or SVG in an HTML page),
-//! written by hand: the drawing is four polylines and some markers, not worth a plotting
+//! SVG plots of a count series against its baseline: replay's `--chart`, the status page and
+//! the post-crisis report. A picture a person tunes thresholds by: the series, the expected
+//! level, the band above which a point counts as a spike, and the alerts. Plain SVG (or SVG in
+//! an HTML page), written by hand: the drawing is four polylines and some markers, not worth a plotting
 //! library. Long series are reduced to one min/max pair per pixel column, so the file stays
 //! small and every spike stays visible.
 
