@@ -9,7 +9,6 @@
 pub mod changes;
 mod raw;
 mod receivers;
-mod sources;
 mod watches;
 
 use std::path::{Path, PathBuf};
@@ -21,8 +20,10 @@ use crate::notify::{ReceiverKind, SmtpSpec};
 use crate::server::ServerSpec;
 
 pub use receivers::{is_loopback, ReceiverSpec};
-pub use sources::{JsonCursor, JsonFields, SourceKind, SourceSpec, DEFAULT_MAX_BODY_BYTES};
 pub use watches::WatchSpec;
+
+use crate::settings::Problems;
+use crate::sources::SourceSpec;
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -60,16 +61,6 @@ pub enum ConfigError {
     Invalid(Vec<String>),
 }
 
-/// Collects every problem, not just the first, so one run of `check` shows them all.
-#[derive(Debug, Default)]
-pub(crate) struct Problems(Vec<String>);
-
-impl Problems {
-    pub(crate) fn add(&mut self, path: impl std::fmt::Display, problem: impl std::fmt::Display) {
-        self.0.push(format!("{path}: {problem}"));
-    }
-}
-
 impl Config {
     /// Who hears about which watch: the receivers' policies and each watch's own list.
     pub fn routes(&self) -> Routes {
@@ -80,6 +71,11 @@ impl Config {
             .map(|w| (w.name.clone(), w.receivers.clone()))
             .collect();
         Routes::new(self.receivers.iter().map(|r| r.policy.clone()).collect(), explicit)
+    }
+
+    /// Which watches a mention belongs to, for every watch of this config.
+    pub fn matcher(&self) -> crate::sources::matching::Matcher {
+        crate::sources::matching::Matcher::new(self.watches.iter().map(WatchSpec::terms))
     }
 
     /// Each receiver's name and kind, in config order: what `notify::Channels` is built from.
@@ -133,7 +129,7 @@ impl Config {
             problems.add("storage.history", "at least 1d: the mention journal must outlast a restart");
         }
         let blind_spots = blind_spots(raw.blind_spots.as_ref(), &mut problems);
-        let sources = sources::validate(raw.sources, base_dir, &mut problems);
+        let sources = crate::sources::registry::read_all(&raw.sources, base_dir, &mut problems);
         let source_names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
         let watches = watches::validate(raw.watches, &source_names, &mut problems);
         let watch_names: Vec<&str> = watches.iter().map(|w| w.name.as_str()).collect();
@@ -142,10 +138,10 @@ impl Config {
         let alerts = receivers::alerts(raw.alerts, base_dir, &mut problems);
         let receivers = receivers::receivers(raw.receivers, &watch_names, base_dir, &mut problems);
         cross_check(&watches, &receivers, smtp.is_some(), &alerts, &mut problems);
-        if problems.0.is_empty() {
+        if problems.is_empty() {
             Ok(Config { storage, blind_spots, sources, watches, server, smtp, alerts, receivers })
         } else {
-            Err(ConfigError::Invalid(problems.0))
+            Err(ConfigError::Invalid(problems.into_vec()))
         }
     }
 }

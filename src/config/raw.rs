@@ -13,8 +13,9 @@ pub struct RawConfig {
     pub alerts: Option<super::receivers::RawAlerts>,
     #[serde(default)]
     pub receivers: Vec<super::receivers::RawReceiver>,
+    /// Each kind reads its own keys (`sources::registry`).
     #[serde(default)]
-    pub sources: Vec<RawSource>,
+    pub sources: Vec<serde_json::Value>,
     #[serde(default)]
     pub watches: Vec<RawWatch>,
 }
@@ -34,56 +35,6 @@ pub struct RawStorage {
     pub path: Option<String>,
     pub seen_ttl: Option<String>,
     pub history: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSource {
-    pub name: Option<String>,
-    pub kind: Option<String>,
-    pub url: Option<String>,
-    pub interval: Option<String>,
-    pub backfill: Option<String>,
-    pub max_body_bytes: Option<u64>,
-    pub timeout: Option<String>,
-    // mastodon
-    pub tags: Option<Vec<String>>,
-    pub token_env: Option<String>,
-    // bluesky, reddit, hackernews
-    pub query: Option<String>,
-    pub identifier_env: Option<String>,
-    pub password_env: Option<String>,
-    // reddit
-    pub subreddit: Option<String>,
-    pub user_agent: Option<String>,
-    pub client_id_env: Option<String>,
-    pub client_secret_env: Option<String>,
-    // json
-    pub items: Option<String>,
-    pub fields: Option<RawJsonFields>,
-    pub cursor: Option<RawJsonCursor>,
-    // file
-    pub path: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawJsonFields {
-    pub id: Option<String>,
-    pub text: Option<String>,
-    pub author: Option<String>,
-    pub followers: Option<String>,
-    pub lang: Option<String>,
-    pub created: Option<String>,
-    pub url: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawJsonCursor {
-    pub strategy: Option<String>,
-    pub param: Option<String>,
-    pub pointer: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

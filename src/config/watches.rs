@@ -3,6 +3,7 @@
 use crate::detect::knobs::{self, Input};
 use crate::detect::{Preset, WatchParams};
 use crate::model::Lang;
+use crate::sources::matching::WatchTerms;
 
 use super::raw::RawWatch;
 use super::Problems;
@@ -25,6 +26,11 @@ pub struct WatchSpec {
 }
 
 impl WatchSpec {
+    /// What matching mentions to this watch needs.
+    pub fn terms(&self) -> WatchTerms<'_> {
+        WatchTerms { name: &self.name, terms: &self.terms, exclude: &self.exclude, sources: self.sources.as_deref() }
+    }
+
     /// A watch on `terms` with every default: all languages and sources, the balanced
     /// preset, no receivers. For tests, benches and tools; a config file goes through `validate`.
     pub fn new(name: &str, terms: &[&str]) -> WatchSpec {

@@ -41,8 +41,12 @@ fn notice_html(n: &Notice, chart: bool) -> String {
     };
     let mut out = format!("<h2 style=\"color:{colour}\">{}</h2>", escape::html(&notice_subject(n)));
     if n.event != Event::Resolved {
-        let _ =
-            write!(out, "<p><b>What tripped:</b> {} {}</p>", escape::html(&s.kind.as_str().replace('_', " ")), escape::html(&numbers(s)));
+        let _ = write!(
+            out,
+            "<p><b>What tripped:</b> {} {}</p>",
+            escape::html(&s.kind.as_str().replace('_', " ")),
+            escape::html(&numbers(s))
+        );
     }
     let _ = write!(
         out,
@@ -68,7 +72,12 @@ fn notice_html(n: &Notice, chart: bool) -> String {
         }
     }
     for b in &e.blind_sources {
-        let _ = write!(out, "<tr><th align=\"left\">Blind: {}</th><td>{}</td></tr>", escape::html(&b.source), escape::html(&b.reason));
+        let _ = write!(
+            out,
+            "<tr><th align=\"left\">Blind: {}</th><td>{}</td></tr>",
+            escape::html(&b.source),
+            escape::html(&b.reason)
+        );
     }
     out.push_str("</table>");
     if !e.top_mentions.is_empty() {

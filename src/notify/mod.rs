@@ -176,12 +176,9 @@ impl Channels {
                         None => Some(None),
                     };
                     match (url, secret, &client) {
-                        (Some(url), Some(secret), Some(client)) => Some(Box::new(action::Action {
-                            url,
-                            body: body.clone(),
-                            secret,
-                            client: client.clone(),
-                        })),
+                        (Some(url), Some(secret), Some(client)) => {
+                            Some(Box::new(action::Action { url, body: body.clone(), secret, client: client.clone() }))
+                        }
                         _ => None,
                     }
                 }

@@ -131,7 +131,6 @@ pub(crate) fn notice_subject(n: &Notice) -> String {
     cut(&format!("[{tag}] {}: {what}", n.watch), 200)
 }
 
-
 /// "@ann (12,000 followers) on mastodon — https://…": everything cut and plain.
 pub(crate) fn mention_line(m: &MentionRef) -> String {
     let who = m.author.as_deref().map(|a| cut(a, 60)).unwrap_or_else(|| "unknown author".into());
@@ -162,7 +161,6 @@ pub(crate) fn breakdowns(s: &Signal) -> [(&'static str, String); 4] {
         ("Sources", join(e.sources.iter().map(|(t, c)| format!("{t} {c}")).collect())),
     ]
 }
-
 
 #[cfg(test)]
 pub(crate) mod tests {

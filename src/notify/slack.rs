@@ -31,7 +31,9 @@ pub fn payload(message: &Message) -> Value {
         Message::Summary(s) => {
             let lines: Vec<String> =
                 s.notices.iter().map(|n| format!("• {}", escape::slack(&notice_subject(n)))).collect();
-            blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": escape::cut(&lines.join("\n"), 2900)}}));
+            blocks.push(
+                json!({"type": "section", "text": {"type": "mrkdwn", "text": escape::cut(&lines.join("\n"), 2900)}}),
+            );
         }
         Message::Alert(n) => {
             let s = &n.signal;
@@ -63,7 +65,8 @@ pub fn payload(message: &Message) -> Value {
             }
             blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": escape::cut(&facts, 2900)}}));
             for m in e.top_mentions.iter().take(5) {
-                let line = format!("{}\n>{}", escape::slack(&mention_line(m)), escape::slack(&escape::cut(&m.text, 280)));
+                let line =
+                    format!("{}\n>{}", escape::slack(&mention_line(m)), escape::slack(&escape::cut(&m.text, 280)));
                 blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]}));
             }
             if let Some(h) = &n.holding {

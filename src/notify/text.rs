@@ -56,8 +56,13 @@ fn notice_text(n: &Notice) -> String {
         }
     }
     for b in &e.blind_sources {
-        let _ =
-            writeln!(out, "Blind: {} since {}: {}", escape::plain(&b.source), b.since.format("%H:%M UTC"), escape::plain(&b.reason));
+        let _ = writeln!(
+            out,
+            "Blind: {} since {}: {}",
+            escape::plain(&b.source),
+            b.since.format("%H:%M UTC"),
+            escape::plain(&b.reason)
+        );
     }
     if !e.top_mentions.is_empty() {
         let _ = writeln!(out, "\nMost-reached negative mentions:");

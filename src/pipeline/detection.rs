@@ -23,12 +23,12 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use super::publish_gauges;
-use crate::server::{Stats, WatchView};
 use crate::config::Config;
 use crate::detect::{persist, BlindSpots, WatchDetector};
 use crate::model::{Lang, Mention, Sentiment, Signal};
 use crate::sentiment::{Analysis, Scorer};
-use crate::sources::poll::MentionBatch;
+use crate::server::{Stats, WatchView};
+use crate::sources::handoff::{MentionBatch, NotJournaled};
 use crate::store::{LoggedMention, Store};
 use crate::telemetry;
 
@@ -225,7 +225,7 @@ impl Detection {
             Err(e) => {
                 tracing::error!(error = %e, mentions = batch.mentions.len(),
                     "cannot journal mentions; their page is not taken and comes again");
-                let _ = batch.counted.send(Err(e.to_string()));
+                let _ = batch.counted.send(Err(NotJournaled(e.to_string())));
                 return Vec::new();
             }
         };

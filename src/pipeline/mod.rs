@@ -9,14 +9,13 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
-use crate::config::SourceKind;
 use crate::model::Signal;
 use crate::notify::{Channels, Until};
 use crate::secret::Environment;
 use crate::sentiment::Scorer;
 use crate::server::{router, AppState, Ingest, Stats, WatchView};
-use crate::sources::matching::Matcher;
-use crate::sources::poll::{self, MentionBatch, PollContext, Source};
+use crate::sources::handoff::{HandOff, MentionBatch};
+use crate::sources::poll::{self, PollContext, Source};
 use crate::sources::Http;
 use crate::store::Store;
 use crate::telemetry;
@@ -93,19 +92,17 @@ impl Pipeline {
         telemetry::install();
         let (mention_tx, mention_rx) = mpsc::channel::<MentionBatch>(MENTION_QUEUE);
         let (signal_tx, signal_rx) = mpsc::channel::<Signal>(SIGNAL_QUEUE);
-        let matcher = Arc::new(Matcher::new(&config.watches));
+        let matcher = Arc::new(config.matcher());
         // Push sources are not polled: their mentions come through the ingest route.
-        let (push, polled): (Vec<Source>, Vec<Source>) =
-            sources.into_iter().partition(|s| matches!(s.spec.kind, SourceKind::Push));
+        let (push, polled): (Vec<Source>, Vec<Source>) = sources.into_iter().partition(|s| !s.spec.kind.is_polled());
         let polled_names: Vec<String> = polled.iter().map(|s| s.spec.name.clone()).collect();
+        let handoff = HandOff { store: store.clone(), matcher, out: mention_tx };
         let ingest = Ingest {
-            store: store.clone(),
-            matcher: matcher.clone(),
-            out: mention_tx.clone(),
+            handoff: handoff.clone(),
             sources: Arc::new(push.iter().map(|s| s.spec.name.clone()).collect()),
             max_bytes: config.server.ingest_max_bytes,
         };
-        let ctx = PollContext { store: store.clone(), matcher, out: mention_tx, stats: stats.poll.clone() };
+        let ctx = PollContext { handoff, stats: stats.poll.clone() };
         let polling = tokio::spawn(poll::run(polled, ctx, config.storage.seen_ttl, stop.clone()));
         let detection = Detection::load(&config, &store, scorer, polled_names.clone())?;
         let detecting = tokio::spawn(detection.run(mention_rx, signal_tx, stats.clone()));

@@ -345,7 +345,7 @@ pub fn replay(
     chart: bool,
     mut emit: impl FnMut(&Signal),
 ) -> Result<Outcome, String> {
-    let matcher = Matcher::new(watches);
+    let matcher = Matcher::new(watches.iter().map(WatchSpec::terms));
     let mut detectors = Vec::with_capacity(watches.len());
     for w in watches {
         let mut d = WatchDetector::new(&w.name, tune(&w.detection)?);

@@ -7,9 +7,9 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 
 use super::{EpisodeReport, Report};
+use crate::detect::counts::Trace;
 use crate::escape::{self, plain};
 use crate::notify::render::{headline, severity_word, span, thousands};
-use crate::detect::counts::Trace;
 use crate::plot::{self, Marker};
 
 fn when(t: DateTime<Utc>) -> String {
@@ -212,8 +212,13 @@ pub fn html(r: &Report) -> String {
          svg{{width:100%;height:auto}}small{{color:#666}}</style></head><body>",
         escape::html(&title)
     );
-    let _ =
-        write!(out, "<h1>{}</h1><p><b>{}</b><br>{}</p>", escape::html(&title), escape::html(&headline_numbers(r)), escape::html(&peak_line(r)));
+    let _ = write!(
+        out,
+        "<h1>{}</h1><p><b>{}</b><br>{}</p>",
+        escape::html(&title),
+        escape::html(&headline_numbers(r)),
+        escape::html(&peak_line(r))
+    );
     out.push_str(&chart(r));
 
     out.push_str("<h2>Episodes</h2>");

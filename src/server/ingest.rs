@@ -14,24 +14,18 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::mpsc;
 
 use super::AppState;
-use crate::model::WatchedMention;
-use crate::sources::matching::Matcher;
-use crate::sources::poll::MentionBatch;
+use crate::sources::handoff::{blocking, HandOff, HandOffError};
 use crate::sources::push::{parse_batch, BadItem};
-use crate::store::{SourceHealth, SourceState, Store, StoreError};
+use crate::store::{SourceHealth, SourceState};
 
 /// What the ingest route needs: where mentions go, and the push sources they may go to.
 #[derive(Clone)]
 pub struct Ingest {
-    pub store: Store,
-    pub matcher: Arc<Matcher>,
-    pub out: mpsc::Sender<MentionBatch>,
+    pub handoff: HandOff,
     /// The configured `push` sources.
     pub sources: Arc<Vec<String>>,
     pub max_bytes: usize,
@@ -94,20 +88,33 @@ pub async fn ingest(
         Ok(m) => m,
         Err(bad) => return unprocessable(&bad),
     };
-    match hand_on(&ingest, &source, mentions, now).await {
-        Ok(counts) => Json(counts).into_response(),
-        Err(HandOnError::Closed) => {
-            problem(StatusCode::SERVICE_UNAVAILABLE, "stormwatch is stopping; send again later")
+    let counts = match ingest.handoff.page(&source, mentions, SourceState::default(), now).await {
+        Ok(counts) => counts,
+        Err(HandOffError::Closed) => {
+            return problem(StatusCode::SERVICE_UNAVAILABLE, "stormwatch is stopping; send again later")
         }
-        Err(HandOnError::Store(e)) => {
+        Err(e) => {
             tracing::error!(source = %source, error = %e, "cannot record pushed mentions");
-            problem(StatusCode::SERVICE_UNAVAILABLE, "the state file cannot be written; send again later")
+            return problem(StatusCode::SERVICE_UNAVAILABLE, "the state file cannot be written; send again later");
         }
-        Err(HandOnError::Journal(why)) => {
-            tracing::error!(source = %source, error = %why, "cannot journal pushed mentions");
-            problem(StatusCode::SERVICE_UNAVAILABLE, "the state file cannot be written; send again later")
-        }
+    };
+    metrics::counter!(crate::telemetry::MENTIONS_NEW, "source" => source.clone()).increment(counts.new as u64);
+    // A push is the source's "poll": its health shows when it last sent something.
+    let health = SourceHealth {
+        last_attempt: Some(now),
+        last_success: Some(now),
+        consecutive_failures: 0,
+        last_status: Some(200),
+        last_error: None,
+        last_items: counts.new as u32,
+    };
+    let store = ingest.handoff.store.clone();
+    let name = source.clone();
+    if let Err(e) = blocking(move || store.record_health(&name, &health)).await {
+        // The mentions are in; only the source's health line is stale.
+        tracing::warn!(source = %source, error = %e, "cannot record the push source's health");
     }
+    Json(counts).into_response()
 }
 
 fn unprocessable(bad: &[BadItem]) -> Response {
@@ -116,81 +123,4 @@ fn unprocessable(bad: &[BadItem]) -> Response {
         "items": bad,
     });
     (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
-}
-
-#[derive(Debug, serde::Serialize, PartialEq)]
-struct Counts {
-    received: usize,
-    new: usize,
-    duplicates: usize,
-    /// New mentions that belong to at least one watch.
-    matched: usize,
-}
-
-enum HandOnError {
-    Closed,
-    /// Detection could not journal the mentions.
-    Journal(String),
-    Store(StoreError),
-}
-
-impl From<StoreError> for HandOnError {
-    fn from(e: StoreError) -> Self {
-        HandOnError::Store(e)
-    }
-}
-
-async fn hand_on(
-    ingest: &Ingest,
-    source: &str,
-    mentions: Vec<crate::model::Mention>,
-    now: chrono::DateTime<Utc>,
-) -> Result<Counts, HandOnError> {
-    let ids: Vec<String> = mentions.iter().map(|m| m.id.clone()).collect();
-    let (store, name) = (ingest.store.clone(), source.to_string());
-    let unseen = crate::sources::poll::blocking(move || {
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        store.unseen(&name, &refs)
-    })
-    .await?;
-    let mut counts = Counts { received: mentions.len(), new: 0, duplicates: 0, matched: 0 };
-    let mut new_ids = Vec::new();
-    let mut batch = Vec::new();
-    for (mention, new) in mentions.into_iter().zip(unseen) {
-        if !new {
-            counts.duplicates += 1;
-            continue;
-        }
-        new_ids.push(mention.id.clone());
-        let watches: Vec<String> =
-            ingest.matcher.watches_for(source, &mention.text).into_iter().map(str::to_string).collect();
-        if !watches.is_empty() {
-            batch.push(WatchedMention { mention, watches });
-        }
-    }
-    counts.matched = batch.len();
-    MentionBatch::hand_on(&ingest.out, batch).await.map_err(|why| match why {
-        None => HandOnError::Closed,
-        Some(why) => HandOnError::Journal(why),
-    })?;
-    counts.new = new_ids.len();
-    metrics::counter!(crate::telemetry::MENTIONS_NEW, "source" => source.to_string()).increment(counts.new as u64);
-    let (store, name) = (ingest.store.clone(), source.to_string());
-    let items = counts.new as u32;
-    crate::sources::poll::blocking(move || {
-        let refs: Vec<&str> = new_ids.iter().map(String::as_str).collect();
-        store.commit_page(&name, &refs, &SourceState::default(), now)?;
-        // A push is the source's "poll": its health shows when it last sent something.
-        let health = SourceHealth {
-            last_attempt: Some(now),
-            last_success: Some(now),
-            consecutive_failures: 0,
-            last_status: Some(200),
-            last_error: None,
-            last_items: items,
-        };
-        store.record_health(&name, &health)
-    })
-    .await?;
-    Ok(counts)
 }

@@ -6,10 +6,10 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use crate::escape;
+use super::WatchView;
 use crate::alert::Episode;
 use crate::detect::counts::Trace;
-use super::WatchView;
+use crate::escape;
 use crate::plot;
 use crate::store::Store;
 
@@ -71,8 +71,15 @@ fn top_mentions(out: &mut String, mentions: &[crate::model::MentionRef]) {
     out.push_str("<ul class=\"mentions\">");
     for m in mentions.iter().take(3) {
         let who = m.author.as_deref().unwrap_or("(unknown)");
-        let reach = m.reach.map(|r| format!(" ({} followers)", crate::notify::render::thousands(r))).unwrap_or_default();
-        let _ = write!(out, "<li><b>{}</b>{reach}, {}: {}</li>", escape::html(who), escape::html(&m.source), escape::html(&m.text));
+        let reach =
+            m.reach.map(|r| format!(" ({} followers)", crate::notify::render::thousands(r))).unwrap_or_default();
+        let _ = write!(
+            out,
+            "<li><b>{}</b>{reach}, {}: {}</li>",
+            escape::html(who),
+            escape::html(&m.source),
+            escape::html(&m.text)
+        );
     }
     out.push_str("</ul>");
 }
@@ -89,7 +96,11 @@ pub fn page(views: &[WatchView], volume_factors: &[(String, f64)], store: &Store
         Ok(saved) => crate::alert::episode::decode_saved(&saved),
         Err(e) => {
             tracing::warn!(error = %e, "status page: cannot read alert episodes");
-            let _ = write!(out, "<p class=\"critical\">Alerts cannot be read from the state file: {}</p>", escape::html(&e.to_string()));
+            let _ = write!(
+                out,
+                "<p class=\"critical\">Alerts cannot be read from the state file: {}</p>",
+                escape::html(&e.to_string())
+            );
             Vec::new()
         }
     };
@@ -103,7 +114,11 @@ pub fn page(views: &[WatchView], volume_factors: &[(String, f64)], store: &Store
         for e in open {
             let class = if e.severity == crate::model::Severity::Critical { "critical" } else { "warning" };
             let subject = crate::notify::render::headline(&e.last_signal);
-            let ack = e.acknowledged.as_ref().map(|a| format!(" · acknowledged by {}", escape::html(&a.by))).unwrap_or_default();
+            let ack = e
+                .acknowledged
+                .as_ref()
+                .map(|a| format!(" · acknowledged by {}", escape::html(&a.by)))
+                .unwrap_or_default();
             let _ = write!(
                 out,
                 "<p class=\"{class}\"><b>{:?} {}</b>: {} (since {}){ack}</p>",

@@ -36,9 +36,15 @@ use serde_json::{json, Value};
 use url::Url;
 
 use super::http::{parse_json_body, HttpResponse, Method};
+use super::mark::Mark;
 use super::primary_lang;
-use super::{parse_time, sane_time, Http, HttpRequest, Page, PageRequest, Skipped, SourceError, MAX_FUTURE_SKEW};
+use super::registry::Settings;
+use super::{
+    cursor, parse_time, sane_time, Http, HttpRequest, Kind, Page, PageRequest, Skipped, SourceError, MAX_FUTURE_SKEW,
+};
 use crate::model::Mention;
+use crate::secret::{Environment, SecretRef};
+use crate::settings::Table;
 
 /// Posts asked for per search request (the most searchPosts gives).
 pub const LIMIT: usize = 100;
@@ -48,8 +54,49 @@ pub const PROFILES_PER_CALL: usize = 25;
 pub const REACH_CACHE_CAPACITY: usize = 10_000;
 /// How long a follower count is trusted.
 pub const REACH_CACHE_HOURS: i64 = 24;
-/// Post uris remembered at the floor time (posts sharing one timestamp); bounds the cursor.
-const MAX_FLOOR_URIS: usize = 256;
+
+/// `kind = "bluesky"`: `query`, the account's `identifier_env`/`identifier_file` and app
+/// `password_env`/`password_file`, and `url` (the service host, default `https://bsky.social`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub url: Url,
+    pub query: String,
+    pub identifier: SecretRef,
+    pub password: SecretRef,
+}
+
+impl Settings for Spec {
+    const KEYS: &'static [&'static str] =
+        &["url", "query", "identifier_env", "identifier_file", "password_env", "password_file"];
+
+    fn read(t: &mut Table<'_>) -> Option<Spec> {
+        let query = t.required_string("query", "for kind bluesky");
+        let secret = |t: &mut Table<'_>, base: &str| {
+            let s = t.secret(base);
+            if s.is_none() && !t.has(&format!("{base}_env")) && !t.has(&format!("{base}_file")) {
+                t.problem(&format!("{base}_env"), "required for kind bluesky (or give it as a file)");
+            }
+            s
+        };
+        let identifier = secret(t, "identifier");
+        let password = secret(t, "password");
+        let url = t.url("url", Some("https://bsky.social"));
+        Some(Spec { url: url?, query: query?, identifier: identifier?, password: password? })
+    }
+
+    fn build(&self, env: &Environment) -> Result<Box<dyn Kind>, SourceError> {
+        Ok(Box::new(Bluesky::new(
+            self.url.clone(),
+            self.query.clone(),
+            super::read_secret(&self.identifier, env)?,
+            super::read_secret(&self.password, env)?,
+        )))
+    }
+
+    fn host(&self) -> String {
+        self.url.host_str().unwrap_or("").to_string()
+    }
+}
 
 /// A Bluesky search, logged in with an app password.
 pub struct Bluesky {
@@ -75,16 +122,10 @@ struct Cursor {
     /// The newest post time handed on, with the posts at exactly that time. `None` until a
     /// run has handed something on: the next run then backfills to `backfill_since`.
     #[serde(default)]
-    newest: Option<Mark>,
+    newest: Option<PostMark>,
     /// The run in progress (paging older), if any.
     #[serde(default)]
     run: Option<Run>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Mark {
-    at: DateTime<Utc>,
-    uris: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,34 +135,23 @@ struct Run {
     /// Posts before this are out of the run (sent as `since`).
     floor: DateTime<Utc>,
     /// The newest post seen in this run so far; becomes `Cursor::newest` when the run ends.
-    newest: Option<Mark>,
+    newest: Option<PostMark>,
 }
 
-impl Mark {
-    /// Takes note of a post at `at`, keeping the newest time and the posts at it.
-    fn observe(mark: &mut Option<Mark>, at: DateTime<Utc>, uri: &str) {
-        match mark {
-            Some(m) if at < m.at => {}
-            Some(m) if at == m.at => {
-                if m.uris.len() < MAX_FLOOR_URIS && !m.uris.iter().any(|u| u == uri) {
-                    m.uris.push(uri.to_string());
-                }
-            }
-            _ => *mark = Some(Mark { at, uris: vec![uri.to_string()] }),
-        }
-    }
+/// Post times: the time the server sorts and filters by, with milliseconds.
+type PostMark = Mark<DateTime<Utc>>;
 
-    fn merge(into: &mut Option<Mark>, other: Option<Mark>) {
-        if let Some(m) = other {
-            for uri in &m.uris {
-                Mark::observe(into, m.at, uri);
-            }
+/// Folds a run's newest mark into the cursor's.
+fn merge(into: &mut Option<PostMark>, other: Option<PostMark>) {
+    if let Some(m) = other {
+        for id in &m.ids {
+            Mark::raise_opt(into, m.at, id);
         }
     }
 }
 
 impl Bluesky {
-    pub fn new(url: Url, query: String, identifier: String, password: String) -> Bluesky {
+    fn new(url: Url, query: String, identifier: String, password: String) -> Bluesky {
         Bluesky {
             url,
             query,
@@ -297,29 +327,20 @@ impl Bluesky {
         }
         Ok(url)
     }
-
-    fn read_cursor(source: &str, value: &Value) -> Cursor {
-        if value.is_null() {
-            return Cursor::default();
-        }
-        serde_json::from_value(value.clone()).unwrap_or_else(|e| {
-            tracing::warn!(source, error = %e, "unreadable bluesky cursor; backfilling again");
-            Cursor::default()
-        })
-    }
 }
 
 #[async_trait::async_trait]
-impl super::Kind for Bluesky {
+impl Kind for Bluesky {
     async fn page(&self, http: &Http, req: &PageRequest<'_>) -> Result<Page, SourceError> {
-        let mut cursor = Bluesky::read_cursor(req.source, req.cursor);
+        let (cursor, note) = cursor::read::<Cursor>(req);
+        let mut cursor = cursor.unwrap_or_default();
         let (floor, next, mut run_newest) = match cursor.run.take() {
             Some(run) => (run.floor, Some(run.next), run.newest),
             None => (cursor.newest.as_ref().map_or(req.backfill_since, |m| m.at), None, None),
         };
         // Posts at exactly the floor that were handed on already (`since` is inclusive).
         let handed: &[String] = match &cursor.newest {
-            Some(m) if m.at == floor => &m.uris,
+            Some(m) if m.at == floor => &m.ids,
             _ => &[],
         };
 
@@ -335,7 +356,7 @@ impl super::Kind for Bluesky {
             };
             if keep {
                 if let Some(t) = post.sorted_at {
-                    Mark::observe(&mut run_newest, t, &post.mention.id);
+                    Mark::raise_opt(&mut run_newest, t, &post.mention.id);
                 }
                 posts.push(post);
             }
@@ -366,14 +387,15 @@ impl super::Kind for Bluesky {
         let more = goes_on.is_some();
         match goes_on {
             Some(next) => cursor.run = Some(Run { next, floor, newest: run_newest }),
-            None => Mark::merge(&mut cursor.newest, run_newest),
+            None => merge(&mut cursor.newest, run_newest),
         }
+        let mut skipped = parsed.skipped;
+        skipped.extend(note);
         Ok(Page {
             mentions,
-            skipped: parsed.skipped,
+            skipped,
             more,
-            cursor: serde_json::to_value(&cursor)
-                .map_err(|e| SourceError::Io(format!("cannot write the bluesky cursor: {e}")))?,
+            cursor: cursor::write(&cursor)?,
             rate_limit: resp.rate_limit,
             ..Page::default()
         })
@@ -749,14 +771,14 @@ mod tests {
     #[test]
     fn marks_keep_the_newest_time_and_the_posts_at_it() {
         let mut mark = None;
-        Mark::observe(&mut mark, t("2024-11-11T19:00:00Z"), "at://a");
-        Mark::observe(&mut mark, t("2024-11-11T19:05:00Z"), "at://b");
-        Mark::observe(&mut mark, t("2024-11-11T19:05:00Z"), "at://c");
-        Mark::observe(&mut mark, t("2024-11-11T19:05:00Z"), "at://c");
-        Mark::observe(&mut mark, t("2024-11-11T18:00:00Z"), "at://d");
-        assert_eq!(mark, Some(Mark { at: t("2024-11-11T19:05:00Z"), uris: vec!["at://b".into(), "at://c".into()] }));
-        let mut older = Some(Mark { at: t("2024-11-11T19:01:00Z"), uris: vec!["at://e".into()] });
-        Mark::merge(&mut older, mark.clone());
+        Mark::raise_opt(&mut mark, t("2024-11-11T19:00:00Z"), "at://a");
+        Mark::raise_opt(&mut mark, t("2024-11-11T19:05:00Z"), "at://b");
+        Mark::raise_opt(&mut mark, t("2024-11-11T19:05:00Z"), "at://c");
+        Mark::raise_opt(&mut mark, t("2024-11-11T19:05:00Z"), "at://c");
+        Mark::raise_opt(&mut mark, t("2024-11-11T18:00:00Z"), "at://d");
+        assert_eq!(mark, Some(Mark { at: t("2024-11-11T19:05:00Z"), ids: vec!["at://b".into(), "at://c".into()] }));
+        let mut older = Some(Mark { at: t("2024-11-11T19:01:00Z"), ids: vec!["at://e".into()] });
+        merge(&mut older, mark.clone());
         assert_eq!(older, mark);
     }
 

@@ -40,9 +40,12 @@ use serde_json::Value;
 use tokio::sync::{mpsc, Mutex};
 
 use super::primary_lang;
+use super::registry::Settings;
 use super::text::html_to_text;
-use super::{parse_time, sane_time, Http, Page, PageRequest, Skipped, SourceError};
+use super::{cursor, fields, sane_time, Http, Kind, Page, PageRequest, Skipped, SourceError};
 use crate::model::Mention;
+use crate::secret::Environment;
+use crate::settings::Table;
 
 /// A page holds at most this many lines.
 pub const MAX_LINES: usize = 10_000;
@@ -54,16 +57,48 @@ const HEAD_BYTES: u64 = 4096;
 const STDIN_FIRST_WAIT: Duration = Duration::from_millis(250);
 const STDIN_NEXT_WAIT: Duration = Duration::from_millis(20);
 
+/// `kind = "file"`: `path`, a JSON-lines file (relative to the config's folder), or `-` for
+/// standard input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub path: PathBuf,
+}
+
+impl Settings for Spec {
+    const KEYS: &'static [&'static str] = &["path"];
+
+    fn read(t: &mut Table<'_>) -> Option<Spec> {
+        match t.string("path") {
+            Some(p) if p == "-" => Some(Spec { path: PathBuf::from("-") }),
+            Some(p) if !p.is_empty() => t.path_value("path").map(|path| Spec { path }),
+            Some(_) => {
+                t.problem("path", "must not be empty: a JSON-lines file, or - for standard input");
+                None
+            }
+            None if t.has("path") => None,
+            None => {
+                t.problem("path", "required for kind file");
+                None
+            }
+        }
+    }
+
+    fn build(&self, _env: &Environment) -> Result<Box<dyn Kind>, SourceError> {
+        Ok(Box::new(File { path: self.path.clone() }))
+    }
+
+    fn host(&self) -> String {
+        // Files share one slot: they are read, not fetched from a host.
+        "file".to_string()
+    }
+}
+
 /// A source read from a JSON-lines file or standard input.
 pub struct File {
     path: PathBuf,
 }
 
 impl File {
-    pub fn new(path: PathBuf) -> File {
-        File { path }
-    }
-
     fn is_stdin(&self) -> bool {
         self.path.as_os_str() == "-"
     }
@@ -159,37 +194,21 @@ pub(crate) fn mention_from_object(
     }
     let id = match obj.get("id") {
         None | Some(Value::Null) => format!("fnv1a-{:016x}", fnv1a(raw)),
-        Some(v) => scalar_text(v).ok_or("\"id\" is not a string or number")?,
+        Some(v) => fields::scalar_text(v).ok_or("\"id\" is not a string or number")?,
     };
-    let created = obj.get("created").and_then(|v| match v {
-        Value::String(s) => parse_time(s),
-        Value::Number(n) => parse_time(&n.as_i64()?.to_string()),
-        _ => None,
-    });
-    let followers = obj.get("followers").and_then(|v| match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    });
+    let created = obj.get("created").and_then(fields::time);
+    let followers = obj.get("followers").and_then(fields::count);
     let mention = Mention {
         source: source.to_string(),
         id,
         text,
-        author: obj.get("author").and_then(scalar_text),
+        author: obj.get("author").and_then(fields::scalar_text),
         reach: followers,
         lang: obj.get("lang").and_then(Value::as_str).and_then(primary_lang),
         published: sane_time(created, now).0,
-        url: obj.get("url").and_then(Value::as_str).map(str::trim).filter(|u| !u.is_empty()).map(str::to_string),
+        url: obj.get("url").and_then(fields::link),
     };
     Ok((mention, created))
-}
-
-fn scalar_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_string),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 /// FNV-1a, 64 bits: stable across Rust versions and platforms, unlike `DefaultHasher`, since
@@ -222,22 +241,9 @@ struct Position {
 impl Position {
     /// The stored position (a first poll starts at 0 in backfill), and a note when the stored
     /// cursor could not be read (then it starts over as on a first poll).
-    fn read(cursor: &Value) -> (Position, Option<Skipped>) {
-        let fresh = Position { backfill: true, ..Position::default() };
-        if cursor.is_null() {
-            return (fresh, None);
-        }
-        match serde_json::from_value::<Position>(cursor.clone()) {
-            Ok(p) => (p, None),
-            Err(e) => {
-                let why = format!("the stored cursor could not be read ({e}); reading from the start");
-                (fresh, Some(Skipped { item: "cursor".into(), why }))
-            }
-        }
-    }
-
-    fn to_value(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
+    fn read(stored: &Value) -> (Position, Option<Skipped>) {
+        let (pos, note) = cursor::parse::<Position>(stored);
+        (pos.unwrap_or(Position { backfill: true, ..Position::default() }), note)
     }
 }
 
@@ -428,7 +434,7 @@ impl LineFeed {
     }
 
     /// The next page of mentions from the feed.
-    async fn page(&mut self, req: &PageRequest<'_>) -> Page {
+    async fn page(&mut self, req: &PageRequest<'_>) -> Result<Page, SourceError> {
         let (mut pos, note) = Position::read(req.cursor);
         let batch = self.next_batch().await;
         let backfill = pos.backfill.then_some(req.backfill_since);
@@ -448,7 +454,7 @@ impl LineFeed {
         pos.offset = self.bytes;
         pos.line = self.lines;
         pos.backfill &= more;
-        Page { mentions: lines.mentions, skipped, cursor: pos.to_value(), more, ..Page::default() }
+        Ok(Page { mentions: lines.mentions, skipped, cursor: cursor::write(&pos)?, more, ..Page::default() })
     }
 }
 
@@ -511,10 +517,10 @@ fn stdin_feed() -> Result<&'static Mutex<LineFeed>, SourceError> {
 }
 
 #[async_trait::async_trait]
-impl super::Kind for File {
+impl Kind for File {
     async fn page(&self, _http: &Http, req: &PageRequest<'_>) -> Result<Page, SourceError> {
         if self.is_stdin() {
-            return Ok(stdin_feed()?.lock().await.page(req).await);
+            return stdin_feed()?.lock().await.page(req).await;
         }
         let (pos, note) = Position::read(req.cursor);
         let owned = OwnedRequest { source: req.source.to_string(), backfill_since: req.backfill_since, now: req.now };
@@ -523,7 +529,7 @@ impl super::Kind for File {
             .await
             .map_err(|e| SourceError::Io(format!("reading {} stopped: {e}", self.path.display())))??;
         let skipped = note.into_iter().chain(std::mem::take(&mut lines.skipped)).collect();
-        Ok(Page { mentions: lines.mentions, skipped, cursor: pos.to_value(), more, ..Page::default() })
+        Ok(Page { mentions: lines.mentions, skipped, cursor: cursor::write(&pos)?, more, ..Page::default() })
     }
 }
 
@@ -707,11 +713,11 @@ mod tests {
         }
         input.push_str("not json\n{\"id\": \"last\", \"text\": \"no newline at the end\"}");
         let mut feed = LineFeed::spawn(std::io::Cursor::new(input.into_bytes()), 1024).unwrap();
-        let first = feed.page(&request(&Value::Null)).await;
+        let first = feed.page(&request(&Value::Null)).await.unwrap();
         assert_eq!(first.mentions.len(), MAX_LINES);
         assert!(first.more);
         let cursor = first.cursor.clone();
-        let second = feed.page(&request(&cursor)).await;
+        let second = feed.page(&request(&cursor)).await.unwrap();
         let ids: Vec<&str> = second.mentions.iter().map(|m| m.id.as_str()).collect();
         assert_eq!(ids, ["s10000", "s10001", "last"]);
         assert_eq!(
@@ -719,7 +725,7 @@ mod tests {
             [Skipped { item: "line 10003".into(), why: "not JSON: expected ident at line 1 column 2".into() }]
         );
         assert!(!second.more);
-        let after = feed.page(&request(&second.cursor)).await;
+        let after = feed.page(&request(&second.cursor)).await.unwrap();
         assert!(after.mentions.is_empty() && !after.more, "after the end pages are empty");
     }
 }

@@ -27,16 +27,45 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::fields::str_field;
 use super::http::parse_json_body;
 use super::mark::Mark;
+use super::registry::Settings;
 use super::text::html_to_text;
-use super::{parse_time, sane_time, Http, HttpRequest, Page, PageRequest, Skipped, SourceError};
+use super::{cursor, parse_time, sane_time, Http, HttpRequest, Kind, Page, PageRequest, Skipped, SourceError};
 use crate::model::Mention;
+use crate::secret::Environment;
+use crate::settings::Table;
 
 /// Hits asked for per page (Algolia's maximum for this API is 1,000; 100 keeps pages small).
 const HITS_PER_PAGE: u32 = 100;
 /// Algolia serves no hit past this offset (`paginationLimitedTo`).
 const PAGINATION_LIMIT: u64 = 1000;
+
+/// `kind = "hackernews"`: `query`, and `url` (default the Algolia host).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub url: Url,
+    pub query: String,
+}
+
+impl Settings for Spec {
+    const KEYS: &'static [&'static str] = &["url", "query"];
+
+    fn read(t: &mut Table<'_>) -> Option<Spec> {
+        let query = t.required_string("query", "for kind hackernews");
+        let url = t.url("url", Some("https://hn.algolia.com"));
+        Some(Spec { url: url?, query: query? })
+    }
+
+    fn build(&self, _env: &Environment) -> Result<Box<dyn Kind>, SourceError> {
+        Ok(Box::new(HackerNews { url: self.url.clone(), query: self.query.clone() }))
+    }
+
+    fn host(&self) -> String {
+        self.url.host_str().unwrap_or("").to_string()
+    }
+}
 
 pub struct HackerNews {
     url: Url,
@@ -44,11 +73,7 @@ pub struct HackerNews {
 }
 
 impl HackerNews {
-    pub fn new(url: Url, query: String) -> HackerNews {
-        HackerNews { url, query }
-    }
-
-    fn search_url(&self, mark: &Mark, run: Option<&Run>) -> Url {
+    fn search_url(&self, mark: &Mark<i64>, run: Option<&Run>) -> Url {
         let mut url = self.url.clone();
         url.set_query(None);
         url.set_fragment(None);
@@ -77,7 +102,7 @@ impl HackerNews {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Cursor {
     /// Everything at or before this was handed on (or is older than the backfill).
-    mark: Mark,
+    mark: Mark<i64>,
     /// The run of pages in progress, if the last page said `more`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     run: Option<Run>,
@@ -93,39 +118,35 @@ struct Run {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     upto: Option<i64>,
     /// The newest hit handed on in this run; becomes the mark when the run is done.
-    top: Mark,
+    top: Mark<i64>,
     /// The oldest hit handed on in this run: hits from here up were handed on (pages shifted
     /// by late hits show some again; they are not handed on twice).
-    bottom: Mark,
+    bottom: Mark<i64>,
 }
 
 #[async_trait::async_trait]
-impl super::Kind for HackerNews {
+impl Kind for HackerNews {
     async fn page(&self, http: &Http, req: &PageRequest<'_>) -> Result<Page, SourceError> {
-        let cursor = read_cursor(req);
+        let (cursor, note) = read_cursor(req);
         let resp = http.send(HttpRequest::get(self.search_url(&cursor.mark, cursor.run.as_ref()))).await?;
         let parsed = parse_hackernews(&resp.body, req.source, req.now)?;
-        let mut page = next_page(cursor, parsed, req.now);
+        let mut page = next_page(cursor, parsed, req.now)?;
+        page.skipped.extend(note);
         page.rate_limit = resp.rate_limit;
         Ok(page)
     }
 }
 
 /// The stored cursor, or a fresh one whose mark is `backfill_since` (the first poll, or a
-/// cursor that cannot be read: then the backfill is done again and the store drops repeats).
-fn read_cursor(req: &PageRequest<'_>) -> Cursor {
-    let fresh = || Cursor { mark: Mark { at: req.backfill_since.timestamp(), ids: Vec::new() }, run: None };
-    if req.first_poll() {
-        return fresh();
-    }
-    serde_json::from_value(req.cursor.clone()).unwrap_or_else(|e| {
-        tracing::warn!(source = req.source, error = %e, "unreadable hackernews cursor; backfilling again");
-        fresh()
-    })
+/// cursor that cannot be read: then the backfill is done again, with a note, and the store
+/// drops repeats).
+fn read_cursor(req: &PageRequest<'_>) -> (Cursor, Option<Skipped>) {
+    let (cursor, note) = cursor::read(req);
+    (cursor.unwrap_or_else(|| Cursor { mark: Mark::new(req.backfill_since.timestamp()), run: None }), note)
 }
 
 /// Keeps the hits of `parsed` that are new for `cursor` and says where the next page starts.
-fn next_page(cursor: Cursor, parsed: HnSearch, now: DateTime<Utc>) -> Page {
+fn next_page(cursor: Cursor, parsed: HnSearch, now: DateTime<Utc>) -> Result<Page, SourceError> {
     let Cursor { mark, run } = cursor;
     let (mut top, mut bottom, upto, continuing) = match run {
         Some(r) => (r.top, r.bottom, r.upto, true),
@@ -177,8 +198,8 @@ fn next_page(cursor: Cursor, parsed: HnSearch, now: DateTime<Utc>) -> Page {
         Some(run) => Cursor { mark, run: Some(run) },
         None => Cursor { mark: top, run: None },
     };
-    page.cursor = serde_json::to_value(cursor).unwrap_or_default();
-    page
+    page.cursor = cursor::write(&cursor)?;
+    Ok(page)
 }
 
 /// One page of Algolia search results, parsed.
@@ -277,11 +298,6 @@ fn mention(hit: &serde_json::Value, source: &str, id: &str, published: DateTime<
         published,
         url: Some(url),
     })
-}
-
-/// A non-empty string field.
-fn str_field<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(|x| x.as_str()).filter(|s| !s.trim().is_empty())
 }
 
 #[cfg(test)]
@@ -468,10 +484,11 @@ mod tests {
     #[test]
     fn hits_at_the_marks_second_are_neither_dropped_nor_doubled() {
         let start = Cursor { mark: Mark { at: 100, ids: vec!["a".into()] }, run: None };
-        let p = next_page(start, result(vec![hit("c", 120), hit("b", 100), hit("a", 100)], 0, 1, 3, 100), now());
+        let p =
+            next_page(start, result(vec![hit("c", 120), hit("b", 100), hit("a", 100)], 0, 1, 3, 100), now()).unwrap();
         assert_eq!((ids(&p), p.more), (vec!["c", "b"], false));
         assert_eq!(cursor(&p), Cursor { mark: Mark { at: 120, ids: vec!["c".into()] }, run: None });
-        let p = next_page(cursor(&p), result(vec![hit("d", 120), hit("c", 120)], 0, 1, 2, 100), now());
+        let p = next_page(cursor(&p), result(vec![hit("d", 120), hit("c", 120)], 0, 1, 2, 100), now()).unwrap();
         assert_eq!(ids(&p), vec!["d"]);
         assert_eq!(cursor(&p).mark, Mark { at: 120, ids: vec!["c".into(), "d".into()] });
     }
@@ -479,18 +496,18 @@ mod tests {
     #[test]
     fn pages_are_bounded_by_the_first_pages_newest_hit_and_shifted_hits_are_not_doubled() {
         let start = Cursor { mark: Mark { at: 100, ids: vec![] }, run: None };
-        let p = next_page(start, result(vec![hit("f", 160), hit("e", 150)], 0, 3, 6, 2), now());
+        let p = next_page(start, result(vec![hit("f", 160), hit("e", 150)], 0, 3, 6, 2), now()).unwrap();
         assert_eq!((ids(&p), p.more), (vec!["f", "e"], true));
         let c = cursor(&p);
         let run = c.run.clone().unwrap();
         assert_eq!((run.page, run.upto), (1, Some(160)));
         assert_eq!(c.mark.at, 100);
         // A late hit pushed e onto page 1: it is not handed on again.
-        let p = next_page(c, result(vec![hit("e", 150), hit("d", 140)], 1, 4, 7, 2), now());
+        let p = next_page(c, result(vec![hit("e", 150), hit("d", 140)], 1, 4, 7, 2), now()).unwrap();
         assert_eq!((ids(&p), p.more), (vec!["d"], true));
-        let p = next_page(cursor(&p), result(vec![hit("c", 130), hit("b", 120)], 2, 4, 7, 2), now());
+        let p = next_page(cursor(&p), result(vec![hit("c", 130), hit("b", 120)], 2, 4, 7, 2), now()).unwrap();
         assert_eq!((ids(&p), p.more), (vec!["c", "b"], true));
-        let p = next_page(cursor(&p), result(vec![hit("a", 105)], 3, 4, 7, 2), now());
+        let p = next_page(cursor(&p), result(vec![hit("a", 105)], 3, 4, 7, 2), now()).unwrap();
         assert_eq!((ids(&p), p.more), (vec!["a"], false));
         assert_eq!(cursor(&p), Cursor { mark: Mark { at: 160, ids: vec!["f".into()] }, run: None });
     }
@@ -506,7 +523,8 @@ mod tests {
             bottom: Mark { at: 500, ids: vec!["q".into()] },
         };
         let c = Cursor { run: Some(run), ..start };
-        let p = next_page(c, result(vec![hit("p", 480), hit("o", 470), hit("n", 470)], 9, 10, 1500, 100), now());
+        let p =
+            next_page(c, result(vec![hit("p", 480), hit("o", 470), hit("n", 470)], 9, 10, 1500, 100), now()).unwrap();
         assert!(p.more);
         let c = cursor(&p);
         let run = c.run.clone().unwrap();
@@ -514,7 +532,8 @@ mod tests {
         assert_eq!(run.bottom, Mark { at: 470, ids: vec!["o".into(), "n".into()] });
         // Under the new bound: o and n come back and are skipped, m (same second) is new.
         let p =
-            next_page(c, result(vec![hit("o", 470), hit("n", 470), hit("m", 470), hit("l", 300)], 0, 1, 4, 100), now());
+            next_page(c, result(vec![hit("o", 470), hit("n", 470), hit("m", 470), hit("l", 300)], 0, 1, 4, 100), now())
+                .unwrap();
         assert_eq!((ids(&p), p.more), (vec!["m", "l"], false));
         assert_eq!(cursor(&p).mark, Mark { at: 900, ids: vec!["z".into()] });
     }
@@ -528,7 +547,7 @@ mod tests {
             bottom: Mark { at: 470, ids: vec!["x".into()] },
         };
         let c = Cursor { mark: Mark { at: 100, ids: vec![] }, run: Some(run) };
-        let p = next_page(c, result(vec![hit("x", 470)], 9, 10, 1500, 100), now());
+        let p = next_page(c, result(vec![hit("x", 470)], 9, 10, 1500, 100), now()).unwrap();
         assert_eq!(cursor(&p).run.unwrap().upto, Some(469));
         let run = Run {
             page: 9,
@@ -537,13 +556,13 @@ mod tests {
             bottom: Mark { at: 100, ids: vec!["x".into()] },
         };
         let c = Cursor { mark: Mark { at: 100, ids: vec![] }, run: Some(run) };
-        let p = next_page(c, result(vec![hit("x", 100)], 9, 10, 1500, 100), now());
+        let p = next_page(c, result(vec![hit("x", 100)], 9, 10, 1500, 100), now()).unwrap();
         assert!(!p.more, "below the mark there is nothing left to page");
     }
 
     #[test]
     fn search_urls_carry_the_time_bounds_and_page() {
-        let hn = HackerNews::new(Url::parse("https://hn.algolia.com").unwrap(), "kroon bank".into());
+        let hn = HackerNews { url: Url::parse("https://hn.algolia.com").unwrap(), query: "kroon bank".into() };
         let mark = Mark { at: 100, ids: vec![] };
         assert_eq!(
             hn.search_url(&mark, None).as_str(),

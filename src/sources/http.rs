@@ -155,7 +155,7 @@ impl Http {
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
             .map_err(|e| SourceError::Config(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Http { client, max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES, timeout: REQUEST_TIMEOUT })
+        Ok(Http { client, max_body_bytes: super::DEFAULT_MAX_BODY_BYTES, timeout: REQUEST_TIMEOUT })
     }
 
     /// The same client with a source's body limit and request timeout.

@@ -45,14 +45,172 @@ use url::Url;
 
 use super::http::parse_json_body;
 use super::primary_lang;
+use super::registry::Settings;
 use super::text::html_to_text;
-use super::{parse_time, sane_time, Http, HttpRequest, Page, PageRequest, Skipped, SourceError, MAX_FUTURE_SKEW};
-use crate::config::{JsonCursor, JsonFields};
+use super::{
+    cursor, fields, sane_time, Http, HttpRequest, Kind, Page, PageRequest, Skipped, SourceError, MAX_FUTURE_SKEW,
+};
 use crate::model::Mention;
+use crate::secret::{Environment, SecretRef};
+use crate::settings::Table;
 
 /// At most this many recently handed-on ids are kept in the cursor to recognise items
 /// already handed on (the newest ones: those are what the top of the next pass shows).
 const KNOWN_IDS: usize = 200;
+
+/// `kind = "json"`: `url`, `items` (a JSON Pointer to the array of items, "" for a top-level
+/// array), `[sources.fields]` (pointers into one item), `[sources.cursor]` (how to ask for
+/// what is new), and optionally `token_env`/`token_file` (a bearer token).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub url: Url,
+    pub items: String,
+    pub fields: JsonFields,
+    pub cursor: JsonCursor,
+    pub token: Option<SecretRef>,
+}
+
+/// JSON Pointers (RFC 6901) into one item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonFields {
+    pub id: String,
+    pub text: String,
+    pub author: Option<String>,
+    pub followers: Option<String>,
+    pub lang: Option<String>,
+    pub created: Option<String>,
+    pub url: Option<String>,
+}
+
+/// How to ask for what is new.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonCursor {
+    /// Send the highest id seen so far as query parameter `param` (e.g. X's `since_id`).
+    MaxId { param: String },
+    /// Send the newest `created` time seen so far (RFC 3339) as query parameter `param`.
+    MaxTime { param: String },
+    /// Follow the URL (or token, sent as `param`) found at `pointer` in each response.
+    NextPage { pointer: String, param: Option<String> },
+}
+
+impl Settings for Spec {
+    const KEYS: &'static [&'static str] = &["url", "items", "fields", "cursor", "token_env", "token_file"];
+
+    fn read(t: &mut Table<'_>) -> Option<Spec> {
+        let url = t.required_url("url", "for kind json");
+        let items = t.string("items").unwrap_or_default();
+        let items_ok = pointer(t, "items", &items);
+        let fields = match t.table("fields") {
+            Some(mut f) => read_fields(&mut f),
+            None => {
+                t.problem("fields", "required for kind json: JSON Pointers for at least id and text");
+                None
+            }
+        };
+        let has_created = t.raw("fields").is_some_and(|f| f.get("created").is_some());
+        let cursor = match t.table("cursor") {
+            Some(mut c) => read_cursor_settings(&mut c, has_created),
+            None => {
+                t.problem("cursor", "required for kind json: strategy = max_id | max_time | next_page");
+                None
+            }
+        };
+        let token = t.secret("token");
+        items_ok.then_some(())?;
+        Some(Spec { url: url?, items, fields: fields?, cursor: cursor?, token })
+    }
+
+    fn build(&self, env: &Environment) -> Result<Box<dyn Kind>, SourceError> {
+        let token = self.token.as_ref().map(|t| super::read_secret(t, env)).transpose()?;
+        Ok(Box::new(Json {
+            url: self.url.clone(),
+            items: self.items.clone(),
+            fields: self.fields.clone(),
+            cursor: self.cursor.clone(),
+            token,
+        }))
+    }
+
+    fn host(&self) -> String {
+        self.url.host_str().unwrap_or("").to_string()
+    }
+}
+
+/// Whether `p` is a JSON Pointer (recorded when not).
+fn pointer(t: &mut Table<'_>, key: &str, p: &str) -> bool {
+    let ok = p.is_empty() || p.starts_with('/');
+    if !ok {
+        t.problem(key, format!("{p:?} is not a JSON Pointer (they start with /, e.g. /data/0/text)"));
+    }
+    ok
+}
+
+fn read_fields(t: &mut Table<'_>) -> Option<JsonFields> {
+    t.refuse_unknown(&["id", "text", "author", "followers", "lang", "created", "url"], |_| None);
+    let mut ok = true;
+    let mut required = |t: &mut Table<'_>, key: &str| -> String {
+        match t.string(key) {
+            Some(p) => {
+                ok &= pointer(t, key, &p);
+                p
+            }
+            None => {
+                if !t.has(key) {
+                    t.problem(key, "required for kind json");
+                }
+                ok = false;
+                String::new()
+            }
+        }
+    };
+    let id = required(t, "id");
+    let text = required(t, "text");
+    let mut optional = |t: &mut Table<'_>, key: &str| -> Option<String> {
+        let p = t.string(key)?;
+        ok &= pointer(t, key, &p);
+        Some(p)
+    };
+    let fields = JsonFields {
+        id,
+        text,
+        author: optional(t, "author"),
+        followers: optional(t, "followers"),
+        lang: optional(t, "lang"),
+        created: optional(t, "created"),
+        url: optional(t, "url"),
+    };
+    ok.then_some(fields)
+}
+
+fn read_cursor_settings(t: &mut Table<'_>, has_created: bool) -> Option<JsonCursor> {
+    t.refuse_unknown(&["strategy", "param", "pointer"], |_| None);
+    let param = t.string("param").filter(|p| !p.is_empty());
+    let strategy = t.string("strategy");
+    match strategy.as_deref() {
+        Some("max_id") | Some("max_time") if param.is_none() => {
+            t.problem("param", "required: the query parameter that carries the cursor");
+            None
+        }
+        Some("max_id") => Some(JsonCursor::MaxId { param: param? }),
+        Some("max_time") if !has_created => {
+            t.problem("strategy", "max_time needs fields.created (where each item's time is)");
+            None
+        }
+        Some("max_time") => Some(JsonCursor::MaxTime { param: param? }),
+        Some("next_page") => {
+            let pointer_text = t.string("pointer").unwrap_or_default();
+            if pointer_text.is_empty() {
+                t.problem("pointer", "required for next_page: where the next page's URL or token is");
+                return None;
+            }
+            pointer(t, "pointer", &pointer_text).then_some(JsonCursor::NextPage { pointer: pointer_text, param })
+        }
+        other => {
+            t.problem("strategy", format!("{:?}: expected max_id, max_time or next_page", other.unwrap_or("")));
+            None
+        }
+    }
+}
 
 /// A source read from a JSON API through configured pointers.
 pub struct Json {
@@ -61,12 +219,6 @@ pub struct Json {
     fields: JsonFields,
     cursor: JsonCursor,
     token: Option<String>,
-}
-
-impl Json {
-    pub fn new(url: Url, items: String, fields: JsonFields, cursor: JsonCursor, token: Option<String>) -> Json {
-        Json { url, items, fields, cursor, token }
-    }
 }
 
 /// One page of a JSON API, parsed.
@@ -147,9 +299,8 @@ fn read_item(
     }
     let id = match raw.pointer(&f.id) {
         None | Some(Value::Null) => return Err((None, format!("no id at {:?}", f.id))),
-        Some(v) => {
-            scalar_text(v).ok_or((None, format!("id at {:?} is {}, not a string or number", f.id, type_name(v))))?
-        }
+        Some(v) => fields::scalar_text(v)
+            .ok_or((None, format!("id at {:?} is {}, not a string or number", f.id, type_name(v))))?,
     };
     let text = match raw.pointer(&f.text) {
         Some(Value::String(s)) => html_to_text(s),
@@ -160,57 +311,19 @@ fn read_item(
         return Err((Some(id), format!("empty text at {:?}", f.text)));
     }
     let field = |p: &Option<String>| p.as_deref().and_then(|p| raw.pointer(p));
-    let created = field(&f.created).and_then(time_value);
+    let created = field(&f.created).and_then(fields::time);
     let (published, _) = sane_time(created, now);
     let mention = Mention {
         source: source.to_string(),
         id,
         text,
-        author: field(&f.author).and_then(scalar_text),
-        reach: field(&f.followers).and_then(count_value),
+        author: field(&f.author).and_then(fields::scalar_text),
+        reach: field(&f.followers).and_then(fields::count),
         lang: field(&f.lang).and_then(Value::as_str).and_then(primary_lang),
         published,
-        url: field(&f.url).and_then(Value::as_str).map(str::trim).filter(|u| !u.is_empty()).map(str::to_string),
+        url: field(&f.url).and_then(fields::link),
     };
     Ok(JsonItem { mention, created })
-}
-
-/// A string (trimmed, non-empty) or a number, as text: how APIs write ids and handles.
-fn scalar_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_string),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// A follower count: a non-negative number or a numeric string.
-fn count_value(v: &Value) -> Option<u64> {
-    let n = match v {
-        Value::Number(n) => {
-            return n.as_u64().or_else(|| n.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
-        }
-        Value::String(s) => s.trim(),
-        _ => return None,
-    };
-    n.parse::<u64>().ok().or_else(|| n.parse::<f64>().ok().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
-}
-
-/// A time as APIs write it: a string `parse_time` reads, or epoch seconds or milliseconds.
-fn time_value(v: &Value) -> Option<DateTime<Utc>> {
-    match v {
-        Value::String(s) => parse_time(s),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => parse_time(&i.to_string()),
-            None => {
-                let f = n.as_f64().filter(|f| f.is_finite())?;
-                // Milliseconds if it is too large to be seconds of this era (as `parse_time`).
-                let ms = if f > 100_000_000_000.0 { f } else { f * 1000.0 };
-                DateTime::from_timestamp_millis(ms as i64)
-            }
-        },
-        _ => None,
-    }
 }
 
 /// The next page at `pointer`: a non-empty string or a number; null, missing or "" end paging.
@@ -299,21 +412,10 @@ struct Position {
 impl Position {
     /// The stored position, whether this is the first poll, and a note when the stored
     /// cursor could not be read (then it starts over, as on a first poll).
-    fn read(cursor: &Value) -> (Position, bool, Option<Skipped>) {
-        if cursor.is_null() {
-            return (Position::default(), true, None);
-        }
-        match serde_json::from_value::<Position>(cursor.clone()) {
-            Ok(p) => (p, false, None),
-            Err(e) => {
-                let why = format!("the stored cursor could not be read ({e}); starting over with a backfill");
-                (Position::default(), true, Some(Skipped { item: "cursor".into(), why }))
-            }
-        }
-    }
-
-    fn to_value(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
+    fn read(stored: &Value) -> (Position, bool, Option<Skipped>) {
+        let (pos, note) = cursor::parse::<Position>(stored);
+        let first = pos.is_none();
+        (pos.unwrap_or_default(), first, note)
     }
 }
 
@@ -356,7 +458,7 @@ impl Json {
             page.mentions.push(item.mention);
         }
         pos.max_id = highest;
-        page.cursor = pos.to_value();
+        page.cursor = cursor::write(&pos)?;
         Ok(page)
     }
 
@@ -398,7 +500,7 @@ impl Json {
         }
         pos.max_time = newest;
         pos.known = at_newest;
-        page.cursor = pos.to_value();
+        page.cursor = cursor::write(&pos)?;
         Ok(page)
     }
 
@@ -466,7 +568,7 @@ impl Json {
                 pos.backfill = false;
             }
         }
-        page.cursor = pos.to_value();
+        page.cursor = cursor::write(&pos)?;
         Ok(page)
     }
 
@@ -491,7 +593,7 @@ impl Json {
 }
 
 #[async_trait::async_trait]
-impl super::Kind for Json {
+impl Kind for Json {
     async fn page(&self, http: &Http, req: &PageRequest<'_>) -> Result<Page, SourceError> {
         match &self.cursor {
             JsonCursor::MaxId { param } => self.page_max_id(http, req, param).await,
@@ -809,9 +911,13 @@ mod tests {
     fn cursors_round_trip_and_unreadable_ones_start_over_with_a_note() {
         let pos =
             Position { max_id: Some("42".into()), known: vec!["a".into()], backfill: true, ..Position::default() };
-        let (back, first, note) = Position::read(&pos.to_value());
+        let (back, first, note) = Position::read(&cursor::write(&pos).unwrap());
         assert_eq!((back, first, note), (pos, false, None));
-        assert_eq!(Position::default().to_value(), serde_json::json!({}), "an empty position is still not null");
+        assert_eq!(
+            cursor::write(&Position::default()).unwrap(),
+            serde_json::json!({}),
+            "an empty position is still not null"
+        );
         let (p, first, note) = Position::read(&serde_json::json!({"max_time": "yesterday"}));
         assert_eq!((p, first), (Position::default(), true));
         assert!(note.is_some_and(|n| n.item == "cursor" && n.why.contains("starting over")));

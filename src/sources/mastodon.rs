@@ -37,12 +37,53 @@ use url::Url;
 
 use super::http::parse_json_body;
 use super::primary_lang;
+use super::registry::Settings;
 use super::text::html_to_text;
-use super::{parse_time, sane_time, Http, HttpRequest, Page, PageRequest, Skipped, SourceError};
+use super::{cursor, parse_time, sane_time, Http, HttpRequest, Kind, Page, PageRequest, Skipped, SourceError};
 use crate::model::Mention;
+use crate::secret::{Environment, SecretRef};
+use crate::settings::Table;
 
 /// Statuses asked for per request: the most the tag timeline gives.
 pub const LIMIT: usize = 40;
+
+/// `kind = "mastodon"`: `url` (the instance), `tags` (without `#`), and optionally
+/// `token_env`/`token_file` (instances that ask for a login to read timelines).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub url: Url,
+    pub tags: Vec<String>,
+    pub token: Option<SecretRef>,
+}
+
+impl Settings for Spec {
+    const KEYS: &'static [&'static str] = &["url", "tags", "token_env", "token_file"];
+
+    fn read(t: &mut Table<'_>) -> Option<Spec> {
+        let url = t.required_url("url", "for kind mastodon");
+        let tags: Vec<String> = t
+            .strings("tags")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|tag| tag.trim_start_matches('#').to_string())
+            .filter(|tag| !tag.is_empty())
+            .collect();
+        if tags.is_empty() {
+            t.problem("tags", "give at least one tag to follow (without #)");
+        }
+        let token = t.secret("token");
+        (!tags.is_empty()).then_some(Spec { url: url?, tags, token })
+    }
+
+    fn build(&self, env: &Environment) -> Result<Box<dyn Kind>, SourceError> {
+        let token = self.token.as_ref().map(|t| super::read_secret(t, env)).transpose()?;
+        Ok(Box::new(Mastodon { url: self.url.clone(), tags: self.tags.clone(), token }))
+    }
+
+    fn host(&self) -> String {
+        self.url.host_str().unwrap_or("").to_string()
+    }
+}
 
 /// One Mastodon instance, followed through its hashtag timelines.
 pub struct Mastodon {
@@ -85,10 +126,6 @@ enum Position {
 }
 
 impl Mastodon {
-    pub fn new(url: Url, tags: Vec<String>, token: Option<String>) -> Mastodon {
-        Mastodon { url, tags, token }
-    }
-
     fn tag_url(&self, tag: &str, position: Position) -> Result<Url, SourceError> {
         let mut url = self.url.clone();
         url.path_segments_mut()
@@ -111,27 +148,21 @@ impl Mastodon {
         Ok(url)
     }
 
-    /// The stored cursor, limited to the configured tags. An unreadable cursor (written by
-    /// another version, edited by hand) starts the tags over with a backfill.
-    fn read_cursor(&self, source: &str, value: &Value) -> Cursor {
-        let mut cursor = if value.is_null() {
-            Cursor::default()
-        } else {
-            serde_json::from_value(value.clone()).unwrap_or_else(|e| {
-                tracing::warn!(source, error = %e, "unreadable mastodon cursor; backfilling the tags again");
-                Cursor::default()
-            })
-        };
+    /// The stored cursor, limited to the configured tags (an unreadable one starts the tags
+    /// over with a backfill, with a note).
+    fn read_cursor(&self, stored: &Value) -> (Cursor, Option<Skipped>) {
+        let (cursor, note) = cursor::parse::<Cursor>(stored);
+        let mut cursor = cursor.unwrap_or_default();
         cursor.tags.retain(|tag, _| self.tags.contains(tag));
         cursor.pending.retain(|tag| self.tags.contains(tag));
-        cursor
+        (cursor, note)
     }
 }
 
 #[async_trait::async_trait]
-impl super::Kind for Mastodon {
+impl Kind for Mastodon {
     async fn page(&self, http: &Http, req: &PageRequest<'_>) -> Result<Page, SourceError> {
-        let mut cursor = self.read_cursor(req.source, req.cursor);
+        let (mut cursor, note) = self.read_cursor(req.cursor);
         if cursor.pending.is_empty() {
             cursor.pending = self.tags.clone();
         }
@@ -179,12 +210,13 @@ impl super::Kind for Mastodon {
         if !tag_more {
             cursor.pending.remove(0);
         }
+        let mut skipped = parsed.skipped;
+        skipped.extend(note);
         Ok(Page {
             mentions,
-            skipped: parsed.skipped,
+            skipped,
             more: !cursor.pending.is_empty(),
-            cursor: serde_json::to_value(&cursor)
-                .map_err(|e| SourceError::Io(format!("cannot write the mastodon cursor: {e}")))?,
+            cursor: cursor::write(&cursor)?,
             rate_limit: resp.rate_limit,
             ..Page::default()
         })
@@ -440,7 +472,7 @@ mod tests {
 
     #[test]
     fn tag_urls_encode_the_tag_and_the_position() {
-        let m = Mastodon::new(Url::parse("https://x.social/").unwrap(), vec!["café".into()], None);
+        let m = Mastodon { url: Url::parse("https://x.social/").unwrap(), tags: vec!["café".into()], token: None };
         let u = m.tag_url("café", Position::After(110)).unwrap();
         assert_eq!(u.as_str(), "https://x.social/api/v1/timelines/tag/caf%C3%A9?limit=40&min_id=110");
         let u = m.tag_url("a/b", Position::Before(7)).unwrap();
@@ -457,12 +489,10 @@ mod tests {
 
     #[test]
     fn an_unreadable_cursor_starts_over_and_unconfigured_tags_are_dropped() {
-        let m = Mastodon::new(Url::parse("https://x.social").unwrap(), vec!["a".into()], None);
-        assert_eq!(m.read_cursor("s", &json!("garbage")), Cursor::default());
-        let c = m.read_cursor(
-            "s",
-            &json!({"tags": {"a": {"newest": "5"}, "gone": {"newest": "9"}}, "pending": ["gone", "a"]}),
-        );
+        let m = Mastodon { url: Url::parse("https://x.social").unwrap(), tags: vec!["a".into()], token: None };
+        assert_eq!(m.read_cursor(&json!("garbage")).0, Cursor::default());
+        let (c, _) =
+            m.read_cursor(&json!({"tags": {"a": {"newest": "5"}, "gone": {"newest": "9"}}, "pending": ["gone", "a"]}));
         assert_eq!(c.tags.keys().collect::<Vec<_>>(), ["a"]);
         assert_eq!(c.pending, ["a"]);
     }

@@ -10,7 +10,17 @@
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-use crate::config::WatchSpec;
+/// What matching needs of a watch (`config::WatchSpec::terms` gives it).
+#[derive(Debug, Clone, Copy)]
+pub struct WatchTerms<'a> {
+    pub name: &'a str,
+    /// Phrases, `#hashtags` and `@handles`; a mention matching any belongs to the watch.
+    pub terms: &'a [String],
+    /// A mention matching any of these does not belong, whatever else it matches.
+    pub exclude: &'a [String],
+    /// Sources that feed this watch; `None` means all.
+    pub sources: Option<&'a [String]>,
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Pattern {
@@ -34,11 +44,12 @@ struct WatchScope {
 }
 
 impl Matcher {
-    pub fn new(watches: &[WatchSpec]) -> Matcher {
+    pub fn new<'a>(watches: impl IntoIterator<Item = WatchTerms<'a>>) -> Matcher {
+        let watches: Vec<WatchTerms<'a>> = watches.into_iter().collect();
         let mut needles = Vec::new();
         let mut patterns = Vec::new();
         for (w, spec) in watches.iter().enumerate() {
-            for (terms, exclude) in [(&spec.terms, false), (&spec.exclude, true)] {
+            for (terms, exclude) in [(spec.terms, false), (spec.exclude, true)] {
                 for term in terms {
                     let folded = fold(term);
                     if !folded.trim().is_empty() {
@@ -52,7 +63,10 @@ impl Matcher {
         // so a short term inside a longer one ("kroon" in "kroon bank") is not hidden.
         let automaton =
             AhoCorasick::builder().match_kind(MatchKind::Standard).build(&needles).ok().filter(|_| !needles.is_empty());
-        let watches = watches.iter().map(|w| WatchScope { name: w.name.clone(), sources: w.sources.clone() }).collect();
+        let watches = watches
+            .iter()
+            .map(|w| WatchScope { name: w.name.to_string(), sources: w.sources.map(<[String]>::to_vec) })
+            .collect();
         Matcher { automaton, patterns, watches }
     }
 
@@ -174,6 +188,7 @@ fn on_word_boundaries(bytes: &[u8], start: usize, end: usize, text: &str) -> boo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::WatchSpec;
 
     fn watch(name: &str, terms: &[&str], exclude: &[&str], sources: Option<&[&str]>) -> WatchSpec {
         WatchSpec {
@@ -196,11 +211,12 @@ mod tests {
     }
 
     fn matcher() -> Matcher {
-        Matcher::new(&[
+        let watches = [
             watch("kroon", &["kroon bank", "#kroonbank", "@kroonbank"], &["kroon bank holiday"], None),
             watch("lodz", &["Łódź"], &[], None),
             watch("rss-only", &["outage"], &[], Some(&["news"])),
-        ])
+        ];
+        Matcher::new(watches.iter().map(WatchSpec::terms))
     }
 
     #[test]
@@ -237,6 +253,6 @@ mod tests {
 
     #[test]
     fn no_watches_no_matches() {
-        assert!(Matcher::new(&[]).watches_for("x", "anything").is_empty());
+        assert!(Matcher::new([]).watches_for("x", "anything").is_empty());
     }
 }

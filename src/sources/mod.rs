@@ -1,19 +1,27 @@
 //! Where mentions come from: the first step of the pipeline.
 //!
 //! Every source kind (`rss.rs`, `mastodon.rs`, `bluesky.rs`, `reddit.rs`, `hackernews.rs`,
-//! `json.rs`, `file.rs`) fills in one trait, [`Kind`]: given the cursor it left last time,
-//! fetch and parse the next page of items into [`Mention`]s and say where the next page
-//! starts. Everything kinds share lives once: the HTTP policy (`http.rs`: timeouts, size cap,
-//! redirects, rate-limit headers, conditional GET), the schedule and backoff (`poll.rs`),
-//! matching mentions to watches (`matching.rs`), and the state in `store`.
+//! `json.rs`, `file.rs`, `push.rs`) is one file that fills in two traits: [`Kind`] — given the
+//! cursor it left last time, fetch and parse the next page of items into [`Mention`]s and say
+//! where the next page starts — and [`Settings`] — its own keys of a `[[sources]]` entry, read
+//! and checked. Everything kinds share lives once: the common settings and the registry of
+//! kinds (`registry.rs`), the HTTP policy (`http.rs`: timeouts, size cap, redirects,
+//! rate-limit headers, conditional GET), stored cursors (`cursor.rs`), time marks in
+//! newest-first listings (`mark.rs`), JSON field reading (`fields.rs`), HTML to text
+//! (`text.rs`), the schedule and backoff (`poll.rs`), the exactly-once hand-off of a page's
+//! mentions to detection (`handoff.rs`, for polled and pushed mentions alike), matching
+//! mentions to watches (`matching.rs`), and the state in `store`.
 //!
-//! Adding a kind means adding one file: a config variant in `config::SourceKind`, a struct
-//! that implements `Kind`, a pure `parse_*` function over a response body (tested and
-//! benchmarked without a network), and a line in `build`.
+//! Adding a kind means adding one file — a `Spec` that implements `Settings`, a struct that
+//! implements `Kind`, a pure `parse_*` function over a response body (tested and benchmarked
+//! without a network) — and one line in the `kinds!` registry.
 
 pub mod bluesky;
+mod cursor;
+mod fields;
 pub mod file;
 pub mod hackernews;
+pub mod handoff;
 pub mod http;
 pub mod json;
 mod mark;
@@ -22,6 +30,7 @@ pub mod matching;
 pub mod poll;
 pub mod push;
 pub mod reddit;
+pub mod registry;
 pub mod rss;
 pub mod text;
 
@@ -30,8 +39,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 pub use http::{Http, HttpRequest, HttpResponse, RateLimit, Validators};
+pub use registry::{Settings, SourceKind, SourceSpec, DEFAULT_MAX_BODY_BYTES};
 
-use crate::config::{SourceKind, SourceSpec};
 use crate::model::Mention;
 use crate::secret::{Environment, SecretRef};
 
@@ -147,48 +156,9 @@ pub trait Kind: Send + Sync {
     async fn page(&self, http: &Http, req: &PageRequest<'_>) -> Result<Page, SourceError>;
 }
 
-/// The kind for a configured source. Secrets named by `*_env` are read here, once, from `env`.
-pub fn build(spec: &SourceSpec, env: &Environment) -> Result<Box<dyn Kind>, SourceError> {
-    let secret = |var: Option<&str>| var.map(|v| required_secret(v, env)).transpose();
-    Ok(match &spec.kind {
-        SourceKind::Rss { url } => Box::new(rss::Rss::new(url.clone())),
-        SourceKind::Mastodon { url, tags, token_env } => {
-            Box::new(mastodon::Mastodon::new(url.clone(), tags.clone(), secret(token_env.as_deref())?))
-        }
-        SourceKind::Bluesky { url, query, identifier_env, password_env } => Box::new(bluesky::Bluesky::new(
-            url.clone(),
-            query.clone(),
-            required_secret(identifier_env, env)?,
-            required_secret(password_env, env)?,
-        )),
-        SourceKind::Reddit { url, query, subreddit, user_agent, client_id_env, client_secret_env } => {
-            let credentials = match (client_id_env, client_secret_env) {
-                (Some(id), Some(secret)) => Some((required_secret(id, env)?, required_secret(secret, env)?)),
-                _ => None,
-            };
-            Box::new(reddit::Reddit::new(
-                url.clone(),
-                query.clone(),
-                subreddit.clone(),
-                user_agent.clone(),
-                credentials,
-            ))
-        }
-        SourceKind::HackerNews { url, query } => Box::new(hackernews::HackerNews::new(url.clone(), query.clone())),
-        SourceKind::Json { url, items, fields, cursor, token_env } => Box::new(json::Json::new(
-            url.clone(),
-            items.clone(),
-            fields.clone(),
-            cursor.clone(),
-            secret(token_env.as_deref())?,
-        )),
-        SourceKind::File { path } => Box::new(file::File::new(path.clone())),
-        SourceKind::Push => Box::new(push::Push),
-    })
-}
-
-fn required_secret(var: &str, env: &Environment) -> Result<String, SourceError> {
-    match SecretRef::Env(var.to_string()).read(env) {
+/// A source's secret, read now; the error says what it is for.
+fn read_secret(secret: &SecretRef, env: &Environment) -> Result<String, SourceError> {
+    match secret.read(env) {
         Ok(v) => Ok(v.trim().to_string()),
         Err(e) => Err(SourceError::Config(format!("{e} (it holds a secret for this source)"))),
     }
@@ -291,9 +261,8 @@ mod tests {
 
     #[test]
     fn missing_secrets_name_the_variable() {
-        let err = required_secret("STORMWATCH_TEST_SURELY_UNSET_VAR", &Environment::fixed::<&str, &str>([]))
-            .unwrap_err()
-            .to_string();
+        let var = SecretRef::Env("STORMWATCH_TEST_SURELY_UNSET_VAR".into());
+        let err = read_secret(&var, &Environment::fixed::<&str, &str>([])).unwrap_err().to_string();
         assert!(err.contains("STORMWATCH_TEST_SURELY_UNSET_VAR"), "{err}");
     }
 }

@@ -1,15 +1,9 @@
 //! Polling: when each source is asked, what happens to a page, and what a failure costs.
 //!
 //! One task per source. A poll asks the source's `Kind` for pages until it says there are
-//! no more (at most `MAX_PAGES_PER_POLL`), and for each page:
-//! 1. drops the mentions whose ids were handed on before (the seen-id store);
-//! 2. matches the rest to watches and hands the matched ones on as one `MentionBatch`
-//!    through a bounded channel, and waits until detection says it journaled them (a busy
-//!    detection slows polling down: backpressure, never an unbounded queue);
-//! 3. then, in one transaction, records their ids as seen and stores the cursor after the
-//!    page. A crash before 3 means the page is fetched and handed on again after restart,
-//!    and the journal recognises what it counted already; a crash after it means nothing is
-//!    repeated. Either way each mention is counted once.
+//! no more (at most `MAX_PAGES_PER_POLL`), and hands each page on exactly once
+//! (`handoff.rs`: unseen ids, matched, journaled by detection, then committed with the
+//! cursor after the page).
 //!
 //! Between polls a source waits its interval with ±10% jitter (so a thousand sources do not
 //! fire together), or longer: after a failure, exponentially longer (interval × 2^n, capped at
@@ -23,15 +17,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
+use super::handoff::{blocking, HandOff, HandOffError};
 use super::http::{Http, Validators};
-use super::matching::Matcher;
-use super::{Kind, PageRequest, SourceError};
-use crate::config::SourceSpec;
-use crate::model::WatchedMention;
-use crate::store::{SourceHealth, SourceState, Store, StoreError};
+use super::{Kind, PageRequest, SourceError, SourceSpec};
+use crate::store::{SourceHealth, SourceState, StoreError};
 use crate::telemetry;
 
 /// Pages fetched in one poll at most; a longer backlog continues at the next poll.
@@ -80,41 +72,10 @@ pub enum PollError {
     Closed,
 }
 
-/// One page's matched mentions on their way to detection, which answers on `counted` once
-/// they are in the journal (or why they could not be written: the page is then not
-/// committed, and is fetched again).
-#[derive(Debug)]
-pub struct MentionBatch {
-    pub mentions: Vec<WatchedMention>,
-    pub counted: oneshot::Sender<Result<(), String>>,
-}
-
-impl MentionBatch {
-    /// Hands `mentions` on through `out` and waits for detection's answer. `Err(None)`: the
-    /// pipeline is stopping; `Err(Some(why))`: they could not be journaled.
-    pub async fn hand_on(
-        out: &mpsc::Sender<MentionBatch>,
-        mentions: Vec<WatchedMention>,
-    ) -> Result<(), Option<String>> {
-        if mentions.is_empty() {
-            return Ok(());
-        }
-        let (counted, answer) = oneshot::channel();
-        out.send(MentionBatch { mentions, counted }).await.map_err(|_| None)?;
-        match answer.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(why)) => Err(Some(why)),
-            Err(_) => Err(None),
-        }
-    }
-}
-
 /// Everything a poll needs besides the source itself.
 #[derive(Clone)]
 pub struct PollContext {
-    pub store: Store,
-    pub matcher: Arc<Matcher>,
-    pub out: mpsc::Sender<MentionBatch>,
+    pub handoff: HandOff,
     pub stats: Arc<PollStats>,
 }
 
@@ -127,24 +88,14 @@ pub struct Source {
 
 impl Source {
     pub fn new(spec: SourceSpec, http: &Http, env: &crate::secret::Environment) -> Result<Source, SourceError> {
-        let kind = super::build(&spec, env)?;
+        let kind = spec.kind.build(env)?;
         let http = http.for_source(spec.max_body_bytes, spec.timeout);
         Ok(Source { spec, kind, http })
     }
 
     /// The host polls are limited by (sources of kind `file` share one slot).
     pub fn host(&self) -> String {
-        use crate::config::SourceKind::*;
-        match &self.spec.kind {
-            Rss { url }
-            | Mastodon { url, .. }
-            | Bluesky { url, .. }
-            | Reddit { url, .. }
-            | HackerNews { url, .. }
-            | Json { url, .. } => url.host_str().unwrap_or("").to_string(),
-            File { .. } => "file".to_string(),
-            Push => "push".to_string(),
-        }
+        self.spec.kind.host()
     }
 
     /// The first page a first poll would get, with nothing read from or written to the store:
@@ -161,7 +112,7 @@ impl Source {
     /// Polls once: pages until done, handing on and committing page by page.
     pub async fn poll(&self, ctx: &PollContext, now: DateTime<Utc>) -> Result<PollReport, PollError> {
         let name = self.spec.name.clone();
-        let store = ctx.store.clone();
+        let store = ctx.handoff.store.clone();
         let state = blocking(move || store.source_state(&name)).await?.unwrap_or_default();
         let mut cursor = state.cursor;
         let mut validators = Validators { etag: state.etag, last_modified: state.last_modified };
@@ -194,68 +145,35 @@ impl Source {
                 // terminal escapes; `?` shows them as `\u{1b}` instead of sending them to a terminal.
                 warn!(source = %self.spec.name, count = page.skipped.len(), first_item = ?first.item, why = ?first.why, "items skipped");
             }
-            let ids: Vec<String> = page.mentions.iter().map(|m| m.id.clone()).collect();
-            let (store, name) = (ctx.store.clone(), self.spec.name.clone());
-            let lookup = ids.clone();
-            let unseen = blocking(move || {
-                let refs: Vec<&str> = lookup.iter().map(String::as_str).collect();
-                store.unseen(&name, &refs)
-            })
-            .await?;
-            let mut new_ids = Vec::new();
-            let mut batch = Vec::new();
-            for (mention, new) in page.mentions.into_iter().zip(unseen) {
-                if !new {
-                    report.duplicates += 1;
-                    continue;
-                }
-                new_ids.push(mention.id.clone());
-                let watches: Vec<String> =
-                    ctx.matcher.watches_for(&self.spec.name, &mention.text).into_iter().map(str::to_string).collect();
-                if !watches.is_empty() {
-                    batch.push(WatchedMention { mention, watches });
-                }
-            }
-            let matched = batch.len();
-            match MentionBatch::hand_on(&ctx.out, batch).await {
-                Ok(()) => report.handed_on += matched,
-                Err(None) => return Err(PollError::Closed),
-                Err(Some(why)) => {
+            let state = SourceState {
+                cursor: page.cursor.clone(),
+                etag: page.validators.etag.clone(),
+                last_modified: page.validators.last_modified.clone(),
+            };
+            let counts = match ctx.handoff.page(&self.spec.name, page.mentions, state, now).await {
+                Ok(c) => c,
+                Err(HandOffError::Closed) => return Err(PollError::Closed),
+                Err(HandOffError::Store(e)) => return Err(PollError::Store(e)),
+                Err(HandOffError::Journal(why)) => {
                     // Not committed: the page comes again at the next poll.
-                    report.error = Some(SourceError::Io(format!("cannot journal the page's mentions: {why}")));
+                    report.error = Some(SourceError::Io(why.to_string()));
                     break;
                 }
-            }
-            report.new += new_ids.len();
-            ctx.stats.new_mentions.fetch_add(new_ids.len() as u64, Ordering::Relaxed);
-            ctx.stats.duplicates.fetch_add(report.duplicates as u64, Ordering::Relaxed);
-            ctx.stats.handed_on.fetch_add(matched as u64, Ordering::Relaxed);
+            };
+            report.new += counts.new;
+            report.duplicates += counts.duplicates;
+            report.handed_on += counts.matched;
+            ctx.stats.new_mentions.fetch_add(counts.new as u64, Ordering::Relaxed);
+            ctx.stats.duplicates.fetch_add(counts.duplicates as u64, Ordering::Relaxed);
+            ctx.stats.handed_on.fetch_add(counts.matched as u64, Ordering::Relaxed);
             cursor = page.cursor;
             validators = page.validators;
-            let state = SourceState {
-                cursor: cursor.clone(),
-                etag: validators.etag.clone(),
-                last_modified: validators.last_modified.clone(),
-            };
-            let (store, name) = (ctx.store.clone(), self.spec.name.clone());
-            blocking(move || {
-                let refs: Vec<&str> = new_ids.iter().map(String::as_str).collect();
-                store.commit_page(&name, &refs, &state, now)
-            })
-            .await?;
             if !page.more {
                 break;
             }
         }
         Ok(report)
     }
-}
-
-/// Runs a store call on the blocking pool (SQLite is synchronous).
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(StoreError::Corrupt(format!("store task failed: {e}"))))
 }
 
 /// The health after a poll, from the health before it.
@@ -318,7 +236,7 @@ pub async fn run(
     let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();
     {
-        let store = ctx.store.clone();
+        let store = ctx.handoff.store.clone();
         let mut shutdown = shutdown.clone();
         tasks.spawn(async move {
             loop {
@@ -353,7 +271,7 @@ pub async fn run(
                 let Ok(_permit) = permit.acquire().await else { return };
                 let now = crate::clock::now();
                 let name = source.spec.name.clone();
-                let store = ctx.store.clone();
+                let store = ctx.handoff.store.clone();
                 let before = tokio::task::spawn_blocking(move || store.health(&name))
                     .await
                     .ok()
@@ -375,7 +293,7 @@ pub async fn run(
                         .increment(1);
                 }
                 metrics::counter!(telemetry::MENTIONS_NEW, "source" => source_label).increment(report.new as u64);
-                let (store, name, h) = (ctx.store.clone(), source.spec.name.clone(), health.clone());
+                let (store, name, h) = (ctx.handoff.store.clone(), source.spec.name.clone(), health.clone());
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.record_health(&name, &h)).await {
                     warn!(source = %source.spec.name, error = %e, "cannot record source health");
                 }

@@ -13,8 +13,31 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::file::mention_from_object;
-use super::{Http, Page, PageRequest, SourceError};
+use super::registry::Settings;
+use super::{Http, Kind, Page, PageRequest, SourceError};
 use crate::model::Mention;
+use crate::secret::Environment;
+use crate::settings::Table;
+
+/// `kind = "push"`: no settings of its own; mentions arrive through the ingest route.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec;
+
+impl Settings for Spec {
+    const KEYS: &'static [&'static str] = &[];
+
+    fn read(_t: &mut Table<'_>) -> Option<Spec> {
+        Some(Spec)
+    }
+
+    fn build(&self, _env: &Environment) -> Result<Box<dyn Kind>, SourceError> {
+        Ok(Box::new(Push))
+    }
+
+    fn host(&self) -> String {
+        "push".to_string()
+    }
+}
 
 /// Items one request may carry.
 pub const MAX_ITEMS: usize = 10_000;
@@ -73,7 +96,7 @@ pub fn parse_batch(body: &[u8], source: &str, now: DateTime<Utc>) -> Result<Vec<
 pub struct Push;
 
 #[async_trait::async_trait]
-impl super::Kind for Push {
+impl Kind for Push {
     async fn page(&self, _http: &Http, req: &PageRequest<'_>) -> Result<Page, SourceError> {
         Err(SourceError::Config(format!(
             "push sources are not polled: send mentions to POST /api/v1/ingest?source={} (docs/operations.md)",

@@ -39,10 +39,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::fields::str_field;
 use super::http::{parse_json_body, Method};
 use super::mark::Mark;
-use super::{sane_time, Http, HttpRequest, Page, PageRequest, Skipped, SourceError};
+use super::registry::Settings;
+use super::{cursor, sane_time, Http, HttpRequest, Kind, Page, PageRequest, Skipped, SourceError};
 use crate::model::Mention;
+use crate::secret::{Environment, SecretRef};
+use crate::settings::Table;
 
 /// Items asked for per page (Reddit's maximum).
 const PAGE_SIZE: &str = "100";
@@ -53,6 +57,69 @@ const MAX_RESTARTS: u8 = 2;
 /// Where Reddit's public site and its OAuth API live.
 const WWW: &str = "https://www.reddit.com";
 const OAUTH: &str = "https://oauth.reddit.com";
+
+/// `kind = "reddit"`: exactly one of `query` and `subreddit`; optionally `user_agent`,
+/// `client_id_env`/`_file` with `client_secret_env`/`_file` (an app's OAuth credentials), and
+/// `url` (default the public site).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub url: Url,
+    pub listing: Listing,
+    pub user_agent: String,
+    /// Client id and secret.
+    pub credentials: Option<(SecretRef, SecretRef)>,
+}
+
+impl Settings for Spec {
+    const KEYS: &'static [&'static str] = &[
+        "url",
+        "query",
+        "subreddit",
+        "user_agent",
+        "client_id_env",
+        "client_id_file",
+        "client_secret_env",
+        "client_secret_file",
+    ];
+
+    fn read(t: &mut Table<'_>) -> Option<Spec> {
+        let query = t.string("query").filter(|q| !q.is_empty());
+        let subreddit = t.string("subreddit").map(|s| s.trim_start_matches("r/").to_string()).filter(|s| !s.is_empty());
+        let listing = match (query, subreddit) {
+            (Some(q), None) => Some(Listing::Search(q)),
+            (None, Some(s)) => Some(Listing::Subreddit(s)),
+            _ => {
+                t.problem("query", "give exactly one of query and subreddit");
+                None
+            }
+        };
+        let credentials = match (t.secret("client_id"), t.secret("client_secret")) {
+            (Some(id), Some(secret)) => Some((id, secret)),
+            (None, None) => None,
+            _ => {
+                t.problem("client_id_env", "give both client_id_env and client_secret_env (or _file), or neither");
+                None
+            }
+        };
+        let user_agent = t.string("user_agent").filter(|u| !u.is_empty()).unwrap_or_else(|| {
+            format!("stormwatch/{} (brand monitoring; +https://example.org/stormwatch)", env!("CARGO_PKG_VERSION"))
+        });
+        let url = t.url("url", Some(WWW));
+        Some(Spec { url: url?, listing: listing?, user_agent, credentials })
+    }
+
+    fn build(&self, env: &Environment) -> Result<Box<dyn Kind>, SourceError> {
+        let credentials = match &self.credentials {
+            Some((id, secret)) => Some((super::read_secret(id, env)?, super::read_secret(secret, env)?)),
+            None => None,
+        };
+        Ok(Box::new(Reddit::new(self.url.clone(), self.listing.clone(), self.user_agent.clone(), credentials)))
+    }
+
+    fn host(&self) -> String {
+        self.url.host_str().unwrap_or("").to_string()
+    }
+}
 
 pub struct Reddit {
     /// Where listings are requested.
@@ -65,7 +132,9 @@ pub struct Reddit {
     token: tokio::sync::Mutex<Option<Token>>,
 }
 
-enum Listing {
+/// What is read: a search, or one subreddit's newest posts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Listing {
     Search(String),
     Subreddit(String),
 }
@@ -76,13 +145,7 @@ struct Token {
 }
 
 impl Reddit {
-    pub fn new(
-        url: Url,
-        query: Option<String>,
-        subreddit: Option<String>,
-        user_agent: String,
-        credentials: Option<(String, String)>,
-    ) -> Reddit {
+    fn new(url: Url, listing: Listing, user_agent: String, credentials: Option<(String, String)>) -> Reddit {
         let host = url.host_str().unwrap_or("").to_ascii_lowercase();
         let is_reddit = matches!(host.as_str(), "www.reddit.com" | "reddit.com" | "oauth.reddit.com")
             && url.scheme() == "https"
@@ -96,12 +159,6 @@ impl Reddit {
             _ => (url.clone(), url.clone()),
         };
         let token_url = endpoint(&token_base, &["api", "v1", "access_token"]);
-        // Config validation guarantees exactly one of query and subreddit.
-        let listing = match (query, subreddit) {
-            (Some(q), _) => Listing::Search(q),
-            (None, Some(s)) => Listing::Subreddit(s),
-            (None, None) => Listing::Search(String::new()),
-        };
         Reddit { api, token_url, listing, user_agent, credentials, token: tokio::sync::Mutex::new(None) }
     }
 
@@ -170,7 +227,7 @@ impl Reddit {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Cursor {
     /// Everything at or before this was handed on (or is older than the backfill).
-    mark: Mark,
+    mark: Mark<i64>,
     /// The run of pages in progress, if the last page said `more`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     run: Option<Run>,
@@ -182,18 +239,18 @@ struct Run {
     /// The fullname to page older from; `None` starts (again) at the newest page.
     after: Option<String>,
     /// The newest item handed on in this run; becomes the mark when the run is done.
-    top: Mark,
+    top: Mark<i64>,
     /// The oldest item handed on in this run: everything from here to `top` was handed on.
-    bottom: Mark,
+    bottom: Mark<i64>,
     /// Times this run started again from the newest page because its `after` post vanished.
     #[serde(default)]
     restarts: u8,
 }
 
 #[async_trait::async_trait]
-impl super::Kind for Reddit {
+impl Kind for Reddit {
     async fn page(&self, http: &Http, req: &PageRequest<'_>) -> Result<Page, SourceError> {
-        let cursor = read_cursor(req);
+        let (cursor, note) = read_cursor(req);
         let after = cursor.run.as_ref().and_then(|r| r.after.clone());
         let token = self.bearer(http).await?;
         let request = HttpRequest::get(self.listing_url(after.as_deref()))
@@ -210,27 +267,23 @@ impl super::Kind for Reddit {
             }
         };
         let listing = parse_reddit(&resp.body, req.source, req.now)?;
-        let mut page = next_page(cursor, listing, req.now);
+        let mut page = next_page(cursor, listing, req.now)?;
+        page.skipped.extend(note);
         page.rate_limit = resp.rate_limit;
         Ok(page)
     }
 }
 
 /// The stored cursor, or a fresh one whose mark is `backfill_since` (the first poll, or a
-/// cursor that cannot be read: then the backfill is done again and the store drops repeats).
-fn read_cursor(req: &PageRequest<'_>) -> Cursor {
-    let fresh = || Cursor { mark: Mark::new(req.backfill_since.timestamp()), run: None };
-    if req.first_poll() {
-        return fresh();
-    }
-    serde_json::from_value(req.cursor.clone()).unwrap_or_else(|e| {
-        tracing::warn!(source = req.source, error = %e, "unreadable reddit cursor; backfilling again");
-        fresh()
-    })
+/// cursor that cannot be read: then the backfill is done again, with a note, and the store
+/// drops repeats).
+fn read_cursor(req: &PageRequest<'_>) -> (Cursor, Option<Skipped>) {
+    let (cursor, note) = cursor::read(req);
+    (cursor.unwrap_or_else(|| Cursor { mark: Mark::new(req.backfill_since.timestamp()), run: None }), note)
 }
 
 /// Keeps the items of `listing` that are new for `cursor` and says where the next page starts.
-fn next_page(cursor: Cursor, listing: RedditListing, now: DateTime<Utc>) -> Page {
+fn next_page(cursor: Cursor, listing: RedditListing, now: DateTime<Utc>) -> Result<Page, SourceError> {
     let Cursor { mark, run } = cursor;
     let paged_after = run.as_ref().is_some_and(|r| r.after.is_some());
     let restarts = run.as_ref().map_or(0, |r| r.restarts);
@@ -281,8 +334,8 @@ fn next_page(cursor: Cursor, listing: RedditListing, now: DateTime<Utc>) -> Page
         Some(run) => Cursor { mark, run: Some(run) },
         None => Cursor { mark: top, run: None },
     };
-    page.cursor = serde_json::to_value(cursor).unwrap_or_default();
-    page
+    page.cursor = cursor::write(&cursor)?;
+    Ok(page)
 }
 
 /// One page of a Reddit listing, parsed.
@@ -402,11 +455,6 @@ fn mention(
         published,
         url,
     })
-}
-
-/// A non-empty string field.
-fn str_field<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(|x| x.as_str()).filter(|s| !s.trim().is_empty())
 }
 
 /// Seconds since the epoch, as a number (`1523049024.0`) or a string of one.
@@ -648,14 +696,15 @@ mod tests {
     fn a_run_pages_older_until_the_mark_and_then_moves_the_mark_up() {
         let start = Cursor { mark: Mark { at: 100, ids: vec!["t3_a".into()] }, run: None };
         // Newest page: nothing old yet, so go on after its last item.
-        let p1 = next_page(start, page_of(vec![item("t3_e", 130), item("t3_d", 120)], Some("t3_d")), now());
+        let p1 = next_page(start, page_of(vec![item("t3_e", 130), item("t3_d", 120)], Some("t3_d")), now()).unwrap();
         assert_eq!((ids(&p1), p1.more), (vec!["t3_e", "t3_d"], true));
         let c1 = cursor(&p1);
         assert_eq!(c1.mark.at, 100, "the mark only moves when the run is done");
         assert_eq!(c1.run.as_ref().unwrap().after.as_deref(), Some("t3_d"));
         // Next page reaches the mark: t3_b shares its second with t3_a but was not handed on.
         let p2 =
-            next_page(c1, page_of(vec![item("t3_c", 110), item("t3_b", 100), item("t3_a", 100)], Some("t3_a")), now());
+            next_page(c1, page_of(vec![item("t3_c", 110), item("t3_b", 100), item("t3_a", 100)], Some("t3_a")), now())
+                .unwrap();
         assert_eq!((ids(&p2), p2.more), (vec!["t3_c", "t3_b"], false));
         assert_eq!(cursor(&p2), Cursor { mark: Mark { at: 130, ids: vec!["t3_e".into()] }, run: None });
     }
@@ -671,7 +720,7 @@ mod tests {
                 restarts: 0,
             }),
         };
-        let p = next_page(mid_run, page_of(vec![], None), now());
+        let p = next_page(mid_run, page_of(vec![], None), now()).unwrap();
         assert!(p.more && p.mentions.is_empty());
         let c = cursor(&p);
         let run = c.run.clone().unwrap();
@@ -679,12 +728,12 @@ mod tests {
         // From the top again: f is newer than the run (next run's), e and d were handed on.
         let top_page =
             vec![item("t3_f", 140), item("t3_e", 130), item("t3_d", 120), item("t3_c", 110), item("t3_x", 90)];
-        let p = next_page(c, page_of(top_page, Some("t3_x")), now());
+        let p = next_page(c, page_of(top_page, Some("t3_x")), now()).unwrap();
         assert_eq!((ids(&p), p.more), (vec!["t3_c"], false));
         let c = cursor(&p);
         assert_eq!(c.mark, Mark { at: 130, ids: vec!["t3_e".into()] });
         // The next run picks up f.
-        let p = next_page(c, page_of(vec![item("t3_f", 140), item("t3_e", 130)], Some("t3_e")), now());
+        let p = next_page(c, page_of(vec![item("t3_f", 140), item("t3_e", 130)], Some("t3_e")), now()).unwrap();
         assert_eq!((ids(&p), p.more), (vec!["t3_f"], false));
     }
 
@@ -692,7 +741,7 @@ mod tests {
     fn restarts_are_bounded_so_an_empty_listing_cannot_loop() {
         let run =
             Run { after: Some("t3_d".into()), top: Mark::default(), bottom: Mark::default(), restarts: MAX_RESTARTS };
-        let p = next_page(Cursor { mark: Mark::default(), run: Some(run) }, page_of(vec![], None), now());
+        let p = next_page(Cursor { mark: Mark::default(), run: Some(run) }, page_of(vec![], None), now()).unwrap();
         assert!(!p.more);
         assert!(cursor(&p).run.is_none());
     }
@@ -701,23 +750,29 @@ mod tests {
     fn future_times_do_not_push_the_mark_past_now() {
         let start = Cursor { mark: Mark { at: 100, ids: vec![] }, run: None };
         let p =
-            next_page(start, page_of(vec![item("t3_z", now().timestamp() + 86_400), item("t3_y", 150)], None), now());
+            next_page(start, page_of(vec![item("t3_z", now().timestamp() + 86_400), item("t3_y", 150)], None), now())
+                .unwrap();
         assert_eq!(cursor(&p).mark.at, now().timestamp());
     }
 
     #[test]
     fn urls_for_search_subreddit_and_oauth() {
         let www = Url::parse("https://www.reddit.com").unwrap();
-        let r = Reddit::new(www.clone(), Some("kroon bank".into()), None, "ua".into(), None);
+        let r = Reddit::new(www.clone(), Listing::Search("kroon bank".into()), "ua".into(), None);
         assert_eq!(
             r.listing_url(Some("t3_x")).as_str(),
             "https://www.reddit.com/search.json?q=kroon+bank&sort=new&limit=100&raw_json=1&after=t3_x"
         );
-        let r = Reddit::new(www.clone(), None, Some("kroonbank".into()), "ua".into(), Some(("i".into(), "s".into())));
+        let r = Reddit::new(
+            www.clone(),
+            Listing::Subreddit("kroonbank".into()),
+            "ua".into(),
+            Some(("i".into(), "s".into())),
+        );
         assert_eq!(r.listing_url(None).as_str(), "https://oauth.reddit.com/r/kroonbank/new.json?limit=100&raw_json=1");
         assert_eq!(r.token_url.as_str(), "https://www.reddit.com/api/v1/access_token");
         let proxy = Url::parse("http://127.0.0.1:9/reddit/").unwrap();
-        let r = Reddit::new(proxy, None, Some("a+b".into()), "ua".into(), Some(("i".into(), "s".into())));
+        let r = Reddit::new(proxy, Listing::Subreddit("a+b".into()), "ua".into(), Some(("i".into(), "s".into())));
         assert_eq!(r.listing_url(None).as_str(), "http://127.0.0.1:9/reddit/r/a+b/new.json?limit=100&raw_json=1");
         assert_eq!(r.token_url.as_str(), "http://127.0.0.1:9/reddit/api/v1/access_token");
     }

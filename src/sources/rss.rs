@@ -17,18 +17,37 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::http::{Http, HttpRequest};
+use super::registry::Settings;
 use super::text::html_to_text;
-use super::{sane_time, Kind, Page, PageRequest, Skipped, SourceError};
+use super::{cursor, sane_time, Kind, Page, PageRequest, Skipped, SourceError};
 use crate::model::Mention;
+use crate::secret::Environment;
+use crate::settings::Table;
+
+/// `kind = "rss"`: `url`, the feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub url: Url,
+}
+
+impl Settings for Spec {
+    const KEYS: &'static [&'static str] = &["url"];
+
+    fn read(t: &mut Table<'_>) -> Option<Spec> {
+        Some(Spec { url: t.required_url("url", "for kind rss")? })
+    }
+
+    fn build(&self, _env: &Environment) -> Result<Box<dyn Kind>, SourceError> {
+        Ok(Box::new(Rss { url: self.url.clone() }))
+    }
+
+    fn host(&self) -> String {
+        self.url.host_str().unwrap_or("").to_string()
+    }
+}
 
 pub struct Rss {
     url: Url,
-}
-
-impl Rss {
-    pub fn new(url: Url) -> Rss {
-        Rss { url }
-    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -121,12 +140,13 @@ impl Kind for Rss {
                 });
             }
         }
-        let old: Cursor = serde_json::from_value(req.cursor.clone()).unwrap_or_default();
-        let newest = mentions.iter().map(|m| m.published).max().into_iter().chain(old.newest).max();
+        let (old, note) = cursor::read::<Cursor>(req);
+        skipped.extend(note);
+        let newest = mentions.iter().map(|m| m.published).max().into_iter().chain(old.and_then(|c| c.newest)).max();
         Ok(Page {
             mentions,
             skipped,
-            cursor: serde_json::to_value(Cursor { newest: newest.or(Some(req.now)) }).unwrap_or_default(),
+            cursor: cursor::write(&Cursor { newest: newest.or(Some(req.now)) })?,
             more: false,
             not_modified: false,
             validators: resp.validators,

@@ -9,9 +9,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use chrono::Utc;
 
 use stormwatch::config::Config;
-use stormwatch::pipeline::Dispatcher;
 use stormwatch::model::Signal;
 use stormwatch::notify::{Channels, Until};
+use stormwatch::pipeline::Dispatcher;
 use stormwatch::secret::Environment;
 use stormwatch::store::Store;
 
@@ -26,7 +26,8 @@ pub fn load(config: &Path) -> Result<(Config, Store)> {
 }
 
 fn channels(config: &Config) -> Result<Arc<Channels>> {
-    Channels::build(config.channels(), config.smtp.as_ref(), &Environment::process()).map_err(|problems| anyhow!("cannot set up the receivers:\n{}", problems.join("\n")))
+    Channels::build(config.channels(), config.smtp.as_ref(), &Environment::process())
+        .map_err(|problems| anyhow!("cannot set up the receivers:\n{}", problems.join("\n")))
 }
 
 /// Sends what the outbox holds until nothing is pending or `timeout` passes.
@@ -78,8 +79,7 @@ fn drain(dispatcher: &mut Dispatcher, channels: Arc<Channels>, store: &Store, ti
 /// receivers' URLs, secrets and the mail relay, with each answer printed.
 pub fn notify_test(config: &Path, only: Option<&str>) -> Result<ExitCode> {
     let config = Config::load(config).map_err(|e| anyhow!("{e}"))?;
-    let names: Vec<&str> =
-        config.receivers.iter().map(|r| r.name()).filter(|n| only.is_none_or(|o| o == *n)).collect();
+    let names: Vec<&str> = config.receivers.iter().map(|r| r.name()).filter(|n| only.is_none_or(|o| o == *n)).collect();
     if names.is_empty() {
         bail!("no receiver to test{}", only.map(|o| format!(" named {o:?}")).unwrap_or_default());
     }

@@ -249,4 +249,3 @@ impl From<SplitArg> for Split {
         }
     }
 }
-

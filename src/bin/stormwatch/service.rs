@@ -11,9 +11,9 @@ use stormwatch::config::changes::FileChanges;
 use stormwatch::config::Config;
 use stormwatch::notify::Channels;
 use stormwatch::pipeline::Pipeline;
-use stormwatch::server::Stats;
-use stormwatch::sentiment::Scorer;
 use stormwatch::secret::Environment;
+use stormwatch::sentiment::Scorer;
+use stormwatch::server::Stats;
 use stormwatch::store::Store;
 use stormwatch::telemetry;
 
@@ -98,7 +98,8 @@ fn reload(path: &Path, storage: &Path, store: &Store, scorer: &Arc<Scorer>, stat
             config.storage.path.display()
         );
     }
-    Pipeline::build(config, store.clone(), scorer.clone(), stats.clone(), Environment::process()).map_err(|p| anyhow!("{}", p.join("\n")))
+    Pipeline::build(config, store.clone(), scorer.clone(), stats.clone(), Environment::process())
+        .map_err(|p| anyhow!("{}", p.join("\n")))
 }
 
 /// SIGTERM and SIGINT stop; SIGHUP and an edit of the config file reload.

@@ -10,11 +10,11 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 use tokio::sync::mpsc;
 
-use stormwatch::config::{Config, SourceSpec};
-use stormwatch::sources::matching::Matcher;
-use stormwatch::sources::poll::{self, PollContext, PollStats, Source};
-use stormwatch::sources::Http;
+use stormwatch::config::Config;
 use stormwatch::secret::Environment;
+use stormwatch::sources::handoff::{HandOff, MentionBatch, NotJournaled};
+use stormwatch::sources::poll::{self, PollContext, PollStats, Source};
+use stormwatch::sources::{Http, SourceSpec};
 use stormwatch::store::Store;
 
 use stormwatch::escape;
@@ -108,12 +108,13 @@ pub fn poll(config_path: &Path, once: bool, only: Option<&str>) -> Result<ExitCo
     let rt = runtime()?;
     let (tx, mut rx) = mpsc::channel(1024);
     let stats = Arc::new(PollStats::default());
-    let ctx = PollContext { store, matcher: Arc::new(Matcher::new(&config.watches)), out: tx, stats: stats.clone() };
+    let handoff = HandOff { store, matcher: Arc::new(config.matcher()), out: tx };
+    let ctx = PollContext { handoff, stats: stats.clone() };
     let printer = rt.spawn_blocking(move || -> std::io::Result<u64> {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         let mut n = 0;
         while let Some(batch) = rx.blocking_recv() {
-            let batch: poll::MentionBatch = batch;
+            let batch: MentionBatch = batch;
             let mut printed = Ok(());
             for m in &batch.mentions {
                 printed = serde_json::to_writer(&mut out, m)
@@ -126,7 +127,7 @@ pub fn poll(config_path: &Path, once: bool, only: Option<&str>) -> Result<ExitCo
             }
             // The page is remembered as done only once its mentions are out.
             let printed = printed.and_then(|()| out.flush());
-            let _ = batch.counted.send(printed.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+            let _ = batch.counted.send(printed.as_ref().map(|_| ()).map_err(|e| NotJournaled(e.to_string())));
             printed?;
         }
         out.flush()?;
@@ -142,7 +143,7 @@ pub fn poll(config_path: &Path, once: bool, only: Option<&str>) -> Result<ExitCo
                             ok = false;
                             tracing::error!(source = %source.spec.name, error = %e, pages = report.pages, "poll failed");
                         }
-                        let store = ctx.store.clone();
+                        let store = ctx.handoff.store.clone();
                         let before = store.health(&source.spec.name).ok().flatten().unwrap_or_default();
                         let health = poll::next_health(&before, &report, Utc::now());
                         if let Err(e) = store.record_health(&source.spec.name, &health) {

@@ -20,13 +20,13 @@ use axum::Router;
 use chrono::Utc;
 use serde_json::{json, Value};
 
+use scenario::Post;
 use stormwatch::config::Config;
 use stormwatch::pipeline::Pipeline;
-use stormwatch::server::Stats;
-use stormwatch::sentiment::Scorer;
 use stormwatch::secret::Environment;
+use stormwatch::sentiment::Scorer;
+use stormwatch::server::Stats;
 use stormwatch::store::Store;
-use scenario::Post;
 
 /// The demo ends by itself after this, or once both storms were alerted.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -314,7 +314,10 @@ async fn story(dir: &Path, follow: bool, stop: tokio::sync::watch::Receiver<bool
 
 /// Runs the story; fails unless both storms were alerted.
 pub(crate) fn run(out: &Path, follow: bool) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| anyhow::anyhow!("starting the async runtime: {e}"))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("starting the async runtime: {e}"))?;
     rt.block_on(async {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
