@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use stormwatch::config::Config;
-use stormwatch::dispatch::Dispatcher;
+use stormwatch::pipeline::Dispatcher;
 use stormwatch::model::{Evidence, Measure, Phase, Severity, Signal, SignalKind};
 use stormwatch::notify::{Channels, Until};
+use stormwatch::secret::Environment;
 use stormwatch::store::Store;
 use webhook_sink::WebhookSink;
 
@@ -62,8 +63,8 @@ fn rig() -> Rig {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = config(dir.path(), &sink.url("/hook"));
     let store = Store::open(&config.storage.path).expect("store");
-    let d = Dispatcher::open(&config, store).expect("dispatcher");
-    let channels = Channels::build(&config).expect("channels");
+    let d = Dispatcher::open(&config, store, &Environment::process()).expect("dispatcher");
+    let channels = Channels::build(config.channels(), config.smtp.as_ref(), &Environment::process()).expect("channels");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     Rig { sink, _dir: dir, d, channels, rt }
 }

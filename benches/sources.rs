@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Value};
 
-use stormwatch::config::JsonFields;
+use stormwatch::sources::json::JsonFields;
 use stormwatch::sources::{bluesky, file, hackernews, json as json_kind, mastodon, reddit, rss};
 
 const FEEDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/feeds");

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stormwatch::config::JsonFields;
+use stormwatch::sources::json::JsonFields;
 use stormwatch::sources::json::parse_json;
 use stormwatch_fuzz::{check_mention, check_unique, now, SOURCE};
 

@@ -102,8 +102,6 @@ pub struct HttpResponse {
     pub status: u16,
     pub body: Vec<u8>,
     pub content_type: Option<String>,
-    /// The `Link` header, for kinds that page by it (Mastodon).
-    pub link: Option<String>,
     pub validators: Validators,
     pub rate_limit: RateLimit,
 }
@@ -185,9 +183,8 @@ impl Http {
         let rate_limit = rate_limit(&header, now);
         let validators = Validators { etag: header("etag"), last_modified: header("last-modified") };
         let content_type = header("content-type");
-        let link = header("link");
         if status == 304 {
-            return Ok(HttpResponse { status, body: Vec::new(), content_type, link, validators, rate_limit });
+            return Ok(HttpResponse { status, body: Vec::new(), content_type, validators, rate_limit });
         }
         if !(200..300).contains(&status) {
             let retry_after = rate_limit.reset_after.filter(|_| status == 429 || status == 503);
@@ -207,7 +204,7 @@ impl Http {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(HttpResponse { status, body, content_type, link, validators, rate_limit })
+        Ok(HttpResponse { status, body, content_type, validators, rate_limit })
     }
 }
 
@@ -262,20 +259,6 @@ pub fn rate_limit(header: &dyn Fn(&str) -> Option<String>, now: DateTime<Utc>) -
     }
 }
 
-/// The URL of `rel` in a `Link` header (`<https://…?min_id=1>; rel="prev"`).
-pub fn link_rel(link: &str, rel: &str) -> Option<Url> {
-    link.split(',').find_map(|part| {
-        let (url, params) = part.split_once(';')?;
-        let wanted = params.split(';').any(|p| {
-            let p = p.trim();
-            p == format!("rel=\"{rel}\"") || p == format!("rel={rel}")
-        });
-        if !wanted {
-            return None;
-        }
-        Url::parse(url.trim().trim_start_matches('<').trim_end_matches('>')).ok()
-    })
-}
 
 #[cfg(test)]
 mod tests {
@@ -311,14 +294,6 @@ mod tests {
         let r = rl(&[("ratelimit-remaining", "10"), ("ratelimit-reset", "30")]);
         assert_eq!((r.remaining, r.pause()), (Some(10), None));
         assert_eq!(rl(&[("x-ratelimit-reset", "garbage")]), RateLimit::default());
-    }
-
-    #[test]
-    fn link_headers_give_the_next_page() {
-        let link = r#"<https://m.example/api/v1/timelines/tag/x?max_id=5>; rel="next", <https://m.example/api/v1/timelines/tag/x?min_id=9>; rel="prev""#;
-        assert_eq!(link_rel(link, "prev").unwrap().query(), Some("min_id=9"));
-        assert_eq!(link_rel(link, "next").unwrap().query(), Some("max_id=5"));
-        assert_eq!(link_rel(link, "last"), None);
     }
 
     #[test]
