@@ -58,9 +58,19 @@ pub fn save(
     store.save_detector_states(&states, counted_through, now)
 }
 
-/// Forgets the state of a watch removed from the configuration.
-pub fn forget_watch(store: &Store, name: &str) -> Result<(), StoreError> {
-    store.forget_detector_state(&watch_key(name))
+/// Forgets the saved state of every watch not in `watches` (removed from the configuration,
+/// by a reload or while stopped), so that one added again under the same name starts fresh
+/// instead of resuming stale baselines. Returns the names forgotten.
+pub fn forget_removed(store: &Store, watches: &[&str]) -> Result<Vec<String>, StoreError> {
+    let mut forgotten = Vec::new();
+    for key in store.detector_state_keys()? {
+        let Some(name) = key.strip_prefix("watch:") else { continue };
+        if !watches.contains(&name) {
+            store.forget_detector_state(&key)?;
+            forgotten.push(name.to_string());
+        }
+    }
+    Ok(forgotten)
 }
 
 #[cfg(test)]
@@ -158,7 +168,7 @@ mod tests {
         let back = SourceHealth { last_items: 1, last_status: Some(200), ..SourceHealth::default() };
         assert_eq!(blind.observe("news", &back, t(70)).len(), 1, "the open blind spot ends after the restart");
 
-        forget_watch(&store, "bank").unwrap();
+        assert_eq!(forget_removed(&store, &["other"]).unwrap(), ["bank"]);
         let (d, _) = load_watch(&store, "bank", params(), t(80)).unwrap();
         assert!(!d.warmed_up());
     }

@@ -83,6 +83,11 @@ impl Detection {
         polled: Vec<String>,
     ) -> anyhow::Result<Detection> {
         let now = crate::clock::now();
+        let names: Vec<&str> = config.watches.iter().map(|w| w.name.as_str()).collect();
+        let forgotten = persist::forget_removed(store, &names)?;
+        if !forgotten.is_empty() {
+            tracing::info!(watches = ?forgotten, "forgot the window state of watches no longer configured");
+        }
         let mut detectors = Vec::new();
         for w in &config.watches {
             let (d, note) = persist::load_watch(store, &w.name, w.detection.clone(), now)?;
@@ -302,5 +307,67 @@ impl Detection {
             Ok(n) => tracing::info!(mentions = n, "pruned journaled mentions older than [storage] history"),
             Err(e) => tracing::warn!(error = %e, "cannot prune the mention journal"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn config(dir: &std::path::Path, watches: &[&str]) -> Config {
+        let mut text = "[storage]\npath = \"state.db\"\n".to_string();
+        for w in watches {
+            text.push_str(&format!("[[watches]]\nname = \"{w}\"\nterms = [\"{w}\"]\n"));
+        }
+        Config::from_toml_with_env(&text, dir).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A day of mentions each minute, so the watch learns a baseline and is warmed up.
+    fn warm_up(detection: &mut Detection, watch: usize) {
+        let start = chrono::DateTime::from_timestamp(1_764_000_000, 0).unwrap();
+        let sentiment =
+            Sentiment { lang: None, label: crate::model::Label::Neu, compound: 0.0, terms: vec![], categories: vec![] };
+        for m in 0..2 * 1440 {
+            let at = start + chrono::Duration::minutes(m);
+            for i in 0..5 {
+                let mention = Mention {
+                    source: "feed".into(),
+                    id: format!("{m}-{i}"),
+                    text: "x".into(),
+                    author: None,
+                    reach: None,
+                    lang: None,
+                    published: at,
+                    url: None,
+                };
+                detection.detectors[watch].observe(&mention, &sentiment, at);
+            }
+        }
+        assert!(detection.detectors[watch].warmed_up());
+    }
+
+    #[test]
+    fn a_watch_removed_by_a_reload_is_forgotten_and_starts_fresh_when_added_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let scorer = Arc::new(Scorer::builtin().unwrap());
+        let both = config(dir.path(), &["bank", "shop"]);
+        let store = Store::open(&both.storage.path).unwrap();
+        let mut first = Detection::load(&both, &store, scorer.clone(), Vec::new()).unwrap();
+        warm_up(&mut first, 0);
+        warm_up(&mut first, 1);
+        first.save();
+        assert_eq!(store.detector_state_keys().unwrap(), ["blind_spots", "watch:bank", "watch:shop"]);
+
+        // Reload without "shop": its saved state goes; "bank" keeps its baseline.
+        let bank_only = config(dir.path(), &["bank"]);
+        let mut second = Detection::load(&bank_only, &store, scorer.clone(), Vec::new()).unwrap();
+        second.save();
+        assert!(second.detectors[0].warmed_up(), "a kept watch resumes");
+        assert_eq!(store.detector_state_keys().unwrap(), ["blind_spots", "watch:bank"]);
+
+        // "shop" again: a new watch under an old name, not the stale baselines.
+        let third = Detection::load(&both, &store, scorer, Vec::new()).unwrap();
+        assert!(third.detectors[0].warmed_up() && !third.detectors[1].warmed_up());
     }
 }

@@ -259,7 +259,6 @@ pub fn rate_limit(header: &dyn Fn(&str) -> Option<String>, now: DateTime<Utc>) -
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -410,6 +410,14 @@ impl Store {
         .transpose()
     }
 
+    /// The keys of every saved detector state.
+    pub fn detector_state_keys(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT key FROM detector_state ORDER BY key")?;
+        let keys = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        Ok(keys)
+    }
+
     /// Forgets the state of a detector that no longer exists (a watch removed from the config).
     pub fn forget_detector_state(&self, key: &str) -> Result<(), StoreError> {
         self.conn().execute("DELETE FROM detector_state WHERE key = ?1", params![key])?;
