@@ -35,25 +35,43 @@ pub struct Simulated {
     pub real: DateTime<Utc>,
 }
 
+/// Why `STORMWATCH_CLOCK` cannot be used; each message ends with what is expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClockError {
+    #[error("{VAR}={value:?} has {parts} parts; {EXPECTED}")]
+    Parts { value: String, parts: usize },
+    #[error("{VAR}: speed {0:?} is not a number; {EXPECTED}")]
+    Speed(String),
+    #[error("{VAR}: speed {0} is out of range; {EXPECTED}")]
+    SpeedRange(String),
+    #[error("{VAR}: {what} time {text:?} is not RFC 3339 ({problem}); {EXPECTED}")]
+    Time { what: &'static str, text: String, problem: String },
+    #[error("{VAR} is not valid UTF-8")]
+    NotUnicode,
+}
+
+const EXPECTED: &str = "expected SPEED,SIM,REAL: a speed from 1 to 100000 and two RFC 3339 times, \
+                        e.g. 168,2026-01-05T00:00:00Z,2026-12-03T17:00:00Z";
+
 impl Simulated {
     /// Parses `SPEED,SIM,REAL`; the error says what is wrong and what is expected.
-    pub fn parse(value: &str) -> Result<Simulated, String> {
-        let expected = "expected SPEED,SIM,REAL: a speed from 1 to 100000 and two RFC 3339 times, \
-                        e.g. 168,2026-01-05T00:00:00Z,2026-12-03T17:00:00Z";
+    pub fn parse(value: &str) -> Result<Simulated, ClockError> {
         let parts: Vec<&str> = value.split(',').map(str::trim).collect();
         let [speed, sim, real] = parts[..] else {
-            return Err(format!("{VAR}={value:?} has {} parts; {expected}", parts.len()));
+            return Err(ClockError::Parts { value: value.to_string(), parts: parts.len() });
         };
-        let speed: f64 = speed.parse().map_err(|_| format!("{VAR}: speed {speed:?} is not a number; {expected}"))?;
-        if !(1.0..=100_000.0).contains(&speed) {
-            return Err(format!("{VAR}: speed {speed} is out of range; {expected}"));
+        let speed_value: f64 = speed.parse().map_err(|_| ClockError::Speed(speed.to_string()))?;
+        if !(1.0..=100_000.0).contains(&speed_value) {
+            return Err(ClockError::SpeedRange(speed.to_string()));
         }
-        let time = |what: &str, t: &str| {
-            DateTime::parse_from_rfc3339(t)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|e| format!("{VAR}: {what} time {t:?} is not RFC 3339 ({e}); {expected}"))
+        let time = |what: &'static str, t: &str| {
+            DateTime::parse_from_rfc3339(t).map(|t| t.with_timezone(&Utc)).map_err(|e| ClockError::Time {
+                what,
+                text: t.to_string(),
+                problem: e.to_string(),
+            })
         };
-        Ok(Simulated { speed, sim: time("simulated", sim)?, real: time("real", real)? })
+        Ok(Simulated { speed: speed_value, sim: time("simulated", sim)?, real: time("real", real)? })
     }
 
     /// The simulated time at wall-clock time `wall`.
@@ -78,14 +96,14 @@ static CLOCK: OnceLock<Option<Simulated>> = OnceLock::new();
 
 /// Reads `STORMWATCH_CLOCK` once, at start. Later calls return the same answer. An
 /// unreadable value is an error (the daemon refuses to start rather than guess the time).
-pub fn init() -> Result<Option<Simulated>, String> {
+pub fn init() -> Result<Option<Simulated>, ClockError> {
     if let Some(c) = CLOCK.get() {
         return Ok(*c);
     }
     let parsed = match std::env::var(VAR) {
         Ok(v) => Some(Simulated::parse(&v)?),
         Err(std::env::VarError::NotPresent) => None,
-        Err(std::env::VarError::NotUnicode(_)) => return Err(format!("{VAR} is not valid UTF-8")),
+        Err(std::env::VarError::NotUnicode(_)) => return Err(ClockError::NotUnicode),
     };
     Ok(*CLOCK.get_or_init(|| parsed))
 }
@@ -149,7 +167,7 @@ mod tests {
             ("168,monday,2026-12-03T17:00:00Z", "simulated time \"monday\""),
             ("168,2026-01-05T00:00:00Z,", "real time \"\""),
         ] {
-            let e = Simulated::parse(value).expect_err(value);
+            let e = Simulated::parse(value).expect_err(value).to_string();
             assert!(e.contains(says) && e.contains("expected SPEED,SIM,REAL"), "{value}: {e}");
         }
     }

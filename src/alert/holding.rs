@@ -176,20 +176,41 @@ pub struct Templates {
     overrides: HashMap<(Option<CrisisCategory>, Lang), String>,
 }
 
+/// Why a configured holding statement cannot be used; each message names the valid values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatementError {
+    #[error("unknown holding-statement category {name:?}: expected one of {}", valid_categories().join(", "))]
+    UnknownCategory { name: String },
+    #[error("unknown holding-statement language {code:?}: expected one of {}", Lang::ALL.map(Lang::code).join(", "))]
+    UnknownLanguage { code: String },
+    #[error("holding statement for {category} in {lang} is empty: write the statement, or remove the entry to use the built-in one")]
+    Empty { category: &'static str, lang: &'static str },
+    #[error("holding statement for {category} in {lang}: {problem} (the only placeholder is {BRAND})")]
+    Placeholder { category: &'static str, lang: &'static str, problem: String },
+}
+
+fn valid_categories() -> Vec<&'static str> {
+    std::iter::once(GENERAL).chain(CrisisCategory::ALL.map(CrisisCategory::as_str)).collect()
+}
+
 impl Templates {
-    /// Adds an override from config. `category` is a category name or "general"; `lang` a language code. Errors
-    /// (as a String a person can act on, naming the valid values) on unknown names, on an empty template, and on a
-    /// template using a placeholder other than {brand}.
-    pub fn set(&mut self, category: &str, lang: &str, template: &str) -> Result<(), String> {
+    /// Adds an override from config. `category` is a category name or "general"; `lang` a
+    /// language code. Refuses unknown names, an empty template, and a template using a
+    /// placeholder other than {brand}.
+    pub fn set(&mut self, category: &str, lang: &str, template: &str) -> Result<(), StatementError> {
         let category = parse_category(category)?;
         let lang = parse_lang(lang)?;
-        let where_ = format!("holding statement for {} in {}", category_name(category), lang.code());
+        let (cat_name, code) = (category_name(category), lang.code());
         // Multi-line TOML strings bring a trailing newline; it would end up in the posted text.
         let template = template.trim();
         if template.is_empty() {
-            return Err(format!("{where_} is empty: write the statement, or remove the entry to use the built-in one"));
+            return Err(StatementError::Empty { category: cat_name, lang: code });
         }
-        check_placeholders(template).map_err(|e| format!("{where_}: {e}"))?;
+        check_placeholders(template).map_err(|problem| StatementError::Placeholder {
+            category: cat_name,
+            lang: code,
+            problem,
+        })?;
         self.overrides.insert((category, lang), template.to_string());
         Ok(())
     }
@@ -209,41 +230,42 @@ fn category_name(category: Option<CrisisCategory>) -> &'static str {
     category.map_or(GENERAL, CrisisCategory::as_str)
 }
 
-fn parse_category(name: &str) -> Result<Option<CrisisCategory>, String> {
+fn parse_category(name: &str) -> Result<Option<CrisisCategory>, StatementError> {
     let name = name.trim();
     if name == GENERAL {
         return Ok(None);
     }
-    if let Some(category) = CrisisCategory::ALL.into_iter().find(|c| c.as_str() == name) {
-        return Ok(Some(category));
-    }
-    let valid: Vec<&str> = std::iter::once(GENERAL).chain(CrisisCategory::ALL.map(CrisisCategory::as_str)).collect();
-    Err(format!("unknown holding-statement category {name:?}: expected one of {}", valid.join(", ")))
+    CrisisCategory::ALL
+        .into_iter()
+        .find(|c| c.as_str() == name)
+        .map(Some)
+        .ok_or_else(|| StatementError::UnknownCategory { name: name.to_string() })
 }
 
-fn parse_lang(code: &str) -> Result<Lang, String> {
+fn parse_lang(code: &str) -> Result<Lang, StatementError> {
     let code = code.trim();
-    Lang::ALL.into_iter().find(|l| l.code() == code).ok_or_else(|| {
-        let valid: Vec<&str> = Lang::ALL.map(Lang::code).to_vec();
-        format!("unknown holding-statement language {code:?}: expected one of {}", valid.join(", "))
-    })
+    Lang::ALL
+        .into_iter()
+        .find(|l| l.code() == code)
+        .ok_or_else(|| StatementError::UnknownLanguage { code: code.to_string() })
 }
 
 /// Accepts only `{brand}`. Any other `{...}`, and unbalanced braces, are rejected rather than posted
 /// verbatim: a `{company}` or `{brand` in a public statement is worse than a config error at startup.
+/// The error says what is wrong with the braces.
 fn check_placeholders(template: &str) -> Result<(), String> {
     let mut rest = template;
     while let Some(pos) = rest.find(['{', '}']) {
         if rest[pos..].starts_with('}') {
-            return Err(format!("unmatched '}}' (the only placeholder is {BRAND})"));
+            return Err("unmatched '}'".into());
         }
         let after = &rest[pos..];
         let Some(end) = after.find('}') else {
-            return Err(format!("unclosed '{{' (the only placeholder is {BRAND})"));
+            return Err("unclosed '{'".into());
         };
         let placeholder = &after[..=end];
         if placeholder != BRAND {
-            return Err(format!("unknown placeholder {placeholder}: the only placeholder is {BRAND}"));
+            return Err(format!("unknown placeholder {placeholder}"));
         }
         rest = &after[end + 1..];
     }
@@ -373,7 +395,7 @@ mod tests {
 
     #[test]
     fn set_rejects_unknown_category_naming_the_valid_ones() {
-        let err = Templates::default().set("outages", "en", "{brand} is down.").unwrap_err();
+        let err = Templates::default().set("outages", "en", "{brand} is down.").unwrap_err().to_string();
         assert!(err.contains("\"outages\""), "{err}");
         for valid in ["general", "outage", "product", "service", "offensive", "conduct", "boycott", "privacy_fraud"] {
             assert!(err.contains(valid), "{err} lacks {valid}");
@@ -382,7 +404,7 @@ mod tests {
 
     #[test]
     fn set_rejects_unknown_language_naming_the_valid_ones() {
-        let err = Templates::default().set("outage", "de", "{brand} ist down.").unwrap_err();
+        let err = Templates::default().set("outage", "de", "{brand} ist down.").unwrap_err().to_string();
         assert!(err.contains("\"de\""), "{err}");
         assert!(err.contains("en, nl, sv, pl"), "{err}");
     }
@@ -390,7 +412,7 @@ mod tests {
     #[test]
     fn set_rejects_an_empty_template() {
         for empty in ["", "  \n\t"] {
-            let err = Templates::default().set("boycott", "en", empty).unwrap_err();
+            let err = Templates::default().set("boycott", "en", empty).unwrap_err().to_string();
             assert!(err.contains("empty") && err.contains("boycott") && err.contains("en"), "{err}");
         }
     }
@@ -398,10 +420,10 @@ mod tests {
     #[test]
     fn set_rejects_unknown_placeholders_naming_brand() {
         let mut templates = Templates::default();
-        let err = templates.set("product", "en", "{company} is looking into it.").unwrap_err();
+        let err = templates.set("product", "en", "{company} is looking into it.").unwrap_err().to_string();
         assert!(err.contains("{company}") && err.contains("{brand}"), "{err}");
         for broken in ["{brand is looking into it.", "brand} is looking into it.", "{Brand} is on it.", "{} ok"] {
-            let err = templates.set("product", "en", broken).unwrap_err();
+            let err = templates.set("product", "en", broken).unwrap_err().to_string();
             assert!(err.contains("{brand}"), "{broken:?}: {err}");
         }
         // A rejected override must not replace the built-in.

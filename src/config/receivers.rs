@@ -11,6 +11,7 @@ use super::{duration, Problems};
 use crate::alert::holding::Templates;
 use crate::alert::{AlertPolicy, QuietHours, ReceiverPolicy};
 use crate::model::{Lang, Severity};
+use crate::notify::action::ActionTemplate;
 use crate::notify::{ReceiverKind, SmtpSpec, SmtpTls};
 use crate::secret::{SecretOr, SecretRef};
 use crate::server::ServerSpec;
@@ -391,11 +392,14 @@ fn receiver_kind(
         _ => {
             let url = url();
             let secret = secret(&at("secret"), r.secret_env.clone(), r.secret_file.clone(), base_dir, problems);
-            let body = r.body.clone().unwrap_or_else(|| crate::notify::action::DEFAULT_ACTION_BODY.to_string());
-            if let Err(e) = crate::notify::action::check_action_template(&body) {
-                problems.add(at("body"), e);
-            }
-            Some(ReceiverKind::Action { url: url?, body, secret })
+            let body = match r.body.as_deref().map(ActionTemplate::parse).transpose() {
+                Ok(body) => Some(body.unwrap_or_default()),
+                Err(e) => {
+                    problems.add(at("body"), e);
+                    None
+                }
+            };
+            Some(ReceiverKind::Action { url: url?, body: body?, secret })
         }
     }
 }

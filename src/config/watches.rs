@@ -129,7 +129,7 @@ fn thresholds(at: &str, preset: Preset, table: Option<&serde_json::Value>, probl
             _ => None,
         };
         let result = match input {
-            Some(input) => knobs::set(&mut params, key, input),
+            Some(input) => knobs::set(&mut params, key, input).map_err(|e| e.to_string()),
             None => Err(format!("expected a number or a string, got {value}")),
         };
         if let Err(e) = result {

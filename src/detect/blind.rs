@@ -21,6 +21,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::StateError;
+
 use crate::model::{BlindSource, Evidence, Measure, Phase, Severity, Signal, SignalKind};
 use crate::store::SourceHealth;
 
@@ -91,13 +93,15 @@ impl BlindSpots {
     }
 
     /// Continues from a saved state (what was learned of each source, and open blind spots).
-    pub fn restore(mut self, saved: &[u8]) -> Result<BlindSpots, String> {
-        self.state = serde_json::from_slice(saved).map_err(|e| format!("saved blind-spot state is unreadable: {e}"))?;
+    pub fn restore(mut self, saved: &[u8]) -> Result<BlindSpots, StateError> {
+        self.state = serde_json::from_slice(saved)
+            .map_err(|source| StateError::Unreadable { what: "blind-spot state".into(), source })?;
         Ok(self)
     }
 
-    pub fn save(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.state).unwrap_or_default()
+    pub fn save(&self) -> Result<Vec<u8>, StateError> {
+        serde_json::to_vec(&self.state)
+            .map_err(|source| StateError::Unwritable { what: "blind-spot state".into(), source })
     }
 
     pub fn params(&self) -> &BlindSpotParams {
@@ -359,12 +363,12 @@ mod tests {
                 assert!(b.observe("niche", &ok(items), at((day * 24 + hour) * 60)).is_empty(), "day {day} {hour}h");
             }
         }
-        let saved = b.save();
+        let saved = b.save().unwrap();
         let mut b = spots().restore(&saved).unwrap();
         let t = 8 * 24 * 60;
         assert!(b.observe("niche", &failed(3, 500), at(t)).len() == 1);
-        let mut b2 = spots().restore(&b.save()).unwrap();
+        let mut b2 = spots().restore(&b.save().unwrap()).unwrap();
         assert_eq!(b2.observe("niche", &ok(1), at(t + 60)).len(), 1, "the open blind spot was remembered and ends");
-        assert!(spots().restore(b"{").unwrap_err().contains("unreadable"));
+        assert!(spots().restore(b"{").unwrap_err().to_string().contains("unreadable"));
     }
 }

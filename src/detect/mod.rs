@@ -27,6 +27,20 @@ pub mod spike;
 pub mod watch;
 
 pub use blind::{BlindSpotParams, BlindSpots};
+
+/// Why a detector's saved state cannot be used or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("saved {what} is unreadable: {source}")]
+    Unreadable { what: String, source: serde_json::Error },
+    #[error(
+        "saved window state of {watch:?} has {saved} buckets, the configuration {configured}; \
+         the bucket width or ring changed, so the watch starts a new baseline"
+    )]
+    RingChanged { watch: String, saved: usize, configured: usize },
+    #[error("cannot serialize the {what}: {source}")]
+    Unwritable { what: String, source: serde_json::Error },
+}
 pub use counts::{CountsAlert, CountsDetector};
 pub use presets::{Preset, Season};
 pub use watch::{Judged, WatchDetector, WatchParams};

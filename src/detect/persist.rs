@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::blind::BlindSpots;
 use super::watch::{WatchDetector, WatchParams};
+use super::StateError;
 use crate::store::{Store, StoreError};
 
 const BLIND_SPOTS: &str = "blind_spots";
@@ -29,7 +30,7 @@ pub fn load_watch(
             d.resume(now);
             Ok((d, None))
         }
-        Err(why) => Ok((WatchDetector::new(name, params), Some(why))),
+        Err(why) => Ok((WatchDetector::new(name, params), Some(why.to_string()))),
     }
 }
 
@@ -41,8 +42,18 @@ pub fn load_blind_spots(store: &Store, fresh: BlindSpots) -> Result<(BlindSpots,
     let watches = fresh.watches().to_vec();
     match fresh.restore(&saved.bytes) {
         Ok(b) => Ok((b, None)),
-        Err(why) => Ok((BlindSpots::new(params, watches), Some(why))),
+        Err(why) => Ok((BlindSpots::new(params, watches), Some(why.to_string()))),
     }
+}
+
+/// Why window state could not be saved (it is kept in memory and saved again later; the
+/// journal keeps the counts meanwhile).
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Saves every detector in one transaction, with the journal seq they counted through.
@@ -52,10 +63,13 @@ pub fn save(
     blind: &BlindSpots,
     counted_through: i64,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let mut states: Vec<(String, Vec<u8>)> = watches.iter().map(|d| (watch_key(d.name()), d.save())).collect();
-    states.push((BLIND_SPOTS.to_string(), blind.save()));
-    store.save_detector_states(&states, counted_through, now)
+) -> Result<(), SaveError> {
+    let mut states = Vec::with_capacity(watches.len() + 1);
+    for d in watches {
+        states.push((watch_key(d.name()), d.save()?));
+    }
+    states.push((BLIND_SPOTS.to_string(), blind.save()?));
+    Ok(store.save_detector_states(&states, counted_through, now)?)
 }
 
 /// Forgets the saved state of every watch not in `watches` (removed from the configuration,

@@ -34,6 +34,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::StateError;
+
 use super::presets::PresetSpec;
 use super::spike::{Judgement, SpikeDetector, SpikeParams, Transition};
 use crate::model::{
@@ -90,6 +92,14 @@ impl WatchParams {
 
     fn buckets(&self, d: Duration) -> i64 {
         (d.as_secs() / self.bucket.as_secs().max(1)) as i64
+    }
+
+    /// The negative share a window must reach: the configured floor, or `share_factor` times
+    /// the usual share when that is higher (a watch whose usual share is not known yet is
+    /// taken as 10% negative), never above 95%. One formula for judging and for the status
+    /// page's threshold line.
+    pub fn share_threshold(&self, usual_share: Option<f64>) -> f64 {
+        self.negative_share.max(self.share_factor * usual_share.unwrap_or(0.1)).min(0.95)
     }
 
     fn ring_len(&self) -> usize {
@@ -300,16 +310,15 @@ impl WatchDetector {
 
     /// Continues from a saved state. Parameters are configuration, not state: a changed
     /// threshold takes effect at once. A changed bucket width or ring cannot continue.
-    pub fn restore(name: &str, params: WatchParams, saved: &[u8]) -> Result<WatchDetector, String> {
-        let mut state: WatchState =
-            serde_json::from_slice(saved).map_err(|e| format!("saved window state of {name:?} is unreadable: {e}"))?;
+    pub fn restore(name: &str, params: WatchParams, saved: &[u8]) -> Result<WatchDetector, StateError> {
+        let mut state: WatchState = serde_json::from_slice(saved)
+            .map_err(|source| StateError::Unreadable { what: format!("window state of {name:?}"), source })?;
         if state.ring.len() != params.ring_len() {
-            return Err(format!(
-                "saved window state of {name:?} has {} buckets, the configuration {}; \
-                 the bucket width or ring changed, so the watch starts a new baseline",
-                state.ring.len(),
-                params.ring_len()
-            ));
+            return Err(StateError::RingChanged {
+                watch: name.to_string(),
+                saved: state.ring.len(),
+                configured: params.ring_len(),
+            });
         }
         state.volume.params = params.volume_params();
         state.negative.params = params.negative_count_params();
@@ -336,9 +345,9 @@ impl WatchDetector {
     }
 
     /// The state to save.
-    pub fn save(&self) -> Vec<u8> {
-        // Plain data of numbers and strings: serializing it cannot fail.
-        serde_json::to_vec(&self.state).unwrap_or_default()
+    pub fn save(&self) -> Result<Vec<u8>, StateError> {
+        serde_json::to_vec(&self.state)
+            .map_err(|source| StateError::Unwritable { what: format!("window state of {:?}", self.name), source })
     }
 
     /// Keeps a `Judged` record of every bucket judged from now on (memory grows with time:
@@ -356,8 +365,7 @@ impl WatchDetector {
     /// share threshold: what the status page draws.
     pub fn snapshot(&self, now: DateTime<Utc>) -> (Vec<TimelinePoint>, Option<f64>, f64) {
         let usual = self.state.usual.share();
-        let p = &self.params;
-        let threshold = p.negative_share.max(p.share_factor * usual.unwrap_or(0.0)).min(0.95);
+        let threshold = self.params.share_threshold(usual);
         let points = if self.started() { self.timeline(self.bucket_of(now) - 1) } else { Vec::new() };
         (points, usual, threshold)
     }
@@ -617,8 +625,9 @@ impl WatchDetector {
 
         // Negativity: more negative mentions than the usual share of this window's volume
         // can explain, and a share that is high in plain terms too.
+        // Before the usual share is learned, a watch is taken as 10% negative.
         let usual_share = self.state.usual.share().unwrap_or(0.1);
-        let share_threshold = p.negative_share.max(p.share_factor * usual_share).min(0.95);
+        let share_threshold = p.share_threshold(Some(usual_share));
         // The strongest window among those whose share is high enough; failing that, the
         // strongest of all (for the evidence). Taking the strongest first and then asking for
         // the share would let a mildly negative half hour hide a sharp jump in the last
@@ -1140,7 +1149,7 @@ mod tests {
         let mut stream = Stream::new();
         let mut first = detector();
         let mut got = stream.run(&mut first, 0, 2 * DAY, surge);
-        let saved = first.save();
+        let saved = first.save().unwrap();
         drop(first);
         let mut second = WatchDetector::restore("acme", WatchParams::new(Preset::Balanced.spec()), &saved).unwrap();
         got.extend(stream.run(&mut second, 2 * DAY, 2 * DAY, surge));
@@ -1148,7 +1157,7 @@ mod tests {
 
         let five_minutes =
             WatchParams { bucket: Duration::from_secs(300), ..WatchParams::new(Preset::Balanced.spec()) };
-        let err = WatchDetector::restore("acme", five_minutes, &saved).err().unwrap();
+        let err = WatchDetector::restore("acme", five_minutes, &saved).err().unwrap().to_string();
         assert!(err.contains("bucket width or ring changed"), "{err}");
         assert!(WatchDetector::restore("acme", WatchParams::new(Preset::Balanced.spec()), b"{").is_err());
     }
@@ -1159,10 +1168,10 @@ mod tests {
         let mut stream = Stream::new();
         for (from, minutes) in [(0, 0), (0, 1), (1, 30), (31, DAY)] {
             stream.run(&mut d, from, minutes, |m| (daily(m), 0.12));
-            let again = WatchDetector::restore("acme", d.params().clone(), &d.save())
+            let again = WatchDetector::restore("acme", d.params().clone(), &d.save().unwrap())
                 .unwrap_or_else(|e| panic!("after {} minutes: {e}", from + minutes));
             // Compared as text, so a failure prints something readable.
-            assert_eq!(String::from_utf8_lossy(&again.save()), String::from_utf8_lossy(&d.save()));
+            assert_eq!(String::from_utf8_lossy(&again.save().unwrap()), String::from_utf8_lossy(&d.save().unwrap()));
         }
     }
 
@@ -1171,7 +1180,7 @@ mod tests {
         let mut stream = Stream::new();
         let mut d = detector();
         assert!(stream.run(&mut d, 0, 3 * DAY, |m| (daily(m), 0.12)).is_empty());
-        let saved = d.save();
+        let saved = d.save().unwrap();
         // Down for three days; back at the same hour of day. The usual stream resumes.
         let back = 6 * DAY;
         let resumed = |resume: bool| {

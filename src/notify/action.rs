@@ -11,7 +11,7 @@ use crate::alert::Message;
 /// A templated request.
 pub(crate) struct Action {
     pub(crate) url: String,
-    pub(crate) body: String,
+    pub(crate) body: ActionTemplate,
     pub(crate) secret: Option<Vec<u8>>,
     pub(crate) client: reqwest::Client,
 }
@@ -19,8 +19,42 @@ pub(crate) struct Action {
 #[async_trait::async_trait]
 impl Channel for Action {
     async fn send(&self, message: &Message, key: &str) -> Result<(), SendError> {
-        let body = fill_body(&self.body, message).into_bytes();
+        let body = self.body.fill(message).into_bytes();
         http::post(&self.client, &self.url, body, key, self.secret.as_deref()).await
+    }
+}
+
+/// An action's body: JSON with `{placeholders}`, checked when the configuration is read, so
+/// filling it in cannot fail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionTemplate(String);
+
+/// Why an action template cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("unknown placeholder {{{name}}}: use {}", ACTION_FIELDS.map(|f| format!("{{{f}}}")).join(", "))]
+    UnknownPlaceholder { name: String },
+    #[error("is not valid JSON once placeholders are filled in ({0}); placeholders become quoted strings")]
+    NotJson(serde_json::Error),
+}
+
+impl Default for ActionTemplate {
+    fn default() -> Self {
+        ActionTemplate(DEFAULT_ACTION_BODY.to_string())
+    }
+}
+
+impl ActionTemplate {
+    /// Only known `{placeholders}`, and valid JSON once filled in.
+    pub fn parse(template: &str) -> Result<ActionTemplate, TemplateError> {
+        let filled = fill(template, |f| ACTION_FIELDS.contains(&f).then(|| json!("x").to_string()))?;
+        serde_json::from_str::<Value>(&filled).map_err(TemplateError::NotJson)?;
+        Ok(ActionTemplate(template.to_string()))
+    }
+
+    /// The body for `message`: each `{field}` replaced by the field as a JSON string.
+    pub fn fill(&self, message: &Message) -> String {
+        fill_body(&self.0, message)
     }
 }
 
@@ -30,16 +64,7 @@ pub const DEFAULT_ACTION_BODY: &str =
 
 const ACTION_FIELDS: [&str; 8] = ["alert_id", "watch", "severity", "status", "event", "kind", "subject", "ack_url"];
 
-/// Checks an action template: only known `{placeholders}`, and valid JSON once filled in.
-pub fn check_action_template(template: &str) -> Result<(), String> {
-    let filled = fill(template, |f| ACTION_FIELDS.contains(&f).then(|| json!("x").to_string()))?;
-    serde_json::from_str::<Value>(&filled).map(|_| ()).map_err(|e| {
-        format!("is not valid JSON once placeholders are filled in ({e}); placeholders become quoted strings")
-    })
-}
-
-/// An action's body: each `{field}` replaced by the field as a JSON string.
-pub fn fill_body(template: &str, message: &Message) -> String {
+fn fill_body(template: &str, message: &Message) -> String {
     let (n, subject) = match message {
         Message::Alert(n) => (Some(n.as_ref()), subject(message)),
         Message::Summary(s) => (s.notices.first(), subject(message)),
@@ -58,10 +83,12 @@ pub fn fill_body(template: &str, message: &Message) -> String {
         };
         Some(Value::String(v).to_string())
     };
+    // `ActionTemplate::parse` checked every placeholder against the same fields: an unknown
+    // one cannot occur here, and would only leave the template as written.
     fill(template, value).unwrap_or_else(|_| template.to_string())
 }
 
-fn fill(template: &str, value: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+fn fill(template: &str, value: impl Fn(&str) -> Option<String>) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -70,9 +97,7 @@ fn fill(template: &str, value: impl Fn(&str) -> Option<String>) -> Result<String
         let name_end = after.find(|c: char| !(c.is_ascii_lowercase() || c == '_')).unwrap_or(after.len());
         if name_end > 0 && after[name_end..].starts_with('}') {
             let name = &after[..name_end];
-            let v = value(name).ok_or_else(|| {
-                format!("unknown placeholder {{{name}}}: use {}", ACTION_FIELDS.map(|f| format!("{{{f}}}")).join(", "))
-            })?;
+            let v = value(name).ok_or_else(|| TemplateError::UnknownPlaceholder { name: name.to_string() })?;
             out.push_str(&v);
             rest = &after[name_end + 1..];
         } else {
@@ -96,9 +121,9 @@ mod tests {
         let v: Value = serde_json::from_str(&body).unwrap_or_default();
         assert_eq!(v["id"], "abc-1");
         assert!(v["why"].as_str().is_some_and(|s| s.starts_with("[CRITICAL] Kroon Bank")));
-        assert!(check_action_template(DEFAULT_ACTION_BODY).is_ok());
-        let err = check_action_template(r#"{"x": {company}}"#).unwrap_err();
+        assert!(ActionTemplate::parse(DEFAULT_ACTION_BODY).is_ok());
+        let err = ActionTemplate::parse(r#"{"x": {company}}"#).unwrap_err().to_string();
         assert!(err.contains("{company}") && err.contains("{alert_id}"), "{err}");
-        assert!(check_action_template(r#"{"x": "{subject}"}"#).is_err(), "quoted twice is invalid JSON");
+        assert!(ActionTemplate::parse(r#"{"x": "{subject}"}"#).is_err(), "quoted twice is invalid JSON");
     }
 }

@@ -73,7 +73,7 @@ pub enum ReceiverKind {
     /// A templated request for automatic responses; optional signature.
     Action {
         url: SecretOr,
-        body: String,
+        body: action::ActionTemplate,
         secret: Option<SecretRef>,
     },
     /// Each notification written to a folder as an `.eml` and an `.html` file (an audit

@@ -92,20 +92,22 @@ impl Outbox {
                 receiver: o.receiver.clone(),
                 alert_id: Some(o.notice.alert_id.clone()),
                 event: o.notice.event.as_str().to_string(),
-                message: json(&Message::Alert(Box::new(o.notice.clone()))),
+                message: encode(&Message::Alert(Box::new(o.notice.clone())), "a notice")?,
                 hold,
             });
         }
-        let episodes: Vec<EpisodeRecord> = episodes
+        let episodes = episodes
             .iter()
-            .map(|e| EpisodeRecord {
-                alert_id: e.alert_id.clone(),
-                fingerprint: e.fingerprint.clone(),
-                watch: e.last_signal.watch.clone(),
-                started_at: e.started_at,
-                state: serde_json::to_string(e).unwrap_or_default(),
+            .map(|e| {
+                Ok(EpisodeRecord {
+                    alert_id: e.alert_id.clone(),
+                    fingerprint: e.fingerprint.clone(),
+                    watch: e.last_signal.watch.clone(),
+                    started_at: e.started_at,
+                    state: encode(e, "an alert episode")?,
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, StoreError>>()?;
         self.store.commit_alerts(&episodes, &deliveries, now)?;
         Ok(deliveries.len())
     }
@@ -122,7 +124,13 @@ impl Outbox {
             let notices = held.iter().filter_map(|d| match serde_json::from_str::<Message>(&d.message) {
                 Ok(Message::Alert(n)) => Some(*n),
                 Ok(Message::Summary(s)) => s.notices.into_iter().next(),
-                Err(_) => None,
+                Err(e) => {
+                    // Left out of the summary, and marked summarized with the rest: logged
+                    // so the notice is not lost without a word.
+                    tracing::error!(receiver = %receiver, delivery = d.id, error = %e,
+                        "a held notice is unreadable (written by another version?); left out of the summary");
+                    None
+                }
             });
             let summary = Summary {
                 receiver: receiver.to_string(),
@@ -136,7 +144,7 @@ impl Outbox {
                 receiver: receiver.to_string(),
                 alert_id: None,
                 event: "summary".into(),
-                message: json(&Message::Summary(summary)),
+                message: encode(&Message::Summary(summary), "a summary")?,
                 hold: None,
             };
             self.store.summarize(&ids, &delivery)?;
@@ -146,9 +154,9 @@ impl Outbox {
     }
 }
 
-fn json(m: &Message) -> String {
-    // Our own plain data types: serialization cannot fail.
-    serde_json::to_string(m).unwrap_or_default()
+/// JSON for the state file; a failure is an error of the write, never an empty record.
+fn encode<T: serde::Serialize>(value: &T, what: &str) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Encode(format!("{what}: {e}")))
 }
 
 /// Sends what the outbox holds.

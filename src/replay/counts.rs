@@ -116,25 +116,30 @@ pub fn read(path: &str, text: &str, bucket: Option<Duration>) -> Result<(Vec<Poi
     Ok((kept, report))
 }
 
-fn parse_row(line: &str, n: usize) -> Option<Result<Point, String>> {
+/// Why a row is not a data point.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum RowError {
+    #[error("{0:?} is not a timestamp (use 2015-02-26 21:42:53, RFC 3339 or epoch seconds)")]
+    Time(String),
+    #[error("{0:?} is not a number")]
+    Number(String),
+    #[error("{0} is not a count (negative or not finite)")]
+    Count(String),
+}
+
+fn parse_row(line: &str, n: usize) -> Option<Result<Point, RowError>> {
     let (t, v) = line.split_once(',')?;
     let (t, v) = (t.trim().trim_matches('"'), v.trim().trim_matches('"'));
     let at = match parse_time(t) {
         Some(at) => at,
-        None => {
-            return if n == 1 {
-                None
-            } else {
-                Some(Err(format!("{t:?} is not a timestamp (use 2015-02-26 21:42:53, RFC 3339 or epoch seconds)")))
-            }
-        }
+        None => return if n == 1 { None } else { Some(Err(RowError::Time(t.to_string()))) },
     };
     let value: f64 = match v.parse() {
         Ok(x) => x,
-        Err(_) => return Some(Err(format!("{v:?} is not a number"))),
+        Err(_) => return Some(Err(RowError::Number(v.to_string()))),
     };
     if !value.is_finite() || value < 0.0 {
-        return Some(Err(format!("{v} is not a count (negative or not finite)")));
+        return Some(Err(RowError::Count(v.to_string())));
     }
     Some(Ok(Point { line: n, raw_time: t.to_string(), at, value }))
 }

@@ -339,12 +339,12 @@ pub struct Outcome {
 /// per-bucket trace for drawing.
 pub fn replay(
     watches: &[WatchSpec],
-    tune: impl Fn(&WatchParams) -> Result<WatchParams, String>,
+    tune: impl Fn(&WatchParams) -> Result<WatchParams, super::ParamError>,
     scorer: &Scorer,
     mentions: impl IntoIterator<Item = Mention>,
     chart: bool,
     mut emit: impl FnMut(&Signal),
-) -> Result<Outcome, String> {
+) -> Result<Outcome, super::ParamError> {
     let matcher = Matcher::new(watches.iter().map(WatchSpec::terms));
     let mut detectors = Vec::with_capacity(watches.len());
     for w in watches {

@@ -119,13 +119,25 @@ pub fn score_jsonl(
     Ok(summary)
 }
 
-fn score_line(scorer: &Scorer, raw: &[u8], analysis: &mut Analysis, out: &mut impl Write) -> Result<(), String> {
-    let text = std::str::from_utf8(raw)
-        .map_err(|e| format!("invalid UTF-8 at byte {} (input must be UTF-8 JSON lines)", e.valid_up_to()))?;
-    let line: InLine = serde_json::from_str(text).map_err(|e| describe_json_error(&e))?;
+/// Why one line was not scored (the rest go on).
+#[derive(Debug, thiserror::Error)]
+enum LineError {
+    #[error("invalid UTF-8 at byte {0} (input must be UTF-8 JSON lines)")]
+    Utf8(usize),
+    #[error("{}", describe_json_error(.0))]
+    Json(serde_json::Error),
+    #[error(transparent)]
+    Lang(#[from] crate::model::UnsupportedLang),
+    #[error("could not write result: {0}")]
+    Write(String),
+}
+
+fn score_line(scorer: &Scorer, raw: &[u8], analysis: &mut Analysis, out: &mut impl Write) -> Result<(), LineError> {
+    let text = std::str::from_utf8(raw).map_err(|e| LineError::Utf8(e.valid_up_to()))?;
+    let line: InLine = serde_json::from_str(text).map_err(LineError::Json)?;
     let lang = match line.lang.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
         None => None,
-        Some(tag) => Some(tag.parse::<Lang>().map_err(|e| e.to_string())?),
+        Some(tag) => Some(tag.parse::<Lang>()?),
     };
     scorer.analyze(&line.text, lang, analysis);
     let record = OutLine {
@@ -136,8 +148,8 @@ fn score_line(scorer: &Scorer, raw: &[u8], analysis: &mut Analysis, out: &mut im
         terms: Terms(analysis),
         categories: Categories(analysis),
     };
-    serde_json::to_writer(&mut *out, &record).map_err(|e| format!("could not write result: {e}"))?;
-    out.write_all(b"\n").map_err(|e| format!("could not write result: {e}"))
+    serde_json::to_writer(&mut *out, &record).map_err(|e| LineError::Write(e.to_string()))?;
+    out.write_all(b"\n").map_err(|e| LineError::Write(e.to_string()))
 }
 
 fn describe_json_error(e: &serde_json::Error) -> String {

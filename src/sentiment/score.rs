@@ -34,6 +34,14 @@ pub struct LabelThresholds {
     neg: f32,
 }
 
+/// Label thresholds out of order or out of range.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("label thresholds must satisfy -1 <= neg <= 0 <= pos <= 1, got neg={neg}, pos={pos}")]
+pub struct ThresholdError {
+    pub neg: f32,
+    pub pos: f32,
+}
+
 impl LabelThresholds {
     /// Negative at the first clear sign (VADER's -0.05), positive only when clearly so
     /// (0.3, not VADER's 0.05): lexicons lean positive on neutral posts (the Pollyanna
@@ -41,9 +49,9 @@ impl LabelThresholds {
     /// the dev split: best mean macro-F1 over the seven evaluation sets (docs/sentiment.md).
     pub const DEFAULT: LabelThresholds = LabelThresholds { pos: 0.3, neg: -0.05 };
 
-    pub fn new(neg: f32, pos: f32) -> Result<LabelThresholds, String> {
+    pub fn new(neg: f32, pos: f32) -> Result<LabelThresholds, ThresholdError> {
         if !(-1.0..=0.0).contains(&neg) || !(0.0..=1.0).contains(&pos) || neg > pos {
-            return Err(format!("label thresholds must satisfy -1 <= neg <= 0 <= pos <= 1, got neg={neg}, pos={pos}"));
+            return Err(ThresholdError { neg, pos });
         }
         Ok(LabelThresholds { pos, neg })
     }

@@ -558,12 +558,12 @@ pub fn parse_profiles(body: &[u8]) -> Result<Vec<(String, Option<u64>)>, SourceE
 }
 
 /// Reads a createSession / refreshSession answer.
-fn parse_session(body: &[u8]) -> Result<Session, String> {
-    let value = parse_json_body(body, None).map_err(|e| e.to_string())?;
+fn parse_session(body: &[u8]) -> Result<Session, SourceError> {
+    let value = parse_json_body(body, None)?;
     let token = |key: &str| value.get(key).and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_string);
     match (token("accessJwt"), token("refreshJwt")) {
         (Some(access), Some(refresh)) => Ok(Session { access, refresh }),
-        _ => Err("no accessJwt/refreshJwt in the answer".into()),
+        _ => Err(SourceError::Parse("no accessJwt/refreshJwt in the answer".into())),
     }
 }
 

@@ -67,7 +67,8 @@ pub fn parse_batch(body: &[u8], source: &str, now: DateTime<Utc>) -> Result<Vec<
         let problem = match item {
             Value::Object(obj) => {
                 // The id of an item without one: a hash of the item, stable when resent.
-                let raw = serde_json::to_vec(item).unwrap_or_default();
+                // Compact JSON, as `Display` writes a value (which cannot fail).
+                let raw = item.to_string().into_bytes();
                 match mention_from_object(obj, &raw, source, now) {
                     Ok((m, _)) if mentions.iter().any(|x: &Mention| x.id == m.id) => {
                         Some(format!("duplicate id {:?} in the same batch", m.id))

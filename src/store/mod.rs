@@ -152,6 +152,8 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("state file holds invalid data: {0}")]
     Corrupt(String),
+    #[error("cannot encode {0} for the state file")]
+    Encode(String),
 }
 
 /// What a source remembers between polls.
@@ -203,7 +205,7 @@ const HEADROOM: usize = 1 << 20;
 /// own words for a full disk or a read-only filesystem ("disk I/O error", "unable to open
 /// database file") do not say what to fix, and a full disk whose WAL already exists passes
 /// SQLite's checks: the operating system's error here names the cause.
-fn check_headroom(path: &Path) -> Result<(), String> {
+fn check_headroom(path: &Path) -> Result<(), HeadroomError> {
     use std::io::Write;
     let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -215,10 +217,19 @@ fn check_headroom(path: &Path) -> Result<(), String> {
         .and_then(|mut f| f.write_all(&vec![0; HEADROOM]).and_then(|()| f.sync_all()));
     let removed = std::fs::remove_file(&probe);
     match (written, removed) {
-        (Err(e), _) => Err(format!("a {} KiB test write in {} fails: {e}", HEADROOM / 1024, folder.display())),
-        (Ok(()), Err(e)) => Err(format!("cannot remove the test file {}: {e}", probe.display())),
+        (Err(source), _) => Err(HeadroomError::Write { folder: folder.display().to_string(), source }),
+        (Ok(()), Err(source)) => Err(HeadroomError::Remove { probe: probe.display().to_string(), source }),
         (Ok(()), Ok(())) => Ok(()),
     }
+}
+
+/// Why the test write next to the state file failed: the operating system's words.
+#[derive(Debug, thiserror::Error)]
+enum HeadroomError {
+    #[error("a {} KiB test write in {folder} fails: {source}", HEADROOM / 1024)]
+    Write { folder: String, source: std::io::Error },
+    #[error("cannot remove the test file {probe}: {source}")]
+    Remove { probe: String, source: std::io::Error },
 }
 
 fn ts(t: DateTime<Utc>) -> i64 {
@@ -233,7 +244,8 @@ impl Store {
     /// Opens (creating if needed) the state file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let open_err = |source| StoreError::Open { path: path.display().to_string(), source };
-        check_headroom(path).map_err(|why| StoreError::NotWritable { path: path.display().to_string(), why })?;
+        check_headroom(path)
+            .map_err(|why| StoreError::NotWritable { path: path.display().to_string(), why: why.to_string() })?;
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(open_err)?;
         // WAL: readers don't block the writer; NORMAL sync is durable across process crashes.

@@ -120,7 +120,13 @@ async fn hook(State(s): State<Story>, headers: HeaderMap, body: Bytes) -> impl I
         println!("demo receiver: REJECTED a webhook with a bad signature");
         return StatusCode::UNAUTHORIZED;
     }
-    let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let v: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            println!("demo receiver: REJECTED a signed webhook that is not JSON ({e})");
+            return StatusCode::BAD_REQUEST;
+        }
+    };
     print_alert(&v);
     if let Ok(mut r) = s.received.lock() {
         r.push(v);
