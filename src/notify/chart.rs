@@ -18,12 +18,12 @@ const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█
 
 /// A PNG (RGB, 8-bit) chart of the timeline: a bar of mentions per step with its negative part stacked at the
 /// bottom in red, and the baseline's expected count as a step line when it has learned anything. Sizes are
-/// clamped to 16..=2000 x 16..=1000. Returns an empty Vec if encoding fails, which writing to memory should
-/// never do; callers should treat an empty Vec as "no chart".
-pub fn png(points: &[TimelinePoint], width: u32, height: u32) -> Vec<u8> {
+/// clamped to 16..=2000 x 16..=1000. Encoding to memory should never fail; if it does, the
+/// alert goes without its chart, and the log says why.
+pub fn png(points: &[TimelinePoint], width: u32, height: u32) -> Option<Vec<u8>> {
     let mut canvas = Canvas::new(width.clamp(16, 2000), height.clamp(16, 1000));
     draw(&mut canvas, points);
-    encode(&canvas).unwrap_or_default()
+    encode(&canvas).inspect_err(|e| tracing::warn!(error = %e, "cannot draw the alert chart; sent without it")).ok()
 }
 
 /// A one-line text sparkline of mentions per step, one of ▁▂▃▄▅▆▇█ per point, scaled to the largest count.
@@ -180,7 +180,7 @@ mod tests {
     fn png_has_the_requested_size_clamped_to_limits() {
         let points = [point(3, 1, 2.0), point(5, 0, 2.0)];
         let size = |width, height| {
-            let (w, h, _) = decode(&png(&points, width, height));
+            let (w, h, _) = decode(&png(&points, width, height).unwrap());
             (w, h)
         };
         assert_eq!(size(300, 120), (300, 120));
@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn tall_bar_is_filled_and_space_above_short_bar_is_background() {
         // Two steps: the left one the maximum, the right one a tenth of it.
-        let image = decode(&png(&[point(10, 0, 0.0), point(1, 0, 0.0)], 200, 100));
+        let image = decode(&png(&[point(10, 0, 0.0), point(1, 0, 0.0)], 200, 100).unwrap());
         assert_eq!(pixel(&image, 50, 50), MENTIONS);
         assert_eq!(pixel(&image, 150, 50), BACKGROUND);
         assert_eq!(pixel(&image, 150, 5), BACKGROUND);
@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn negative_part_sits_at_the_bottom_of_its_bar() {
-        let image = decode(&png(&[point(10, 4, 0.0), point(10, 0, 0.0)], 200, 100));
+        let image = decode(&png(&[point(10, 4, 0.0), point(10, 0, 0.0)], 200, 100).unwrap());
         // The bottom fifth is well inside the negative 40% of the left bar and above the axis.
         assert_eq!(pixel(&image, 50, 85), NEGATIVE);
         assert_eq!(pixel(&image, 50, 30), MENTIONS);
@@ -209,12 +209,12 @@ mod tests {
     #[test]
     fn expected_line_is_drawn_only_once_the_baseline_has_learned() {
         let has_line = |image: &(u32, u32, Vec<u8>), x| (0..100).any(|y| pixel(image, x, y) == EXPECTED);
-        let learned = decode(&png(&[point(10, 0, 5.0), point(2, 0, 5.0)], 200, 100));
+        let learned = decode(&png(&[point(10, 0, 5.0), point(2, 0, 5.0)], 200, 100).unwrap());
         assert!(has_line(&learned, 50) && has_line(&learned, 150));
         // The left step is from before the baseline learned, so only the right one gets a line.
-        let learning = decode(&png(&[point(10, 0, 0.0), point(2, 0, 5.0)], 200, 100));
+        let learning = decode(&png(&[point(10, 0, 0.0), point(2, 0, 5.0)], 200, 100).unwrap());
         assert!(!has_line(&learning, 50) && has_line(&learning, 150));
-        let unlearned = decode(&png(&[point(10, 0, f64::NAN), point(2, 0, -3.0)], 200, 100));
+        let unlearned = decode(&png(&[point(10, 0, f64::NAN), point(2, 0, -3.0)], 200, 100).unwrap());
         assert!(!has_line(&unlearned, 50) && !has_line(&unlearned, 150));
     }
 
@@ -243,7 +243,7 @@ mod tests {
         ];
         for points in cases {
             for (width, height) in [(0, 0), (1, 1), (16, 16), (17, 999), (u32::MAX, u32::MAX)] {
-                let (w, h, pixels) = decode(&png(points, width, height));
+                let (w, h, pixels) = decode(&png(points, width, height).unwrap());
                 assert_eq!(pixels.len(), 3 * (w * h) as usize);
             }
         }

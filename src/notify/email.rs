@@ -129,7 +129,7 @@ pub fn build(from: &Mailbox, to: &[String], message: &AlertMessage, key: &str) -
         AlertMessage::Alert(n) => n.signal.evidence.timeline.as_slice(),
         AlertMessage::Summary(_) => &[],
     };
-    let png = (!timeline.is_empty()).then(|| chart::png(timeline, 600, 200)).filter(|p| !p.is_empty());
+    let png = (!timeline.is_empty()).then(|| chart::png(timeline, 600, 200)).flatten().filter(|p| !p.is_empty());
     let html = SinglePart::html(html::body(message, png.is_some()));
     let html_part = match png {
         Some(png) => MultiPart::related().singlepart(html).singlepart(

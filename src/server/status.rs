@@ -11,7 +11,7 @@ use crate::alert::Episode;
 use crate::detect::counts::Trace;
 use crate::escape;
 use crate::plot;
-use crate::store::Store;
+use crate::store::{SourceHealth, Store};
 
 fn when(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "never".into())
@@ -151,7 +151,13 @@ pub fn page(views: &[WatchView], volume_factors: &[(String, f64)], store: &Store
     }
     out.push_str("</table><h2>Sources</h2><table><tr><th>source</th><th>last success</th><th>failures in a row</th><th>last error</th></tr>");
     for s in sources {
-        let h = store.health(s).ok().flatten().unwrap_or_default();
+        let h = match store.health(s) {
+            Ok(h) => h.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(source = %s, error = %e, "status page: cannot read source health");
+                SourceHealth { last_error: Some(format!("state file: {e}")), ..SourceHealth::default() }
+            }
+        };
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
