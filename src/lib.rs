@@ -2,7 +2,12 @@
 //! starting.
 //!
 //! Data flows one way — `sources → sentiment → detect → alert → notify` — and the types that
-//! cross each step live in [`model`]. See `docs/` and the design notes in the README.
+//! cross each step live in [`model`]. See `docs/architecture.md` for who owns what and where
+//! to add a source or receiver kind.
+//!
+//! The library never prints: the command line (`src/bin/stormwatch`) does.
+#![forbid(unsafe_code)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod alert;
 pub mod clock;

@@ -118,8 +118,6 @@ fn notice_html(n: &Notice, chart: bool) -> String {
     out
 }
 
-/// Slack's three entities: with them escaped, no post can mention `<!channel>`, `<!here>`,
-
 #[cfg(test)]
 mod tests {
     use super::*;

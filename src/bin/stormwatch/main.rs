@@ -1,6 +1,7 @@
 //! The `stormwatch` command line: parses arguments and hands each subcommand to its module.
 //! The library (`stormwatch::…`) does the work; these modules read files and flags, print,
 //! and choose exit codes.
+#![forbid(unsafe_code)]
 
 mod alerts;
 mod args;
