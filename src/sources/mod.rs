@@ -14,32 +14,37 @@
 //!
 //! Adding a kind means adding one file — a `Spec` that implements `Settings`, a struct that
 //! implements `Kind`, a pure `parse_*` function over a response body (tested and benchmarked
-//! without a network) — and one line in the `kinds!` registry.
+//! without a network) — and one line in the `kinds!` registry below, which also declares the
+//! kind's module.
 
-pub mod bluesky;
 mod cursor;
 mod fields;
-pub mod file;
-pub mod hackernews;
 pub mod handoff;
 pub mod http;
-pub mod json;
 mod mark;
-pub mod mastodon;
 pub mod matching;
 pub mod poll;
-pub mod push;
-pub mod reddit;
 pub mod registry;
-pub mod rss;
 pub mod text;
+
+// The kinds: each `"name" => Variant(module)` declares the module and registers its kind.
+registry::kinds! {
+    "rss" => Rss(rss),
+    "mastodon" => Mastodon(mastodon),
+    "bluesky" => Bluesky(bluesky),
+    "reddit" => Reddit(reddit),
+    "hackernews" => HackerNews(hackernews),
+    "json" => Json(json),
+    "file" => File(file),
+    "push" => Push(push),
+}
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 pub use http::{Http, HttpRequest, HttpResponse, RateLimit, Validators};
-pub use registry::{Settings, SourceKind, SourceSpec, DEFAULT_MAX_BODY_BYTES};
+pub use registry::{Settings, SourceSpec, DEFAULT_MAX_BODY_BYTES};
 
 use crate::model::Mention;
 use crate::secret::{Environment, SecretRef};

@@ -1,13 +1,14 @@
 //! `[[sources]]`: the settings every source has (name, interval, backfill, limits), and the
-//! registry of kinds, each of which reads its own keys (`<kind>.rs`, `Spec`, which fills in
-//! [`Settings`]). Adding a kind is one file and one line in `kinds!` below.
+//! `kinds!` registry (invoked in `sources/mod.rs`), which declares each kind's module and
+//! dispatches to it. Each kind reads its own keys (`<kind>.rs`, `Spec`, which fills in
+//! [`Settings`]). Adding a kind is one file and one line in `kinds!`.
 
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Kind, SourceError};
+use super::{Kind, SourceError, SourceKind, KINDS};
 use crate::secret::Environment;
 use crate::settings::{Problems, Table};
 
@@ -26,17 +27,19 @@ pub trait Settings: Sized {
     fn host(&self) -> String;
 }
 
-/// The registry: a kind's name in the config, its variant, and its module.
+/// The registry: a kind's name in the config, its variant, and its module (declared here).
 macro_rules! kinds {
     ($($name:literal => $variant:ident($module:ident)),* $(,)?) => {
+        $(pub mod $module;)*
+
         /// A source's kind, with that kind's own settings.
         #[derive(Debug, Clone, PartialEq)]
         pub enum SourceKind {
-            $($variant(super::$module::Spec),)*
+            $($variant($module::Spec),)*
         }
 
         /// Every kind's name and keys, in registry order.
-        const KINDS: &[(&str, &[&str])] = &[$(($name, <super::$module::Spec as Settings>::KEYS),)*];
+        const KINDS: &[(&str, &[&str])] = &[$(($name, <$module::Spec as registry::Settings>::KEYS),)*];
 
         impl SourceKind {
             /// The kind's name as the config writes it.
@@ -47,7 +50,7 @@ macro_rules! kinds {
             }
 
             /// The kind, ready to poll (secrets read from `env`).
-            pub fn build(&self, env: &Environment) -> Result<Box<dyn Kind>, SourceError> {
+            pub fn build(&self, env: &crate::secret::Environment) -> Result<Box<dyn Kind>, SourceError> {
                 match self {
                     $(SourceKind::$variant(spec) => spec.build(env),)*
                 }
@@ -61,26 +64,16 @@ macro_rules! kinds {
             }
 
             /// `None` for a kind that is not registered.
-            fn read(kind: &str, t: &mut Table<'_>) -> Option<Option<SourceKind>> {
+            fn read_kind(kind: &str, t: &mut crate::settings::Table<'_>) -> Option<Option<SourceKind>> {
                 match kind {
-                    $($name => Some(<super::$module::Spec as Settings>::read(t).map(SourceKind::$variant)),)*
+                    $($name => Some(<$module::Spec as registry::Settings>::read(t).map(SourceKind::$variant)),)*
                     _ => None,
                 }
             }
         }
     };
 }
-
-kinds! {
-    "rss" => Rss(rss),
-    "mastodon" => Mastodon(mastodon),
-    "bluesky" => Bluesky(bluesky),
-    "reddit" => Reddit(reddit),
-    "hackernews" => HackerNews(hackernews),
-    "json" => Json(json),
-    "file" => File(file),
-    "push" => Push(push),
-}
+pub(crate) use kinds;
 
 impl SourceKind {
     /// Whether the daemon polls it (a `push` source is fed through the ingest route).
@@ -163,7 +156,7 @@ fn read(t: &mut Table<'_>) -> Option<SourceSpec> {
         let every = COMMON.iter().chain(KINDS.iter().flat_map(|(_, keys)| keys.iter())).copied();
         crate::settings::did_you_mean(key, every).map(|near| format!("unknown key; did you mean {near:?}?"))
     });
-    let kind = SourceKind::read(&kind_name, t).flatten();
+    let kind = SourceKind::read_kind(&kind_name, t).flatten();
     Some(SourceSpec {
         name: String::new(),
         interval: interval?,
