@@ -7,7 +7,7 @@
 //!
 //! Run: `cargo bench --bench delivery`.
 
-#[path = "../tests/support/webhook_sink.rs"]
+#[path = "../tests/it/support/webhook_sink.rs"]
 mod webhook_sink;
 
 use std::sync::Arc;

@@ -6,12 +6,9 @@
 //! `sources test` output, `/metrics`, the status page, the JSON API and its error answers,
 //! and the state file itself — and none may hold any secret, plain or base64-encoded.
 
-#[path = "support/smtp_sink.rs"]
-mod smtp_sink;
-#[path = "support/storm_stream.rs"]
-mod storm_stream;
-#[path = "support/webhook_sink.rs"]
-mod webhook_sink;
+use crate::support::smtp_sink;
+use crate::support::storm_stream;
+use crate::support::webhook_sink;
 
 use std::io::{Read, Write};
 use std::process::{Command, Output, Stdio};

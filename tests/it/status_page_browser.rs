@@ -7,8 +7,7 @@
 //! `.ci/run` installs Chromium and sets `STORMWATCH_BROWSER_TEST=required`, so there a missing
 //! browser fails the test; elsewhere it is skipped with a message.
 
-#[path = "support/storm_stream.rs"]
-mod storm_stream;
+use crate::support::storm_stream;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -2,10 +2,8 @@
 //! last minutes, alerting a webhook receiver on loopback, serving health and metrics, and
 //! stopping cleanly on SIGTERM with its window state saved.
 
-#[path = "support/storm_stream.rs"]
-mod storm_stream;
-#[path = "support/webhook_sink.rs"]
-mod webhook_sink;
+use crate::support::storm_stream;
+use crate::support::webhook_sink;
 
 use std::io::Read;
 use std::process::{Command, Stdio};

@@ -8,8 +8,7 @@ use std::process::Command;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-#[path = "support/storm_stream.rs"]
-mod storm_stream;
+use crate::support::storm_stream;
 
 use storm_stream::{stream, Rng};
 

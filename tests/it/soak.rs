@@ -34,10 +34,8 @@
 //! port) at a time, so the feeds listen on 25 loopback addresses (127.0.0.2 to 127.0.0.26),
 //! 20 sources each. Linux routes all of 127.0.0.0/8 to loopback without setup.
 
-#[path = "support/daemon.rs"]
-mod daemon;
-#[path = "support/webhook_sink.rs"]
-mod webhook_sink;
+use crate::support::daemon;
+use crate::support::webhook_sink;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;

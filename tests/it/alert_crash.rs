@@ -2,10 +2,8 @@
 //! same state file: every alert arrives, and a duplicate carries the same idempotency key and
 //! the same body.
 
-#[path = "support/storm_stream.rs"]
-mod storm_stream;
-#[path = "support/webhook_sink.rs"]
-mod webhook_sink;
+use crate::support::storm_stream;
+use crate::support::webhook_sink;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};

@@ -10,8 +10,7 @@
 //! `chmod` (which root ignores) or, as root, the tmpfs remounted read-only. Where neither can
 //! be had, the test says why on stderr and passes without checking.
 
-#[path = "support/daemon.rs"]
-mod daemon;
+use crate::support::daemon;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};

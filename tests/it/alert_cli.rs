@@ -1,9 +1,7 @@
 //! `stormwatch notify-test`, `ack` and `alerts`: the real binary on a config and a state file.
 
-#[path = "support/storm_stream.rs"]
-mod storm_stream;
-#[path = "support/webhook_sink.rs"]
-mod webhook_sink;
+use crate::support::storm_stream;
+use crate::support::webhook_sink;
 
 use std::process::Command;
 

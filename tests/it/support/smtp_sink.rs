@@ -1,11 +1,6 @@
 //! A real SMTP server on loopback for integration tests, plus MIME helpers to read what it got.
 //!
-//! Include it from a test file with:
-//!
-//! ```ignore
-//! #[path = "support/smtp_sink.rs"]
-//! mod smtp_sink;
-//! ```
+//! Tests use it as `crate::support::smtp_sink`.
 //!
 //! The server is `mailin-embedded`, run in-process in a background thread. Things about it that
 //! a test writer needs to know:

@@ -14,8 +14,7 @@
 //! - the webhook that failed at first got the alert; the one that hangs held no one else up;
 //! - a 50 MB body did not make the daemon hold 50 MB.
 
-#[path = "support/webhook_sink.rs"]
-mod webhook_sink;
+use crate::support::webhook_sink;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};

@@ -7,12 +7,9 @@
 //! - a relay that hangs holds up neither the other receivers of the alert nor the worker
 //!   beyond the configured `[smtp] timeout`.
 
-#[path = "support/kroon_signal.rs"]
-mod kroon_signal;
-#[path = "support/smtp_script.rs"]
-mod smtp_script;
-#[path = "support/webhook_sink.rs"]
-mod webhook_sink;
+use crate::support::kroon_signal;
+use crate::support::smtp_script;
+use crate::support::webhook_sink;
 
 use std::time::{Duration, Instant};
 

@@ -1,10 +1,8 @@
 //! Alerts by email, over SMTP, to a real SMTP server on loopback (mailin-embedded): the MIME
 //! structure, the subject, both parts, the chart, escaping, and a relay that is down at first.
 
-#[path = "support/kroon_signal.rs"]
-mod kroon_signal;
-#[path = "support/smtp_sink.rs"]
-mod smtp_sink;
+use crate::support::kroon_signal;
+use crate::support::smtp_sink;
 
 use std::time::{Duration, Instant};
 

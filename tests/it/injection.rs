@@ -11,12 +11,9 @@
 //! The renderers' unit tests (src/alert/render.rs) check each escaping function; these check
 //! that what reaches a receiver over the wire went through them.
 
-#[path = "support/kroon_signal.rs"]
-mod kroon_signal;
-#[path = "support/smtp_sink.rs"]
-mod smtp_sink;
-#[path = "support/webhook_sink.rs"]
-mod webhook_sink;
+use crate::support::kroon_signal;
+use crate::support::smtp_sink;
+use crate::support::webhook_sink;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};

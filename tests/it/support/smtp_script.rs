@@ -2,12 +2,7 @@
 //! script (a refusal at the greeting, greylisting, a hang, a dropped connection, a refused
 //! recipient); once the script is used up, connections behave and their messages are kept.
 //!
-//! Include it from a test file with:
-//!
-//! ```ignore
-//! #[path = "support/smtp_script.rs"]
-//! mod smtp_script;
-//! ```
+//! Tests use it as `crate::support::smtp_script`.
 //!
 //! Hand-written (std `TcpListener`, one thread per connection, line-based) rather than built
 //! on the mailin sink, because the faults sit between protocol steps that a real server does

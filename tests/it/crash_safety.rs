@@ -12,10 +12,8 @@
 //! The short form (10 kills) runs in `cargo test`; the long form is
 //! `STORMWATCH_CRASH_KILLS=50 cargo test --release --test crash_safety -- --nocapture`.
 
-#[path = "support/storm_stream.rs"]
-mod storm_stream;
-#[path = "support/webhook_sink.rs"]
-mod webhook_sink;
+use crate::support::storm_stream;
+use crate::support::webhook_sink;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;

@@ -2,10 +2,8 @@
 //! signed webhooks, Slack and Teams payloads, retries on 5xx and 429, fallback, quiet-hour
 //! summaries, escalation, acknowledgement, and no re-alerting after a restart.
 
-#[path = "support/kroon_signal.rs"]
-mod kroon_signal;
-#[path = "support/webhook_sink.rs"]
-mod webhook_sink;
+use crate::support::kroon_signal;
+use crate::support::webhook_sink;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
