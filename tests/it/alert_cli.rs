@@ -1,17 +1,12 @@
 //! `stormwatch notify-test`, `ack` and `alerts`: the real binary on a config and a state file.
 
-use crate::support::storm_stream;
-use crate::support::webhook_sink;
-
-use std::process::Command;
-
 use chrono::{DateTime, Utc};
 use stormwatch::store::Store;
-use webhook_sink::{Reply, WebhookSink};
 
-fn stormwatch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stormwatch"))
-}
+use crate::support::alerts::webhook_receiver;
+use crate::support::storm_stream;
+use crate::support::stormwatch;
+use crate::support::webhook_sink::{Reply, WebhookSink};
 
 fn config(dir: &std::path::Path, receivers: &[(&str, String)]) -> std::path::PathBuf {
     std::fs::write(dir.join("hook.secret"), "k").expect("secret");
@@ -20,9 +15,7 @@ fn config(dir: &std::path::Path, receivers: &[(&str, String)]) -> std::path::Pat
          languages = [\"nl\", \"en\"]\n",
     );
     for (name, url) in receivers {
-        text += &format!(
-            "[[receivers]]\nname = \"{name}\"\nkind = \"webhook\"\nurl = \"{url}\"\nsecret_file = \"hook.secret\"\n"
-        );
+        text += &webhook_receiver(name, url);
     }
     let path = dir.join("stormwatch.toml");
     std::fs::write(&path, text).expect("config");

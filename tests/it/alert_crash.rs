@@ -2,20 +2,17 @@
 //! same state file: every alert arrives, and a duplicate carries the same idempotency key and
 //! the same body.
 
-use crate::support::storm_stream;
-use crate::support::webhook_sink;
-
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use stormwatch::store::Store;
-use webhook_sink::WebhookSink;
 
-fn stormwatch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stormwatch"))
-}
+use crate::support::alerts::webhook_receiver;
+use crate::support::storm_stream;
+use crate::support::stormwatch;
+use crate::support::webhook_sink::WebhookSink;
 
 #[test]
 fn sigkill_mid_delivery_loses_no_alert_and_duplicates_share_their_key() {
@@ -23,15 +20,8 @@ fn sigkill_mid_delivery_loses_no_alert_and_duplicates_share_their_key() {
     let sink = WebhookSink::start_with_delay(vec![], Duration::from_secs(30));
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("hook.secret"), "k").expect("secret");
-    let receivers: String = ["ops", "pr", "legal"]
-        .iter()
-        .map(|r| {
-            format!(
-                "[[receivers]]\nname = \"{r}\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret_file = \"hook.secret\"\n",
-                sink.url(&format!("/{r}"))
-            )
-        })
-        .collect();
+    let receivers: String =
+        ["ops", "pr", "legal"].iter().map(|r| webhook_receiver(r, &sink.url(&format!("/{r}")))).collect();
     let config = format!(
         "[storage]\npath = \"state.db\"\n[[watches]]\nname = \"kroon-bank\"\nterms = [\"kroon bank\"]\n\
          languages = [\"nl\", \"en\"]\n{receivers}"

@@ -2,44 +2,29 @@
 //! signed webhooks, Slack and Teams payloads, retries on 5xx and 429, fallback, quiet-hour
 //! summaries, escalation, acknowledgement, and no re-alerting after a restart.
 
-use crate::support::kroon_signal;
-use crate::support::webhook_sink;
-
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use kroon_signal::{signal, NASTY};
 use stormwatch::config::Config;
 use stormwatch::dispatch::Dispatcher;
 use stormwatch::model::{Measure, Phase, Severity, SignalKind};
-use stormwatch::notify::{Channels, RetryPolicy, Until};
+use stormwatch::notify::{Channels, RetryPolicy};
 use stormwatch::store::Store;
-use webhook_sink::{verify_signature, Reply, WebhookSink};
+
+use crate::support::alerts::{self, webhook_receiver, Setup};
+use crate::support::kroon_signal::{signal, NASTY};
+use crate::support::webhook_sink::{verify_signature, Reply, WebhookSink};
 
 const SECRET: &str = "s3cret-for-tests";
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    config: Config,
-    store: Store,
-}
-
 /// A config with `receivers` (TOML) and a state file in a fresh folder.
 fn setup(alerts: &str, receivers: &str) -> Setup {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("hook.secret"), SECRET).expect("secret file");
     let text = format!(
         "[storage]\npath = \"state.db\"\n[alerts]\nresolve_after = \"0s\"\n{alerts}\n\
          [[watches]]\nname = \"Kroon Bank\"\nterms = [\"kroon bank\"]\n{receivers}"
     );
-    let config = Config::from_toml_with_env(&text, dir.path()).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let store = Store::open(&config.storage.path).expect("state file");
-    Setup { _dir: dir, config, store }
-}
-
-fn webhook(name: &str, url: &str) -> String {
-    format!("[[receivers]]\nname = \"{name}\"\nkind = \"webhook\"\nurl = \"{url}\"\nsecret_file = \"hook.secret\"\n")
+    alerts::setup(&[("hook.secret", SECRET)], &text)
 }
 
 fn fast_retries() -> RetryPolicy {
@@ -48,10 +33,7 @@ fn fast_retries() -> RetryPolicy {
 
 /// Runs the outbox until nothing is pending (or 20 s).
 fn drain(dispatcher: &mut Dispatcher, config: &Config, retry: RetryPolicy) {
-    let channels = Channels::build(config).unwrap_or_else(|e| panic!("{e:?}"));
-    let worker = dispatcher.worker(channels, Some(retry));
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(worker.run(Until::Idle { deadline: Instant::now() + Duration::from_secs(20) })).expect("worker");
+    alerts::drain(dispatcher, config, retry, Duration::from_secs(20));
 }
 
 fn now() -> DateTime<Utc> {
@@ -61,7 +43,7 @@ fn now() -> DateTime<Utc> {
 #[test]
 fn a_firing_alert_arrives_signed_and_its_resolution_follows() {
     let sink = WebhookSink::start(vec![]);
-    let s = setup("", &webhook("ops", &sink.url("/hook")));
+    let s = setup("", &webhook_receiver("ops", &sink.url("/hook")));
     let mut d = Dispatcher::open(&s.config, s.store.clone()).expect("dispatcher");
     let t = now();
     assert_eq!(d.signal(&signal(Phase::Started, Severity::Critical, t)).expect("signal"), 1);
@@ -102,7 +84,7 @@ fn a_firing_alert_arrives_signed_and_its_resolution_follows() {
 #[test]
 fn three_500s_then_200_is_delivered_once_with_every_attempt_recorded() {
     let sink = WebhookSink::start(vec![Reply::status(500), Reply::status(502), Reply::status(503)]);
-    let s = setup("", &webhook("ops", &sink.url("/hook")));
+    let s = setup("", &webhook_receiver("ops", &sink.url("/hook")));
     let mut d = Dispatcher::open(&s.config, s.store.clone()).expect("dispatcher");
     d.signal(&signal(Phase::Started, Severity::Critical, now())).expect("signal");
     drain(&mut d, &s.config, fast_retries());
@@ -122,7 +104,7 @@ fn three_500s_then_200_is_delivered_once_with_every_attempt_recorded() {
 #[test]
 fn a_429_with_retry_after_is_waited_out() {
     let sink = WebhookSink::start(vec![Reply { status: 429, retry_after: Some(1), delay: Duration::ZERO }]);
-    let s = setup("", &webhook("ops", &sink.url("/hook")));
+    let s = setup("", &webhook_receiver("ops", &sink.url("/hook")));
     let mut d = Dispatcher::open(&s.config, s.store.clone()).expect("dispatcher");
     d.signal(&signal(Phase::Started, Severity::Critical, now())).expect("signal");
     drain(&mut d, &s.config, fast_retries());
@@ -136,7 +118,11 @@ fn a_429_with_retry_after_is_waited_out() {
 fn a_refused_delivery_is_given_up_and_sent_to_the_fallback() {
     let broken = WebhookSink::start(vec![Reply::status(404)]);
     let backup = WebhookSink::start(vec![]);
-    let receivers = format!("{}{}", webhook("ops", &broken.url("/gone")), webhook("backup", &backup.url("/hook")));
+    let receivers = format!(
+        "{}{}",
+        webhook_receiver("ops", &broken.url("/gone")),
+        webhook_receiver("backup", &backup.url("/hook"))
+    );
     let mut s = setup("fallback = \"backup\"", &receivers);
     // Only "ops" gets first notifications; "backup" is for fallbacks and escalations.
     s.config.receivers[1].escalation_only = true;
@@ -183,7 +169,7 @@ fn slack_and_teams_get_their_formats_with_no_injection_from_a_post() {
 fn quiet_hours_hold_warnings_and_release_them_as_one_summary() {
     let sink = WebhookSink::start(vec![]);
     // Quiet all day but one minute, in UTC: a warning is held.
-    let receivers = format!("{}quiet_hours = \"00:00-23:59\"\n", webhook("ops", &sink.url("/hook")));
+    let receivers = format!("{}quiet_hours = \"00:00-23:59\"\n", webhook_receiver("ops", &sink.url("/hook")));
     let s = setup("", &receivers);
     let mut d = Dispatcher::open(&s.config, s.store.clone()).expect("dispatcher");
     let t = now();
@@ -209,7 +195,7 @@ fn quiet_hours_hold_warnings_and_release_them_as_one_summary() {
 #[test]
 fn past_the_hourly_cap_alerts_are_held_and_summarized_not_dropped() {
     let sink = WebhookSink::start(vec![]);
-    let receivers = format!("{}max_per_hour = 2\n", webhook("ops", &sink.url("/hook")));
+    let receivers = format!("{}max_per_hour = 2\n", webhook_receiver("ops", &sink.url("/hook")));
     let s = setup("", &receivers);
     let mut d = Dispatcher::open(&s.config, s.store.clone()).expect("dispatcher");
     let t = now();
@@ -242,8 +228,8 @@ fn an_unacknowledged_critical_alert_escalates_and_an_acknowledged_one_does_not()
         let boss = WebhookSink::start(vec![]);
         let receivers = format!(
             "{}escalate_after = \"10m\"\nescalate_to = [\"boss\"]\n{}escalation_only = true\n",
-            webhook("team", &team.url("/hook")),
-            webhook("boss", &boss.url("/hook"))
+            webhook_receiver("team", &team.url("/hook")),
+            webhook_receiver("boss", &boss.url("/hook"))
         );
         let s = setup("", &receivers);
         let mut d = Dispatcher::open(&s.config, s.store.clone()).expect("dispatcher");
@@ -274,8 +260,8 @@ fn a_restart_does_not_re_alert_an_episode_and_keeps_its_escalation() {
     let boss = WebhookSink::start(vec![]);
     let receivers = format!(
         "{}escalate_after = \"10m\"\nescalate_to = [\"boss\"]\n{}escalation_only = true\n",
-        webhook("team", &team.url("/hook")),
-        webhook("boss", &boss.url("/hook"))
+        webhook_receiver("team", &team.url("/hook")),
+        webhook_receiver("boss", &boss.url("/hook"))
     );
     let s = setup("", &receivers);
     let t = now();

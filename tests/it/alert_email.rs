@@ -1,31 +1,29 @@
 //! Alerts by email, over SMTP, to a real SMTP server on loopback (mailin-embedded): the MIME
 //! structure, the subject, both parts, the chart, escaping, and a relay that is down at first.
 
-use crate::support::kroon_signal;
-use crate::support::smtp_sink;
-
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
-use kroon_signal::signal as storm;
-use smtp_sink::{free_port, parse, SmtpSink};
 use stormwatch::config::Config;
 use stormwatch::dispatch::Dispatcher;
 use stormwatch::model::{Measure, Phase, Severity, SignalKind};
-use stormwatch::notify::{Channels, RetryPolicy, Until};
+use stormwatch::notify::RetryPolicy;
 use stormwatch::store::Store;
 
+use crate::support::alerts::{self, Setup};
+use crate::support::free_port;
+use crate::support::kroon_signal::signal as storm;
+use crate::support::smtp_sink::{parse, SmtpSink};
+
 fn setup(port: u16) -> (tempfile::TempDir, Config, Store) {
-    let dir = tempfile::tempdir().expect("temp dir");
     let text = format!(
         "[storage]\npath = \"state.db\"\n\
          [smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"stormwatch@kroon.test\"\ntimeout = \"3s\"\n\
          [[watches]]\nname = \"Kroon Bank\"\nterms = [\"kroon bank\"]\n\
          [[receivers]]\nname = \"crisis-team\"\nkind = \"email\"\nto = [\"crisis@kroon.test\", \"cto@kroon.test\"]\n"
     );
-    let config = Config::from_toml_with_env(&text, dir.path()).unwrap_or_else(|e| panic!("{e}"));
-    let store = Store::open(&config.storage.path).expect("state file");
-    (dir, config, store)
+    let Setup { _dir, config, store } = alerts::setup(&[], &text);
+    (_dir, config, store)
 }
 
 /// The critical storm every test here mails.
@@ -34,11 +32,8 @@ fn signal(at: chrono::DateTime<Utc>) -> stormwatch::model::Signal {
 }
 
 fn drain(d: &mut Dispatcher, config: &Config, within: Duration) {
-    let channels = Channels::build(config).unwrap_or_else(|e| panic!("{e:?}"));
     let retry = RetryPolicy { base: Duration::from_millis(200), ..RetryPolicy::new(Duration::from_secs(120)) };
-    let worker = d.worker(channels, Some(retry));
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(worker.run(Until::Idle { deadline: Instant::now() + within })).expect("worker");
+    alerts::drain(d, config, retry, within);
 }
 
 #[test]

@@ -1,10 +1,13 @@
 //! `stormwatch score` as users run it: the real binary, real stdin/stdout/stderr and exit codes.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-fn stormwatch(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+use crate::support::stormwatch;
+
+/// `stormwatch args…` with `stdin` as its standard input; what it wrote and how it exited.
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = stormwatch()
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -22,13 +25,14 @@ fn stormwatch(args: &[&str], stdin: &[u8]) -> Output {
     out
 }
 
+/// One output stream as text (`support::text` joins both of a command's).
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]
 fn examples_in_all_four_languages_are_explained() {
-    let out = stormwatch(&["score", "--examples"], b"");
+    let out = run(&["score", "--examples"], b"");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     for lang in ["en (given)", "nl (given)", "sv (given)", "pl (given)"] {
@@ -40,7 +44,7 @@ fn examples_in_all_four_languages_are_explained() {
 
 #[test]
 fn one_text_is_explained_term_by_term() {
-    let out = stormwatch(&["score", "Alweer een storing bij Kroon Bank, inloggen lukt niet!!", "--lang", "nl"], b"");
+    let out = run(&["score", "Alweer een storing bij Kroon Bank, inloggen lukt niet!!", "--lang", "nl"], b"");
     assert!(out.status.success());
     let stdout = text(&out.stdout);
     assert!(stdout.contains("label neg"), "{stdout}");
@@ -50,7 +54,7 @@ fn one_text_is_explained_term_by_term() {
 
 #[test]
 fn unknown_language_is_a_clear_error_listing_the_supported_codes() {
-    let out = stormwatch(&["score", "Hallo Welt", "--lang", "de"], b"");
+    let out = run(&["score", "Hallo Welt", "--lang", "de"], b"");
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("unsupported language \"de\"") && stderr.contains("en, nl, sv, pl"), "{stderr}");
@@ -58,14 +62,14 @@ fn unknown_language_is_a_clear_error_listing_the_supported_codes() {
 
 #[test]
 fn bad_thresholds_are_refused() {
-    let out = stormwatch(&["score", "ok", "--pos-threshold", "0.1", "--neg-threshold", "0.5"], b"");
+    let out = run(&["score", "ok", "--pos-threshold", "0.1", "--neg-threshold", "0.5"], b"");
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("label thresholds"), "{}", text(&out.stderr));
 }
 
 #[test]
 fn terminal_escapes_in_a_text_are_shown_not_obeyed() {
-    let out = stormwatch(&["score", "bad \u{1b}[2J news", "--lang", "en"], b"");
+    let out = run(&["score", "bad \u{1b}[2J news", "--lang", "en"], b"");
     assert!(out.status.success());
     assert!(!out.stdout.contains(&0x1b), "raw ESC reached the terminal");
     assert!(text(&out.stdout).contains("\\u{1b}[2J"));
@@ -83,7 +87,7 @@ fn batch_scores_every_good_line_in_order_and_reports_each_bad_one() {
     input.extend_from_slice("{\"id\":\"5\",\"text\":\"Świetna obsługa, dziękuję!\"}\n".as_bytes());
     input.extend_from_slice(b"{\"id\":\"6\",\"text\":\"\"}\n");
     input.extend_from_slice("{\"id\":\"7\",\"text\":\"😡😡😡\"}\n".as_bytes());
-    let out = stormwatch(&["score", "--batch"], &input);
+    let out = run(&["score", "--batch"], &input);
 
     assert_eq!(out.status.code(), Some(1), "a skipped line makes the exit code 1");
     let lines: Vec<serde_json::Value> =
@@ -110,7 +114,7 @@ fn batch_scores_every_good_line_in_order_and_reports_each_bad_one() {
 
 #[test]
 fn batch_exits_zero_when_every_line_scored() {
-    let out = stormwatch(&["score", "--batch"], b"{\"text\":\"fine\"}\n\n{\"text\":\"great\"}");
+    let out = run(&["score", "--batch"], b"{\"text\":\"fine\"}\n\n{\"text\":\"great\"}");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).lines().count(), 2, "the blank line is not a record");
 }
@@ -119,7 +123,7 @@ fn batch_exits_zero_when_every_line_scored() {
 fn a_one_megabyte_post_is_scored_with_bounded_work() {
     let big = "terrible service, never again. ".repeat(35_000);
     let line = serde_json::json!({"id": "big", "text": big, "lang": "en"}).to_string();
-    let out = stormwatch(&["score", "--batch"], line.as_bytes());
+    let out = run(&["score", "--batch"], line.as_bytes());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).expect("one JSON line");
     assert_eq!(v["label"], "neg");
@@ -129,10 +133,8 @@ fn a_one_megabyte_post_is_scored_with_bounded_work() {
 
 #[test]
 fn mixed_language_posts_are_scored_in_one_detected_language() {
-    let out = stormwatch(
-        &["score", "--batch"],
-        "{\"text\":\"Great bank maar de app werkt niet, beetje jammer\"}\n".as_bytes(),
-    );
+    let out =
+        run(&["score", "--batch"], "{\"text\":\"Great bank maar de app werkt niet, beetje jammer\"}\n".as_bytes());
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).expect("one JSON line");
     assert!(v["lang"].is_string());

@@ -10,21 +10,19 @@
 //!   same Idempotency-Key, and no alert fired twice (one firing per fingerprint and alert).
 //!
 //! The short form (10 kills) runs in `cargo test`; the long form is
-//! `STORMWATCH_CRASH_KILLS=50 cargo test --release --test crash_safety -- --nocapture`.
-
-use crate::support::storm_stream;
-use crate::support::webhook_sink;
+//! `STORMWATCH_CRASH_KILLS=50 cargo test --release --test it crash_safety:: -- --nocapture`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Query, State};
 use chrono::{DateTime, Utc};
 use stormwatch::store::{DeliveryStatus, Store};
-use webhook_sink::WebhookSink;
+
+use crate::support::daemon::Daemon;
+use crate::support::webhook_sink::WebhookSink;
+use crate::support::{free_port, http, storm_stream};
 
 /// One feed item: numeric id (the cursor compares ids), text, author, audience, time.
 #[derive(Clone)]
@@ -60,37 +58,6 @@ async fn feed(State(f): State<Arc<Feed>>, Query(q): Query<BTreeMap<String, Strin
     axum::Json(serde_json::json!({ "data": data }))
 }
 
-fn serve_feed(feed_state: Arc<Feed>) -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("non-blocking");
-    let addr = listener.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let app = axum::Router::new().route("/feed", axum::routing::get(feed)).with_state(feed_state);
-            let _ = axum::serve(listener, app).await;
-        });
-    });
-    addr
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-fn start(config: &std::path::Path, log: &std::path::Path) -> Child {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
-    Command::new(env!("CARGO_BIN_EXE_stormwatch"))
-        .args(["run", "-c"])
-        .arg(config)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start the daemon")
-}
-
 #[test]
 fn killed_at_random_moments_it_counts_every_mention_once_and_delivers_every_alert() {
     let kills: usize = std::env::var("STORMWATCH_CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
@@ -121,7 +88,8 @@ fn killed_at_random_moments_it_counts_every_mention_once_and_delivers_every_aler
     }
     let served = items.len();
     let feed_state = Arc::new(Feed { items: items.clone(), end });
-    let feed_addr = serve_feed(feed_state);
+    let feed_addr =
+        http::serve_in_background(axum::Router::new().route("/feed", axum::routing::get(feed)).with_state(feed_state));
     // A slow receiver, so that kills land in the middle of deliveries too.
     let sink = WebhookSink::start_with_delay(vec![], Duration::from_millis(300));
     std::fs::write(dir.path().join("hook.secret"), "k").expect("secret");
@@ -143,12 +111,13 @@ fn killed_at_random_moments_it_counts_every_mention_once_and_delivers_every_aler
 
     // Kill at random moments (a fixed seed: the same moments on every run).
     let mut rng = storm_stream::Rng(0x00c0_ffee_d00d_5eed);
-    let mut child = start(&config_path, &log_path);
+    // Every start appends to the one log, so the starts can be counted in it.
+    let mut daemon = Daemon::start(&config_path, log_path.clone());
     for _ in 0..kills {
         std::thread::sleep(Duration::from_millis(200 + (rng.next() * 2800.0) as u64));
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
-        child = start(&config_path, &log_path);
+        let _ = daemon.child.kill(); // SIGKILL
+        let _ = daemon.child.wait();
+        daemon = Daemon::start(&config_path, log_path.clone());
     }
 
     // Then let it run: up, to the end of the feed, every mention journaled, nothing pending.
@@ -156,11 +125,10 @@ fn killed_at_random_moments_it_counts_every_mention_once_and_delivers_every_aler
     let deadline = Instant::now() + Duration::from_secs(120);
     // Up means its last start logged "running" (signal handlers are in place by then, so the
     // SIGTERM below is a stop request, not a kill).
-    let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    while read_log().matches("stormwatch running").count() < kills + 1 {
+    while daemon.log().matches("stormwatch running").count() < kills + 1 {
         if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the last start never came up:\n{}", read_log());
+            let _ = daemon.child.kill();
+            panic!("the last start never came up:\n{}", daemon.log());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -183,9 +151,8 @@ fn killed_at_random_moments_it_counts_every_mention_once_and_delivers_every_aler
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let status = child.wait().expect("wait");
-    let log = read_log();
+    let status = daemon.terminate();
+    let log = daemon.log();
     assert!(status.success(), "the last run stops cleanly: {status:?}\n{log}");
 
     // Every mention once, in the journal and in the windows.

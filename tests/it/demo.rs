@@ -1,20 +1,16 @@
 //! `stormwatch demo`, the README's main job: the real pipeline on the embedded story, offline,
 //! ending by itself with both storms alerted and delivered.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
+
+use crate::support::stormwatch;
 
 #[test]
 fn the_demo_detects_both_storms_and_delivers_them_within_a_minute() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("demo");
     let started = Instant::now();
-    let run = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
-        .args(["demo", "--out"])
-        .arg(&out)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run the demo");
+    let run = stormwatch().args(["demo", "--out"]).arg(&out).env("RUST_LOG", "warn").output().expect("run the demo");
     let took = started.elapsed();
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);

@@ -14,19 +14,20 @@
 //! - the webhook that failed at first got the alert; the one that hangs held no one else up;
 //! - a 50 MB body did not make the daemon hold 50 MB.
 
-use crate::support::webhook_sink;
-
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use stormwatch::store::Store;
-use webhook_sink::{Reply, WebhookSink};
+
+use crate::support::daemon::{rss_kib, Daemon};
+use crate::support::free_port;
+use crate::support::http::{get, read_head, respond};
+use crate::support::webhook_sink::{Reply, WebhookSink};
 
 /// How a loopback "feed" behaves.
 #[derive(Clone)]
@@ -87,6 +88,9 @@ struct Server {
     requests: Arc<AtomicUsize>,
 }
 
+/// A server on `ip` that plays `behaviour` on every connection, each on a thread of its own
+/// (a hang must not hold up the next poll). Not `support::http::serve_json`: these answers are
+/// written byte by byte, or not at all.
 fn serve(ip: &str, behaviour: Behaviour) -> Server {
     let listener = TcpListener::bind((ip, 0)).unwrap_or_else(|e| panic!("bind {ip}: {e}"));
     let addr = listener.local_addr().expect("addr");
@@ -102,35 +106,15 @@ fn serve(ip: &str, behaviour: Behaviour) -> Server {
     Server { addr, requests }
 }
 
-/// The request's path and query, once its head has arrived.
-fn read_head(stream: &mut TcpStream) -> String {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => break,
-        }
-    }
-    String::from_utf8_lossy(&head).split_whitespace().nth(1).unwrap_or("/").to_string()
-}
-
-fn respond(stream: &mut TcpStream, status: u16, content_type: &str, extra: &str, body: &str) {
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
-        body.len()
-    );
-}
-
 fn answer(mut stream: TcpStream, n: usize, behaviour: &Behaviour) {
     if let Behaviour::Reset = behaviour {
         // Let the request arrive unread: closing then makes the kernel send RST.
         std::thread::sleep(Duration::from_millis(50));
         return;
     }
-    let path = read_head(&mut stream);
+    // The request's path and query, once its head has arrived.
+    let head = read_head(&mut stream);
+    let path = head.split_whitespace().nth(1).unwrap_or("/");
     match behaviour {
         Behaviour::Reset => {}
         Behaviour::Hang => std::thread::sleep(Duration::from_secs(120)),
@@ -192,30 +176,9 @@ fn answer(mut stream: TcpStream, n: usize, behaviour: &Behaviour) {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-fn get(port: u16, path: &str) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return (0, String::new()) };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
-}
-
-/// The resident memory of a process, in MiB.
+/// The resident memory of a process, in MiB (0 when it cannot be read).
 fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
+    rss_kib(pid).unwrap_or(0) as f64 / 1024.0
 }
 
 /// The value of one labelled counter in a Prometheus text page.
@@ -290,17 +253,7 @@ fn every_fault_is_survived_shown_and_alerted_and_nothing_is_lost_when_it_clears(
     );
     let config_path = dir.path().join("stormwatch.toml");
     std::fs::write(&config_path, config).expect("config");
-    let log_path = dir.path().join("daemon.log");
-    let log_file = std::fs::File::create(&log_path).expect("log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
-        .args(["run", "-c"])
-        .arg(&config_path)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .expect("start the daemon");
-    let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let mut daemon = Daemon::start(&config_path, dir.path().join("daemon.log"));
 
     // Until both feeds are journaled to their end and the ops receiver has its blind-spot alert.
     let store = Store::open(&dir.path().join("state.db")).expect("state file");
@@ -339,9 +292,9 @@ fn every_fault_is_survived_shown_and_alerted_and_nothing_is_lost_when_it_clears(
             })
     };
     loop {
-        peak_rss = peak_rss.max(rss_mib(child.id()));
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the daemon exited ({status}) under faults:\n{}", read_log());
+        peak_rss = peak_rss.max(rss_mib(daemon.child.id()));
+        if let Ok(Some(status)) = daemon.child.try_wait() {
+            panic!("the daemon exited ({status}) under faults:\n{}", daemon.log());
         }
         let done = Utc::now() > end + chrono::Duration::seconds(2)
             && journaled("alpha").unwrap_or(0) as usize == good.total()
@@ -360,7 +313,7 @@ fn every_fault_is_survived_shown_and_alerted_and_nothing_is_lost_when_it_clears(
             flaky.total(),
             ops.requests().len(),
             named_blind(&ops),
-            read_log()
+            daemon.log()
         );
         std::thread::sleep(Duration::from_millis(250));
     }
@@ -415,19 +368,8 @@ fn every_fault_is_survived_shown_and_alerted_and_nothing_is_lost_when_it_clears(
     assert!(peak_rss < 150.0, "a 50 MB body was not held in memory: peak {peak_rss:.1} MiB");
 
     // Stops on SIGTERM in time, hanging feed, slow body and hanging receiver notwithstanding.
-    let stopping = Instant::now();
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let status = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break status;
-        }
-        if stopping.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("did not stop within 20 s of SIGTERM:\n{}", read_log());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let log = read_log();
+    let (status, stopping) = daemon.stop(Duration::from_secs(20));
+    let log = daemon.log();
     assert!(status.success(), "stopped cleanly: {status:?}\n{log}");
     assert!(!log.contains("panicked"), "{log}");
     eprintln!(
@@ -440,6 +382,6 @@ fn every_fault_is_survived_shown_and_alerted_and_nothing_is_lost_when_it_clears(
         good.total(),
         flaky.total(),
         requests.len(),
-        stopping.elapsed().as_millis()
+        stopping.as_millis()
     );
 }

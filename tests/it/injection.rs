@@ -11,23 +11,18 @@
 //! The renderers' unit tests (src/alert/render.rs) check each escaping function; these check
 //! that what reaches a receiver over the wire went through them.
 
-use crate::support::kroon_signal;
-use crate::support::smtp_sink;
-use crate::support::webhook_sink;
-
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 use chrono::Utc;
-use smtp_sink::{parse, SmtpSink};
-use stormwatch::config::Config;
 use stormwatch::dispatch::Dispatcher;
 use stormwatch::model::{Measure, MentionRef, Phase, Severity, Signal, SignalKind};
-use stormwatch::notify::{Channels, RetryPolicy, Until};
-use stormwatch::store::Store;
-use webhook_sink::WebhookSink;
+use stormwatch::notify::RetryPolicy;
+
+use crate::support::alerts::{self, Setup};
+use crate::support::smtp_sink::{parse, SmtpSink};
+use crate::support::webhook_sink::WebhookSink;
+use crate::support::{http, kroon_signal, stormwatch};
 
 /// Slack's mrkdwn: a channel-wide ping, a user ping, a link with a label that hides it, formatting.
 const SLACK: &str = "<!channel> <@U123> <https://evil.example|click> *bold* _x_ ~y~ `code`";
@@ -73,8 +68,6 @@ fn has_control_escape(s: &str) -> bool {
 fn hostile_posts_arrive_inert_at_slack_teams_email_and_verbatim_in_the_webhook_json() {
     let hooks = WebhookSink::start(vec![]);
     let smtp = SmtpSink::start();
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("hook.secret"), "k").expect("secret");
     let text = format!(
         "[storage]\npath = \"state.db\"\n\
          [smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"stormwatch@kroon.test\"\ntimeout = \"3s\"\n\
@@ -88,15 +81,11 @@ fn hostile_posts_arrive_inert_at_slack_teams_email_and_verbatim_in_the_webhook_j
         hooks.url("/teams"),
         hooks.url("/hook"),
     );
-    let config = Config::from_toml_with_env(&text, dir.path()).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let store = Store::open(&config.storage.path).expect("state file");
+    let Setup { _dir, config, store } = alerts::setup(&[("hook.secret", "k")], &text);
     let mut d = Dispatcher::open(&config, store.clone()).expect("dispatcher");
     assert_eq!(d.signal(&hostile_signal()).expect("signal"), 4, "one delivery per receiver");
-    let channels = Channels::build(&config).unwrap_or_else(|e| panic!("{e:?}"));
     let retry = RetryPolicy { base: Duration::from_millis(100), ..RetryPolicy::new(Duration::from_secs(60)) };
-    let worker = d.worker(channels, Some(retry));
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(worker.run(Until::Idle { deadline: Instant::now() + Duration::from_secs(20) })).expect("worker");
+    alerts::drain(&mut d, &config, retry, Duration::from_secs(20));
 
     let posts = hooks.wait_for(3, Duration::from_secs(5));
     let body = |path: &str| {
@@ -171,37 +160,9 @@ fn strings(v: &serde_json::Value) -> Vec<String> {
     }
 }
 
-/// A feed on loopback that answers every request with `body` (HTTP/1.1, then closes).
-fn serve_feed(body: String) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut line = String::new();
-            // The request head; GETs have no body.
-            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
-                line.clear();
-            }
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    addr
-}
-
-fn stormwatch(args: &[&str], config: &std::path::Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stormwatch"))
-        .args(args)
-        .arg("-c")
-        .arg(config)
-        .env("RUST_LOG", "debug")
-        .output()
-        .expect("run stormwatch")
+/// `stormwatch args… -c config` at `RUST_LOG=debug`, run to its end.
+fn run_debug(args: &[&str], config: &std::path::Path) -> Output {
+    stormwatch().args(args).arg("-c").arg(config).env("RUST_LOG", "debug").output().expect("run stormwatch")
 }
 
 #[test]
@@ -215,7 +176,9 @@ fn terminal_escapes_in_a_feed_reach_neither_stdout_nor_the_log() {
         {"id": format!("evil{ESC}"), "created": now},
         {"id": "3", "text": "Kroon Bank is down", "created": "not a time \u{1b}[31m"},
     ]});
-    let addr = serve_feed(feed.to_string());
+    // The same page for every request.
+    let feed = feed.to_string();
+    let addr = http::serve_json(move |_| feed.clone());
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("stormwatch.toml");
     std::fs::write(
@@ -231,12 +194,12 @@ fn terminal_escapes_in_a_feed_reach_neither_stdout_nor_the_log() {
     )
     .expect("config");
 
-    let test = stormwatch(&["sources", "test"], &config);
+    let test = run_debug(&["sources", "test"], &config);
     let shown = String::from_utf8_lossy(&test.stdout);
     assert!(test.status.success(), "{shown}\n{}", String::from_utf8_lossy(&test.stderr));
     assert!(shown.contains("\\u{1b}[2J"), "the escape is shown, visibly: {shown}");
     assert!(shown.contains("skipped evil\\u{1b}"), "the skipped item is named: {shown}");
-    let poll = stormwatch(&["sources", "poll", "--once"], &config);
+    let poll = run_debug(&["sources", "poll", "--once"], &config);
     let log = String::from_utf8_lossy(&poll.stderr);
     assert!(log.contains("items skipped"), "the skip is logged: {log}");
     let lines = String::from_utf8_lossy(&poll.stdout);

@@ -20,6 +20,8 @@ use stormwatch::sources::poll::{next_delay, next_health, MentionBatch, PollConte
 use stormwatch::sources::{Http, SourceError};
 use stormwatch::store::{SourceHealth, Store};
 
+use crate::support::{http, stormwatch};
+
 /// What the fake news site answers next.
 #[derive(Clone, Debug, PartialEq)]
 enum Mode {
@@ -109,10 +111,7 @@ async fn serve(items: &[(&str, &str)]) -> (SocketAddr, Shared) {
         requests: 0,
         conditional_hits: 0,
     }));
-    let app = Router::new().route("/feed.xml", get(feed)).with_state(site.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-    let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    let addr = http::serve(Router::new().route("/feed.xml", get(feed)).with_state(site.clone())).await;
     (addr, site)
 }
 
@@ -349,11 +348,7 @@ async fn a_new_process_on_the_same_state_file_resumes_without_gap_or_double_coun
     .expect("write config");
     let run = |cfg: std::path::PathBuf| async move {
         tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_stormwatch"))
-                .args(["sources", "poll", "--once", "-c"])
-                .arg(&cfg)
-                .output()
-                .expect("run stormwatch")
+            stormwatch().args(["sources", "poll", "--once", "-c"]).arg(&cfg).output().expect("run stormwatch")
         })
         .await
         .expect("join")
@@ -403,11 +398,7 @@ async fn sources_test_shows_each_source_and_fails_when_one_fails() {
     )
     .expect("write config");
     let run = |args: Vec<String>| async move {
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_stormwatch")).args(args).output().expect("run")
-        })
-        .await
-        .expect("join")
+        tokio::task::spawn_blocking(move || stormwatch().args(args).output().expect("run")).await.expect("join")
     };
     let cfg_arg = cfg.display().to_string();
     let out = run(vec!["sources".into(), "test".into(), "-c".into(), cfg_arg.clone()]).await;

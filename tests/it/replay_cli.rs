@@ -3,18 +3,12 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::Command;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use crate::support::storm_stream;
-
-use storm_stream::{stream, Rng};
-
-fn stormwatch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stormwatch"))
-}
+use crate::support::storm_stream::{stream, Rng};
+use crate::support::stormwatch;
 
 const CONFIG: &str = r#"
 [[sources]]

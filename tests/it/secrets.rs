@@ -6,16 +6,15 @@
 //! `sources test` output, `/metrics`, the status page, the JSON API and its error answers,
 //! and the state file itself — and none may hold any secret, plain or base64-encoded.
 
-use crate::support::smtp_sink;
-use crate::support::storm_stream;
-use crate::support::webhook_sink;
-
-use std::io::{Read, Write};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use webhook_sink::{Reply, WebhookSink};
+
+use crate::support::daemon::signal;
+use crate::support::http::exchange;
+use crate::support::webhook_sink::{Reply, WebhookSink};
+use crate::support::{free_port, smtp_sink, storm_stream, stormwatch, text};
 
 const SMTP_PASSWORD: &str = "smtp-Pw-4f9d1c88";
 const API_TOKEN: &str = "api-Tok-77aa21bb";
@@ -23,22 +22,6 @@ const HOOK_SECRET: &str = "hook-Sec-e3b0c442";
 const SLACK_PATH: &str = "services/T0001/B0001/slackPath9c1e2d";
 const BSKY_ID: &str = "bsky-Id-1a2b3c.example";
 const BSKY_PASSWORD: &str = "bsky-Pw-5d6e-7f80-aa11";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-fn request(port: u16, method: &str, path: &str, headers: &str, body: &str) -> String {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
-    let _ = write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
-}
 
 /// A tiny base64 (standard alphabet, padded): the forms a secret takes in an AUTH line.
 fn base64(bytes: &[u8]) -> String {
@@ -58,10 +41,6 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
 #[test]
 fn no_secret_appears_in_logs_outputs_metrics_pages_api_answers_or_the_state_file() {
     let smtp = smtp_sink::SmtpSink::start();
@@ -70,18 +49,7 @@ fn no_secret_appears_in_logs_outputs_metrics_pages_api_answers_or_the_state_file
     let bluesky = WebhookSink::start(vec![Reply::status(401); 100]);
     let dir = tempfile::tempdir().expect("temp dir");
     let now = Utc::now();
-    let lines: String = storm_stream::stream(now - chrono::Duration::minutes(20))
-        .lines()
-        .filter_map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).ok()?;
-            let published = v.get("published")?.as_str()?.to_string();
-            let at: chrono::DateTime<Utc> = published.parse().ok()?;
-            (at <= now).then(|| {
-                v["created"] = published.into();
-                v.to_string() + "\n"
-            })
-        })
-        .collect();
+    let lines = storm_stream::stream_until(now - chrono::Duration::minutes(20), now);
     std::fs::write(dir.path().join("mentions.jsonl"), lines).expect("mentions");
     std::fs::write(dir.path().join("smtp.pw"), SMTP_PASSWORD).expect("password file");
     let port = free_port();
@@ -105,7 +73,7 @@ fn no_secret_appears_in_logs_outputs_metrics_pages_api_answers_or_the_state_file
     std::fs::write(&config_path, config).expect("config");
     let slack_url = slack.url(&format!("/{SLACK_PATH}"));
     let cli = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_stormwatch"));
+        let mut c = stormwatch();
         c.args(args)
             .arg("-c")
             .arg(&config_path)
@@ -135,12 +103,12 @@ fn no_secret_appears_in_logs_outputs_metrics_pages_api_answers_or_the_state_file
     }
     std::thread::sleep(Duration::from_secs(2));
     for path in ["/metrics", "/", "/api/v1/alerts", "/api/v1/watches", "/readyz"] {
-        seen.push((path.into(), request(port, "GET", path, "", "")));
+        seen.push((path.into(), exchange(port, "GET", path, "", "")));
     }
     let wrong = format!("Authorization: Bearer {}x\r\nContent-Type: application/json\r\n", &API_TOKEN[..8]);
-    seen.push(("ingest, wrong token".into(), request(port, "POST", "/api/v1/ingest", &wrong, "[]")));
-    seen.push(("ack, wrong token".into(), request(port, "POST", "/api/v1/alerts/x/ack", &wrong, "")));
-    let _ = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status();
+    seen.push(("ingest, wrong token".into(), exchange(port, "POST", "/api/v1/ingest", &wrong, "[]")));
+    seen.push(("ack, wrong token".into(), exchange(port, "POST", "/api/v1/alerts/x/ack", &wrong, "")));
+    let _ = signal(daemon.id(), "TERM");
     let status = daemon.wait().expect("wait");
     let log = std::fs::read_to_string(&log_path).expect("daemon log");
     assert!(status.success(), "{log}");

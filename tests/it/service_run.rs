@@ -2,39 +2,15 @@
 //! last minutes, alerting a webhook receiver on loopback, serving health and metrics, and
 //! stopping cleanly on SIGTERM with its window state saved.
 
-use crate::support::storm_stream;
-use crate::support::webhook_sink;
-
-use std::io::Read;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use stormwatch::store::Store;
-use webhook_sink::WebhookSink;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-fn get(port: u16, path: &str) -> (u16, String) {
-    request(port, "GET", path, "", "")
-}
-
-/// A bare HTTP/1.1 request: what the tests need, and nothing in between to hide a mistake.
-fn request(port: u16, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
-    use std::io::Write;
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return (0, String::new()) };
-    let _ = write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
-}
+use crate::support::daemon::{signal, Daemon};
+use crate::support::http::{get, request};
+use crate::support::webhook_sink::WebhookSink;
+use crate::support::{free_port, storm_stream, stormwatch};
 
 #[test]
 fn the_daemon_detects_a_storm_alerts_serves_metrics_and_stops_on_sigterm() {
@@ -42,19 +18,7 @@ fn the_daemon_detects_a_storm_alerts_serves_metrics_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("temp dir");
     // Three days of history ending now, the last 20 minutes a storm.
     let now = Utc::now();
-    let onset = now - chrono::Duration::minutes(20);
-    let lines: String = storm_stream::stream(onset)
-        .lines()
-        .filter_map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).ok()?;
-            let published = v.get("published")?.as_str()?.to_string();
-            let at: chrono::DateTime<Utc> = published.parse().ok()?;
-            (at <= now).then(|| {
-                v["created"] = published.into();
-                v.to_string() + "\n"
-            })
-        })
-        .collect();
+    let lines = storm_stream::stream_until(now - chrono::Duration::minutes(20), now);
     std::fs::write(dir.path().join("mentions.jsonl"), lines).expect("mentions");
     std::fs::write(dir.path().join("hook.secret"), "k").expect("secret");
     std::fs::write(dir.path().join("api.token"), "tok-123").expect("token");
@@ -70,20 +34,13 @@ fn the_daemon_detects_a_storm_alerts_serves_metrics_and_stops_on_sigterm() {
     let config_path = dir.path().join("stormwatch.toml");
     std::fs::write(&config_path, config).expect("config");
 
-    let check =
-        Command::new(env!("CARGO_BIN_EXE_stormwatch")).args(["check", "-c"]).arg(&config_path).output().expect("check");
+    let check = stormwatch().args(["check", "-c"]).arg(&config_path).output().expect("check");
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
-        .args(["run", "-c"])
-        .arg(&config_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the daemon");
+    let mut daemon = Daemon::start(&config_path, dir.path().join("daemon.log"));
     let alerts = sink.wait_for(1, Duration::from_secs(60));
     let (health, _) = get(port, "/healthz");
-    let healthcheck = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+    let healthcheck = stormwatch()
         .args(["healthcheck", "--url", &format!("http://127.0.0.1:{port}/healthz")])
         .status()
         .expect("healthcheck");
@@ -104,17 +61,8 @@ fn the_daemon_detects_a_storm_alerts_serves_metrics_and_stops_on_sigterm() {
     let auth = "Authorization: Bearer tok-123\r\nContent-Type: application/json\r\n";
     let (by_api, api_answer) = request(port, "POST", &format!("/api/v1/alerts/{id}/ack"), auth, r#"{"by": "ann"}"#);
     // SIGTERM, as systemd and docker stop send it.
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let stopping = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(stopping.elapsed() < Duration::from_secs(12), "did not stop within 10 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut log = String::new();
-    let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut log));
+    let (status, _) = daemon.stop(Duration::from_secs(12));
+    let log = daemon.log();
     assert!(status.success(), "exit {status:?}\n{log}");
     assert!(!alerts.is_empty(), "no alert within 60 s\n{log}");
     let v = alerts[0].json();
@@ -150,7 +98,7 @@ fn the_daemon_detects_a_storm_alerts_serves_metrics_and_stops_on_sigterm() {
 
     // After the storm: the report over the last days, from the same state file.
     let html = dir.path().join("report.html");
-    let report = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+    let report = stormwatch()
         .args(["report", "-c"])
         .arg(&config_path)
         .args(["--watch", "kroon-bank", "--from", "4d", "--out"])
@@ -169,12 +117,8 @@ fn the_daemon_detects_a_storm_alerts_serves_metrics_and_stops_on_sigterm() {
     assert!(text.contains("to ops: delivered after 1 attempt(s)"), "the delivery and its attempt: {text}");
     let page = std::fs::read_to_string(&html).expect("report.html");
     assert!(page.contains("<svg") && page.contains("Deliveries") && page.contains("acknowledged by"), "{page}");
-    let unknown = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
-        .args(["report", "-c"])
-        .arg(&config_path)
-        .args(["--watch", "kroon-bnak"])
-        .output()
-        .expect("report");
+    let unknown =
+        stormwatch().args(["report", "-c"]).arg(&config_path).args(["--watch", "kroon-bnak"]).output().expect("report");
     let err = String::from_utf8_lossy(&unknown.stderr);
     assert!(!unknown.status.success() && err.contains("kroon-bank"), "names the watches it knows: {err}");
 }
@@ -193,13 +137,7 @@ fn sighup_or_an_edit_applies_a_valid_config_and_refuses_an_invalid_one_without_s
     let bank = "[[watches]]\nname = \"kroon-bank\"\nterms = [\"kroon bank\"]\n";
     let config_path = dir.path().join("stormwatch.toml");
     std::fs::write(&config_path, config(bank)).expect("config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
-        .args(["run", "-c"])
-        .arg(&config_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the daemon");
+    let mut daemon = Daemon::start(&config_path, dir.path().join("daemon.log"));
     let wait_for = |what: &dyn Fn() -> bool| {
         let end = Instant::now() + Duration::from_secs(20);
         while !what() && Instant::now() < end {
@@ -207,12 +145,12 @@ fn sighup_or_an_edit_applies_a_valid_config_and_refuses_an_invalid_one_without_s
         }
         what()
     };
-    let hup = |pid: u32| Command::new("kill").args(["-HUP", &pid.to_string()]).status().map(|s| s.success());
+    let hup = |pid: u32| signal(pid, "HUP");
     assert!(wait_for(&|| get(port, "/healthz").0 == 200), "the daemon did not come up");
 
     // A broken file is refused: the daemon keeps running the old one and counts the refusal.
     std::fs::write(&config_path, config(&format!("{bank}preset = \"wild\"\n"))).expect("config");
-    assert_eq!(hup(child.id()).ok(), Some(true));
+    assert_eq!(hup(daemon.child.id()).ok(), Some(true));
     // A counter's value in the metrics (0 when absent).
     let metric = |name: &str| -> u64 {
         get(port, "/metrics").1.lines().find_map(|l| l.strip_prefix(name)?.trim().parse().ok()).unwrap_or(0)
@@ -224,7 +162,7 @@ fn sighup_or_an_edit_applies_a_valid_config_and_refuses_an_invalid_one_without_s
     // A valid one is applied: a second watch appears.
     let shop = "[[watches]]\nname = \"shop\"\nterms = [\"shop\"]\n";
     std::fs::write(&config_path, config(&format!("{bank}{shop}"))).expect("config");
-    assert_eq!(hup(child.id()).ok(), Some(true));
+    assert_eq!(hup(daemon.child.id()).ok(), Some(true));
     assert!(wait_for(&|| get(port, "/api/v1/watches").1 == "[\"kroon-bank\",\"shop\"]"), "the new watch is running");
     assert!(metric("stormwatch_config_reloads_total ") >= 1);
 
@@ -232,10 +170,8 @@ fn sighup_or_an_edit_applies_a_valid_config_and_refuses_an_invalid_one_without_s
     std::fs::write(&config_path, config(bank)).expect("config");
     assert!(wait_for(&|| get(port, "/api/v1/watches").1 == "[\"kroon-bank\"]"), "the edit alone reloads");
 
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let status = child.wait().expect("wait");
-    let mut log = String::new();
-    let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut log));
+    let status = daemon.terminate();
+    let log = daemon.log();
     assert!(status.success(), "{log}");
     assert!(log.contains("reload refused") && log.contains("preset"), "the log says why: {log}");
     assert!(!log.contains("warms up again"), "the unchanged watch kept its window state: {log}");
@@ -254,13 +190,7 @@ fn pushed_mentions_are_checked_deduplicated_counted_and_show_in_metrics_and_the_
     );
     let config_path = dir.path().join("stormwatch.toml");
     std::fs::write(&config_path, config).expect("config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
-        .args(["run", "-c"])
-        .arg(&config_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the daemon");
+    let mut daemon = Daemon::start(&config_path, dir.path().join("daemon.log"));
     let end = Instant::now() + Duration::from_secs(20);
     while get(port, "/readyz").0 != 200 && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(50));
@@ -292,10 +222,8 @@ fn pushed_mentions_are_checked_deduplicated_counted_and_show_in_metrics_and_the_
         }
     };
     let metrics = wait_metrics();
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let status = child.wait().expect("wait");
-    let mut log = String::new();
-    let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut log));
+    let status = daemon.terminate();
+    let log = daemon.log();
     assert!(status.success(), "{log}");
 
     assert_eq!(no_token, 401);
@@ -327,7 +255,7 @@ fn pushed_mentions_are_checked_deduplicated_counted_and_show_in_metrics_and_the_
     assert!(metrics.contains("stormwatch_channel_depth{channel=\"mentions\"}"), "{metrics}");
 
     let html = dir.path().join("report.html");
-    let report = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+    let report = stormwatch()
         .args(["report", "--state"])
         .arg(dir.path().join("state.db"))
         .args(["--watch", "kroon-bank", "--from", "1h", "--out"])
@@ -348,7 +276,7 @@ fn an_unreadable_simulated_clock_is_refused_before_anything_starts() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config_path = dir.path().join("stormwatch.toml");
     std::fs::write(&config_path, "[storage]\npath = \"state.db\"\n").expect("config");
-    let out = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+    let out = stormwatch()
         .args(["run", "-c"])
         .arg(&config_path)
         .env("STORMWATCH_CLOCK", "168,next monday,2026-12-03T17:00:00Z")

@@ -7,35 +7,26 @@
 //! - a relay that hangs holds up neither the other receivers of the alert nor the worker
 //!   beyond the configured `[smtp] timeout`.
 
-use crate::support::kroon_signal;
-use crate::support::smtp_script;
-use crate::support::webhook_sink;
-
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use smtp_script::{Fault, ScriptedSmtp};
 use stormwatch::config::Config;
 use stormwatch::dispatch::Dispatcher;
 use stormwatch::model::{Phase, Severity};
 use stormwatch::notify::{Channels, RetryPolicy, Until};
-use stormwatch::store::{DeliveryStatus, Store};
-use webhook_sink::WebhookSink;
+use stormwatch::store::DeliveryStatus;
+
+use crate::support::alerts::{self, webhook_receiver, Setup};
+use crate::support::kroon_signal;
+use crate::support::smtp_script::{Fault, ScriptedSmtp};
+use crate::support::webhook_sink::WebhookSink;
 
 /// The client's `[smtp] timeout`; a hang lasts well beyond it.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(3);
 const HANG: Duration = Duration::from_secs(25);
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    config: Config,
-    store: Store,
-}
-
 /// The relay on `port`, an email receiver "crisis-team", and `more` (TOML) after it.
 fn setup(port: u16, alerts: &str, more: &str) -> Setup {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("hook.secret"), "k").expect("secret file");
     let text = format!(
         "[storage]\npath = \"state.db\"\n[alerts]\n{alerts}\n\
          [smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"stormwatch@kroon.test\"\n\
@@ -44,13 +35,7 @@ fn setup(port: u16, alerts: &str, more: &str) -> Setup {
          [[receivers]]\nname = \"crisis-team\"\nkind = \"email\"\nto = [\"crisis@kroon.test\"]\n{more}",
         SMTP_TIMEOUT.as_secs()
     );
-    let config = Config::from_toml_with_env(&text, dir.path()).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let store = Store::open(&config.storage.path).expect("state file");
-    Setup { _dir: dir, config, store }
-}
-
-fn webhook(name: &str, url: &str) -> String {
-    format!("[[receivers]]\nname = \"{name}\"\nkind = \"webhook\"\nurl = \"{url}\"\nsecret_file = \"hook.secret\"\n")
+    alerts::setup(&[("hook.secret", "k")], &text)
 }
 
 fn fast_retries() -> RetryPolicy {
@@ -59,12 +44,7 @@ fn fast_retries() -> RetryPolicy {
 
 /// Runs the outbox worker until nothing is pending (or `within`); returns how long it took.
 fn drain(d: &mut Dispatcher, config: &Config, within: Duration) -> Duration {
-    let channels = Channels::build(config).unwrap_or_else(|e| panic!("{e:?}"));
-    let worker = d.worker(channels, Some(fast_retries()));
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let started = Instant::now();
-    rt.block_on(worker.run(Until::Idle { deadline: Instant::now() + within })).expect("worker");
-    started.elapsed()
+    alerts::drain(d, config, fast_retries(), within)
 }
 
 fn raise_storm(s: &Setup) -> Dispatcher {
@@ -115,7 +95,7 @@ fn a_refused_recipient_or_greeting_is_given_up_at_once_and_the_fallback_is_told(
     for fault in [Fault::RejectAtRcpt, Fault::RefuseAtGreeting(554)] {
         let relay = ScriptedSmtp::start(vec![fault]);
         let backup = WebhookSink::start(vec![]);
-        let mut s = setup(relay.port(), "fallback = \"backup\"", &webhook("backup", &backup.url("/hook")));
+        let mut s = setup(relay.port(), "fallback = \"backup\"", &webhook_receiver("backup", &backup.url("/hook")));
         // "backup" only gets fallbacks and escalations, not the first notification.
         s.config.receivers[1].escalation_only = true;
         let mut d = raise_storm(&s);
@@ -150,7 +130,7 @@ fn a_refused_recipient_or_greeting_is_given_up_at_once_and_the_fallback_is_told(
 fn a_hanging_relay_does_not_hold_up_a_webhook_on_the_same_alert() {
     let relay = ScriptedSmtp::start(vec![Fault::Hang(HANG)]);
     let hook = WebhookSink::start(vec![]);
-    let s = setup(relay.port(), "", &webhook("ops", &hook.url("/hook")));
+    let s = setup(relay.port(), "", &webhook_receiver("ops", &hook.url("/hook")));
     let mut d = raise_storm(&s);
     let channels = Channels::build(&s.config).unwrap_or_else(|e| panic!("{e:?}"));
     let worker = d.worker(channels, Some(fast_retries()));

@@ -34,9 +34,6 @@
 //! port) at a time, so the feeds listen on 25 loopback addresses (127.0.0.2 to 127.0.0.26),
 //! 20 sources each. Linux routes all of 127.0.0.0/8 to loopback without setup.
 
-use crate::support::daemon;
-use crate::support::webhook_sink;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::process::Command;
@@ -46,9 +43,11 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
-use daemon::Daemon;
 use stormwatch::clock::Simulated;
-use webhook_sink::WebhookSink;
+
+use crate::support::daemon::{rss_kib, Daemon};
+use crate::support::webhook_sink::WebhookSink;
+use crate::support::{free_port, http, stormwatch};
 
 const WATCHES: usize = 200;
 const SOURCES: usize = 500;
@@ -410,44 +409,13 @@ async fn feed(
 fn serve_farm(farm: Arc<Farm>) -> Vec<SocketAddr> {
     let listeners: Vec<std::net::TcpListener> = (0..HOSTS)
         .map(|h| {
-            let l = std::net::TcpListener::bind((format!("127.0.0.{}", h + 2).as_str(), 0))
-                .expect("bind a loopback address");
-            l.set_nonblocking(true).expect("non-blocking");
-            l
+            std::net::TcpListener::bind((format!("127.0.0.{}", h + 2).as_str(), 0)).expect("bind a loopback address")
         })
         .collect();
     let addrs = listeners.iter().map(|l| l.local_addr().expect("addr")).collect();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-        rt.block_on(async move {
-            let app = axum::Router::new().route("/feed/{source}", axum::routing::get(feed)).with_state(farm);
-            let mut servers = Vec::new();
-            for l in listeners {
-                let l = tokio::net::TcpListener::from_std(l).expect("listener");
-                let app = app.clone();
-                servers.push(tokio::spawn(async move { axum::serve(l, app).await }));
-            }
-            for s in servers {
-                let _ = s.await;
-            }
-        });
-    });
+    let app = axum::Router::new().route("/feed/{source}", axum::routing::get(feed)).with_state(farm);
+    http::serve_listeners_in_background(listeners, app);
     addrs
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-/// A bare HTTP/1.1 GET on loopback: the body, or "" when the daemon does not answer.
-fn get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
 }
 
 /// One Prometheus sample line: name, labels, value.
@@ -474,9 +442,7 @@ fn sum(metrics: &str, name: &str) -> f64 {
 
 /// The daemon's resident memory (KiB) and CPU time used so far (clock ticks).
 fn usage(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss: u64 =
-        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let rss = rss_kib(pid)?;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // After the command name in parentheses: state is field 3, utime 14, stime 15.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -510,7 +476,7 @@ struct Sample {
 /// One look at the daemon: its metrics (on `port`) and its memory and CPU so far.
 fn sample(daemon: &mut Daemon, port: u16, clock: &Simulated) -> (Sample, String) {
     daemon.alive();
-    let metrics = get(port, "/metrics");
+    let metrics = http::get(port, "/metrics").1;
     let (rss_kib, cpu_ticks) = usage(daemon.child.id()).unwrap_or_default();
     let queue = samples(&metrics)
         .filter(|(n, l, _)| *n == "stormwatch_channel_depth" && l.get("channel") == Some(&"mentions"))
@@ -587,8 +553,7 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
     }
     let config_path = dir.path().join("stormwatch.toml");
     std::fs::write(&config_path, config).expect("config");
-    let check =
-        Command::new(env!("CARGO_BIN_EXE_stormwatch")).args(["check", "-c"]).arg(&config_path).output().expect("check");
+    let check = stormwatch().args(["check", "-c"]).arg(&config_path).output().expect("check");
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
 
     let spawned = Instant::now();

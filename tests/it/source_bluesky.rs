@@ -13,10 +13,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
-use stormwatch::config::{SourceKind, SourceSpec, DEFAULT_MAX_BODY_BYTES};
+use stormwatch::config::{SourceKind, DEFAULT_MAX_BODY_BYTES};
 use stormwatch::model::Mention;
-use stormwatch::sources::{build, Http, Kind, PageRequest, Skipped, SourceError, Validators};
+use stormwatch::sources::{Http, Kind, SourceError};
 use url::Url;
+
+use crate::support::http;
+use crate::support::sources::{self, build_kind, Poll, PollAt};
 
 const IDENTIFIER: &str = "watcher.bsky.social";
 
@@ -136,8 +139,6 @@ async fn get_profiles(State(shared): State<Shared>, RawQuery(raw): RawQuery, hea
 }
 
 async fn start(password: &str) -> (Url, Shared) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let shared: Shared = Arc::new(Mutex::new(Pds { password: password.to_string(), ..Pds::default() }));
     let app = Router::new()
         .route("/xrpc/com.atproto.server.createSession", post(create_session))
@@ -145,8 +146,8 @@ async fn start(password: &str) -> (Url, Shared) {
         .route("/xrpc/app.bsky.feed.searchPosts", get(search_posts))
         .route("/xrpc/app.bsky.actor.getProfiles", get(get_profiles))
         .with_state(shared.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (Url::parse(&base).unwrap(), shared)
+    let addr = http::serve(app).await;
+    (Url::parse(&format!("http://{addr}")).unwrap(), shared)
 }
 
 /// A postView shaped like the real one.
@@ -188,46 +189,16 @@ fn kind(url: Url, env: &str, password: &str) -> Box<dyn Kind> {
         std::env::set_var(&id_env, IDENTIFIER);
         std::env::set_var(&pw_env, password);
     }
-    let spec = SourceSpec {
-        name: "sky".into(),
-        interval: Duration::from_secs(60),
-        backfill: Duration::from_secs(12 * 3600),
-        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-        timeout: std::time::Duration::from_secs(30),
-        kind: SourceKind::Bluesky { url, query: "kroonbank".into(), identifier_env: id_env, password_env: pw_env },
-    };
-    build(&spec).unwrap()
+    let kind = SourceKind::Bluesky { url, query: "kroonbank".into(), identifier_env: id_env, password_env: pw_env };
+    build_kind("sky", Duration::from_secs(12 * 3600), DEFAULT_MAX_BODY_BYTES, kind)
 }
 
-struct Poll {
-    mentions: Vec<Mention>,
-    skipped: Vec<Skipped>,
-    pages: usize,
-}
-
-/// Pages while the kind says `more`, as the poller does.
+/// One poll, as the poller makes it, backfilling 12 hours; every page hands back a cursor.
 async fn poll(kind: &dyn Kind, http: &Http, cursor: &mut Value, now: DateTime<Utc>) -> Result<Poll, SourceError> {
-    let validators = Validators::default();
-    let mut out = Poll { mentions: Vec::new(), skipped: Vec::new(), pages: 0 };
-    loop {
-        let req = PageRequest {
-            source: "sky",
-            cursor,
-            validators: &validators,
-            backfill_since: now - chrono::Duration::hours(12),
-            now,
-        };
-        let page = kind.page(http, &req).await?;
-        out.pages += 1;
-        out.mentions.extend(page.mentions);
-        out.skipped.extend(page.skipped);
-        *cursor = page.cursor;
-        assert!(!cursor.is_null());
-        if !page.more {
-            return Ok(out);
-        }
-        assert!(out.pages < 20, "more never ended");
-    }
+    let at = PollAt { source: "sky", backfill_since: now - chrono::Duration::hours(12), now };
+    let pages = sources::pages(kind, http, at, cursor, 20).await?;
+    assert!(pages.iter().all(|p| !p.cursor.is_null()));
+    Ok(Poll::of(pages))
 }
 
 fn rkeys(mentions: &[Mention]) -> Vec<String> {

@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use stormwatch::config::{SourceKind, SourceSpec};
-use stormwatch::sources::{build, Http, Kind, Page, PageRequest, SourceError, Validators};
+use stormwatch::config::SourceKind;
+use stormwatch::sources::{Http, Kind, Page, SourceError};
+
+use crate::support::sources::{self, build_kind, PollAt};
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -18,37 +20,21 @@ const NOW: &str = "2024-05-01T12:00:00Z";
 const SINCE: &str = "2024-04-30T12:00:00Z";
 
 fn source(path: &Path) -> Box<dyn Kind> {
-    let spec = SourceSpec {
-        name: "export".into(),
-        interval: Duration::from_secs(60),
-        backfill: Duration::from_secs(24 * 3600),
-        max_body_bytes: 1024 * 1024,
-        timeout: std::time::Duration::from_secs(30),
-        kind: SourceKind::File { path: path.to_path_buf() },
-    };
-    build(&spec).unwrap_or_else(|e| panic!("{e}"))
+    build_kind("export", Duration::from_secs(24 * 3600), 1024 * 1024, SourceKind::File { path: path.to_path_buf() })
+}
+
+fn at() -> PollAt<'static> {
+    PollAt { source: "export", backfill_since: t(SINCE), now: t(NOW) }
 }
 
 async fn page(kind: &dyn Kind, cursor: &Value) -> Result<Page, SourceError> {
-    let http = Http::new("stormwatch-test").unwrap();
-    let validators = Validators::default();
-    let req = PageRequest { source: "export", cursor, validators: &validators, backfill_since: t(SINCE), now: t(NOW) };
-    kind.page(&http, &req).await
+    sources::page(kind, &Http::new("stormwatch-test").unwrap(), at(), cursor).await
 }
 
 /// Pages until `more` is false, like the poller; returns the pages.
 async fn poll(kind: &dyn Kind, cursor: &mut Value) -> Vec<Page> {
-    let mut pages = Vec::new();
-    for _ in 0..10 {
-        let p = page(kind, cursor).await.unwrap_or_else(|e| panic!("{e}"));
-        *cursor = p.cursor.clone();
-        let more = p.more;
-        pages.push(p);
-        if !more {
-            return pages;
-        }
-    }
-    panic!("still more after 10 pages");
+    let http = Http::new("stormwatch-test").unwrap();
+    sources::pages(kind, &http, at(), cursor, 10).await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn ids(pages: &[Page]) -> Vec<String> {

@@ -14,10 +14,12 @@ use axum::routing::get;
 use axum::Router;
 use chrono::DateTime;
 use serde_json::{json, Value};
-use stormwatch::config::{SourceKind, SourceSpec, DEFAULT_MAX_BODY_BYTES};
-use stormwatch::model::Mention;
-use stormwatch::sources::{build, Http, Kind, PageRequest, Skipped, SourceError, Validators};
+use stormwatch::config::{SourceKind, DEFAULT_MAX_BODY_BYTES};
+use stormwatch::sources::{Http, Kind, SourceError};
 use url::Url;
+
+use crate::support::http;
+use crate::support::sources::{self, build_kind, Poll, PollAt};
 
 /// The server's page size and pagination cap (Algolia: the asked hitsPerPage, and 1,000).
 const PER_PAGE: usize = 3;
@@ -127,57 +129,24 @@ async fn search(state: State<Shared>, q: Query<HashMap<String, String>>) -> Resp
 
 async fn serve(hits: Vec<Hit>) -> (Url, Shared) {
     let state: Shared = Arc::new(Mutex::new(Server { hits, ..Server::default() }));
-    let app = Router::new().route("/api/v1/search_by_date", get(search)).with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let addr = http::serve(Router::new().route("/api/v1/search_by_date", get(search)).with_state(state.clone())).await;
     (Url::parse(&format!("http://{addr}")).unwrap(), state)
 }
 
 fn kind(url: &Url) -> Box<dyn Kind> {
-    let spec = SourceSpec {
-        name: "hn-kroon".into(),
-        interval: Duration::from_secs(60),
-        backfill: Duration::from_secs(3600),
-        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-        timeout: std::time::Duration::from_secs(30),
-        kind: SourceKind::HackerNews { url: url.clone(), query: "kroonbank".into() },
-    };
-    match build(&spec) {
-        Ok(k) => k,
-        Err(e) => panic!("build: {e}"),
-    }
+    let kind = SourceKind::HackerNews { url: url.clone(), query: "kroonbank".into() };
+    build_kind("hn-kroon", Duration::from_secs(3600), DEFAULT_MAX_BODY_BYTES, kind)
 }
 
-struct Poll {
-    mentions: Vec<Mention>,
-    skipped: Vec<Skipped>,
-    cursor: Value,
-    pages: usize,
-}
-
-async fn poll(kind: &dyn Kind, cursor: Value, backfill_since: i64) -> Result<Poll, SourceError> {
+/// One poll from `cursor`, backfilling to `BASE + backfill_since`.
+async fn poll(kind: &dyn Kind, mut cursor: Value, backfill_since: i64) -> Result<Poll, SourceError> {
     let http = Http::new("stormwatch-test").unwrap();
-    let validators = Validators::default();
-    let mut out = Poll { mentions: vec![], skipped: vec![], cursor, pages: 0 };
-    loop {
-        let req = PageRequest {
-            source: "hn-kroon",
-            cursor: &out.cursor,
-            validators: &validators,
-            backfill_since: DateTime::from_timestamp(BASE + backfill_since, 0).unwrap(),
-            now: DateTime::from_timestamp(BASE + 100_000, 0).unwrap(),
-        };
-        let page = kind.page(&http, &req).await?;
-        out.pages += 1;
-        out.mentions.extend(page.mentions);
-        out.skipped.extend(page.skipped);
-        out.cursor = page.cursor;
-        if !page.more {
-            return Ok(out);
-        }
-        assert!(out.pages < 20, "paging did not end");
-    }
+    let at = PollAt {
+        source: "hn-kroon",
+        backfill_since: DateTime::from_timestamp(BASE + backfill_since, 0).unwrap(),
+        now: DateTime::from_timestamp(BASE + 100_000, 0).unwrap(),
+    };
+    Ok(Poll::of(sources::pages(kind, &http, at, &mut cursor, 20).await?))
 }
 
 fn ids(p: &Poll) -> Vec<&str> {

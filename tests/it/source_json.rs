@@ -12,8 +12,11 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use stormwatch::config::{JsonCursor, JsonFields, SourceKind, SourceSpec};
-use stormwatch::sources::{build, Http, Kind, Page, PageRequest, SourceError, Validators};
+use stormwatch::config::{JsonCursor, JsonFields, SourceKind};
+use stormwatch::sources::{Http, Kind, Page, SourceError};
+
+use crate::support::http;
+use crate::support::sources::{self, build_kind, PollAt};
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -21,11 +24,9 @@ fn t(s: &str) -> DateTime<Utc> {
 
 const NOW: &str = "2024-09-24T12:00:00Z";
 
+/// Serves `app` on loopback; its base URL.
 async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
+    format!("http://{}", http::serve(app).await)
 }
 
 fn fields(id: &str, text: &str) -> JsonFields {
@@ -33,45 +34,29 @@ fn fields(id: &str, text: &str) -> JsonFields {
 }
 
 fn source(url: &str, items: &str, fields: JsonFields, cursor: JsonCursor, token_env: Option<&str>) -> Box<dyn Kind> {
-    let spec = SourceSpec {
-        name: "api".into(),
-        interval: Duration::from_secs(60),
-        backfill: Duration::from_secs(3600),
-        max_body_bytes: 1024 * 1024,
-        timeout: std::time::Duration::from_secs(30),
-        kind: SourceKind::Json {
-            url: url.parse().unwrap(),
-            items: items.into(),
-            fields,
-            cursor,
-            token_env: token_env.map(str::to_string),
-        },
+    let kind = SourceKind::Json {
+        url: url.parse().unwrap(),
+        items: items.into(),
+        fields,
+        cursor,
+        token_env: token_env.map(str::to_string),
     };
-    build(&spec).unwrap_or_else(|e| panic!("{e}"))
+    build_kind("api", Duration::from_secs(3600), 1024 * 1024, kind)
+}
+
+fn at(backfill_since: &str) -> PollAt<'static> {
+    PollAt { source: "api", backfill_since: t(backfill_since), now: t(NOW) }
 }
 
 /// One `page` call as the poller makes it.
 async fn page(kind: &dyn Kind, cursor: &Value, backfill_since: &str) -> Result<Page, SourceError> {
-    let http = Http::new("stormwatch-test").unwrap();
-    let validators = Validators::default();
-    let req =
-        PageRequest { source: "api", cursor, validators: &validators, backfill_since: t(backfill_since), now: t(NOW) };
-    kind.page(&http, &req).await
+    sources::page(kind, &Http::new("stormwatch-test").unwrap(), at(backfill_since), cursor).await
 }
 
 /// Polls until `more` is false, like the poller: returns the pages.
 async fn poll(kind: &dyn Kind, cursor: &mut Value, backfill_since: &str) -> Vec<Page> {
-    let mut pages = Vec::new();
-    for _ in 0..20 {
-        let p = page(kind, cursor, backfill_since).await.unwrap_or_else(|e| panic!("{e}"));
-        *cursor = p.cursor.clone();
-        let more = p.more;
-        pages.push(p);
-        if !more {
-            return pages;
-        }
-    }
-    panic!("still more after 20 pages");
+    let http = Http::new("stormwatch-test").unwrap();
+    sources::pages(kind, &http, at(backfill_since), cursor, 20).await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn ids(pages: &[Page]) -> Vec<String> {

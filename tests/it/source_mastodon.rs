@@ -13,10 +13,13 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use stormwatch::config::{SourceKind, SourceSpec, DEFAULT_MAX_BODY_BYTES};
+use stormwatch::config::{SourceKind, DEFAULT_MAX_BODY_BYTES};
 use stormwatch::model::Mention;
-use stormwatch::sources::{build, Http, Kind, PageRequest, Skipped, SourceError, Validators};
+use stormwatch::sources::{Http, Kind, SourceError};
 use url::Url;
+
+use crate::support::http;
+use crate::support::sources::{self, build_kind, Poll, PollAt};
 
 /// Ids straddle a power of ten so that comparing them as strings would go wrong.
 const FIRST_ID: u128 = 99_999_950;
@@ -114,12 +117,11 @@ async fn timeline(
 }
 
 async fn start(token: Option<&str>) -> (Url, Shared) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let shared: Shared =
-        Arc::new(Mutex::new(Instance { base: base.clone(), token: token.map(str::to_string), ..Instance::default() }));
+    let shared: Shared = Arc::new(Mutex::new(Instance { token: token.map(str::to_string), ..Instance::default() }));
     let app = Router::new().route("/api/v1/timelines/tag/{tag}", get(timeline)).with_state(shared.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let base = format!("http://{}", http::serve(app).await);
+    // Set before any request: the `Link` headers name it.
+    shared.lock().unwrap().base = base.clone();
     (Url::parse(&base).unwrap(), shared)
 }
 
@@ -128,50 +130,20 @@ fn add(shared: &Shared, tag: &str, id: u128, created: DateTime<Utc>, text: &str)
 }
 
 fn kind(url: Url, tags: &[&str], token_env: Option<&str>) -> Box<dyn Kind> {
-    let spec = SourceSpec {
-        name: "masto".into(),
-        interval: Duration::from_secs(60),
-        backfill: Duration::from_secs(12 * 3600),
-        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-        timeout: std::time::Duration::from_secs(30),
-        kind: SourceKind::Mastodon {
-            url,
-            tags: tags.iter().map(|t| t.to_string()).collect(),
-            token_env: token_env.map(str::to_string),
-        },
+    let kind = SourceKind::Mastodon {
+        url,
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        token_env: token_env.map(str::to_string),
     };
-    build(&spec).unwrap()
+    build_kind("masto", Duration::from_secs(12 * 3600), DEFAULT_MAX_BODY_BYTES, kind)
 }
 
-/// What one poll hands on: pages while the kind says `more`, as the poller does.
-struct Poll {
-    mentions: Vec<Mention>,
-    skipped: Vec<Skipped>,
-    pages: usize,
-}
-
+/// What one poll hands on, as the poller makes it, backfilling 12 hours.
 async fn poll(kind: &dyn Kind, http: &Http, cursor: &mut Value, now: DateTime<Utc>) -> Result<Poll, SourceError> {
-    let validators = Validators::default();
-    let mut out = Poll { mentions: Vec::new(), skipped: Vec::new(), pages: 0 };
-    loop {
-        let req = PageRequest {
-            source: "masto",
-            cursor,
-            validators: &validators,
-            backfill_since: now - chrono::Duration::hours(12),
-            now,
-        };
-        let page = kind.page(http, &req).await?;
-        out.pages += 1;
-        out.mentions.extend(page.mentions);
-        out.skipped.extend(page.skipped);
-        *cursor = page.cursor;
-        assert!(!cursor.is_null(), "a cursor is handed back after every page");
-        if !page.more {
-            return Ok(out);
-        }
-        assert!(out.pages < 20, "more never ended");
-    }
+    let at = PollAt { source: "masto", backfill_since: now - chrono::Duration::hours(12), now };
+    let pages = sources::pages(kind, http, at, cursor, 20).await?;
+    assert!(pages.iter().all(|p| !p.cursor.is_null()), "a cursor is handed back after every page");
+    Ok(Poll::of(pages))
 }
 
 fn ids(mentions: &[Mention]) -> Vec<u128> {

@@ -13,10 +13,12 @@ use axum::routing::{self, get};
 use axum::Router;
 use chrono::DateTime;
 use serde_json::{json, Value};
-use stormwatch::config::{SourceKind, SourceSpec, DEFAULT_MAX_BODY_BYTES};
-use stormwatch::model::Mention;
-use stormwatch::sources::{build, Http, Kind, PageRequest, Skipped, SourceError, Validators};
+use stormwatch::config::{SourceKind, DEFAULT_MAX_BODY_BYTES};
+use stormwatch::sources::{Http, Kind, PageRequest, SourceError, Validators};
 use url::Url;
+
+use crate::support::http;
+use crate::support::sources::{self, build_kind, Poll, PollAt};
 
 const UA: &str = "stormwatch-test-reddit/1.0 (by u/stormwatch_tests)";
 /// The server's page size: small, so a few posts make several pages.
@@ -131,64 +133,30 @@ async fn serve(posts: Vec<Post>) -> (Url, Shared) {
         .route("/r/{sub}/new.json", get(listing))
         .route("/api/v1/access_token", routing::post(token))
         .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let addr = http::serve(app).await;
     (Url::parse(&format!("http://{addr}")).unwrap(), state)
 }
 
 fn kind(url: &Url, subreddit: bool, credentials: Option<(&str, &str)>) -> Box<dyn Kind> {
-    let spec = SourceSpec {
-        name: "reddit-kroon".into(),
-        interval: Duration::from_secs(60),
-        backfill: Duration::from_secs(3600),
-        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-        timeout: std::time::Duration::from_secs(30),
-        kind: SourceKind::Reddit {
-            url: url.clone(),
-            query: (!subreddit).then(|| "kroonbank".to_string()),
-            subreddit: subreddit.then(|| "kroonbank".to_string()),
-            user_agent: UA.into(),
-            client_id_env: credentials.map(|c| c.0.to_string()),
-            client_secret_env: credentials.map(|c| c.1.to_string()),
-        },
+    let kind = SourceKind::Reddit {
+        url: url.clone(),
+        query: (!subreddit).then(|| "kroonbank".to_string()),
+        subreddit: subreddit.then(|| "kroonbank".to_string()),
+        user_agent: UA.into(),
+        client_id_env: credentials.map(|c| c.0.to_string()),
+        client_secret_env: credentials.map(|c| c.1.to_string()),
     };
-    match build(&spec) {
-        Ok(k) => k,
-        Err(e) => panic!("build: {e}"),
-    }
+    build_kind("reddit-kroon", Duration::from_secs(3600), DEFAULT_MAX_BODY_BYTES, kind)
 }
 
-/// What one poll handed on: pages fetched while `more`, like the poller does.
-struct Poll {
-    mentions: Vec<Mention>,
-    skipped: Vec<Skipped>,
-    cursor: Value,
-    pages: usize,
-}
-
-async fn poll(kind: &dyn Kind, http: &Http, cursor: Value, backfill_since: i64) -> Result<Poll, SourceError> {
-    let now = DateTime::from_timestamp(BASE + 100_000, 0).unwrap();
-    let validators = Validators::default();
-    let mut out = Poll { mentions: vec![], skipped: vec![], cursor, pages: 0 };
-    loop {
-        let req = PageRequest {
-            source: "reddit-kroon",
-            cursor: &out.cursor,
-            validators: &validators,
-            backfill_since: DateTime::from_timestamp(BASE + backfill_since, 0).unwrap(),
-            now,
-        };
-        let page = kind.page(http, &req).await?;
-        out.pages += 1;
-        out.mentions.extend(page.mentions);
-        out.skipped.extend(page.skipped);
-        out.cursor = page.cursor;
-        if !page.more {
-            return Ok(out);
-        }
-        assert!(out.pages < 20, "paging did not end");
-    }
+/// What one poll from `cursor` handed on, backfilling to `BASE + backfill_since`.
+async fn poll(kind: &dyn Kind, http: &Http, mut cursor: Value, backfill_since: i64) -> Result<Poll, SourceError> {
+    let at = PollAt {
+        source: "reddit-kroon",
+        backfill_since: DateTime::from_timestamp(BASE + backfill_since, 0).unwrap(),
+        now: DateTime::from_timestamp(BASE + 100_000, 0).unwrap(),
+    };
+    Ok(Poll::of(sources::pages(kind, http, at, &mut cursor, 20).await?))
 }
 
 fn ids(p: &Poll) -> Vec<&str> {
@@ -252,6 +220,8 @@ async fn a_post_deleted_between_pages_does_not_lose_or_double_anything() {
     let (url, server) = serve(posts).await;
     let http = Http::new("stormwatch-test").unwrap();
     let k = kind(&url, false, None);
+    // Paged by hand, not with `sources::pages`: the server changes between the first page and
+    // the rest of the same poll.
     let validators = Validators::default();
     let now = DateTime::from_timestamp(BASE + 100_000, 0).unwrap();
     let since = DateTime::from_timestamp(BASE, 0).unwrap();

@@ -10,11 +10,9 @@
 //! `chmod` (which root ignores) or, as root, the tmpfs remounted read-only. Where neither can
 //! be had, the test says why on stderr and passes without checking.
 
-use crate::support::daemon;
-
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -22,8 +20,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use daemon::Daemon;
 use stormwatch::store::{SourceState, Store};
+
+use crate::support::daemon::Daemon;
+use crate::support::{http, stormwatch};
 
 /// A tmpfs mounted for one test, unmounted when dropped.
 struct Tmpfs {
@@ -128,7 +128,7 @@ fn daemon_config(dir: &Path, state: &Path) -> PathBuf {
 /// Runs `stormwatch run`, expecting it to give up by itself; kills it after `limit`.
 fn run_expecting_refusal(config: &Path, limit: Duration) -> (Output, Duration) {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+    let mut child = stormwatch()
         .args(["run", "-c"])
         .arg(config)
         .stdout(Stdio::piped())
@@ -242,37 +242,18 @@ impl Feed {
     }
 
     fn serve(&self) -> SocketAddr {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let feed = self.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-                let mut head = String::new();
-                let mut line = String::new();
-                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
-                    head.push_str(&line);
-                    line.clear();
-                }
-                let since: u64 = head
-                    .split_once("since_id=")
-                    .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0);
-                let data: Vec<serde_json::Value> = {
-                    let items = feed.items.lock().unwrap_or_else(|p| p.into_inner());
-                    items.iter().filter(|i| i["id"].as_u64().is_some_and(|id| id > since)).cloned().collect()
-                };
-                let body = serde_json::json!({ "data": data }).to_string();
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            }
-        });
-        addr
+        http::serve_json(move |head| {
+            let since: u64 = head
+                .split_once("since_id=")
+                .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let items = feed.items.lock().unwrap_or_else(|p| p.into_inner());
+            let data: Vec<&serde_json::Value> =
+                items.iter().filter(|i| i["id"].as_u64().is_some_and(|id| id > since)).collect();
+            serde_json::json!({ "data": data }).to_string()
+        })
     }
 }
 

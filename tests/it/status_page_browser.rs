@@ -7,17 +7,14 @@
 //! `.ci/run` installs Chromium and sets `STORMWATCH_BROWSER_TEST=required`, so there a missing
 //! browser fails the test; elsewhere it is skipped with a message.
 
-use crate::support::storm_stream;
-
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
+use crate::support::daemon::Daemon;
+use crate::support::{free_port, storm_stream};
 
 fn chromium() -> Option<PathBuf> {
     ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
@@ -73,19 +70,7 @@ fn the_status_page_renders_in_chromium_with_charts_no_console_errors_and_inert_m
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let now = Utc::now();
-    let onset = now - chrono::Duration::minutes(20);
-    let mut lines: String = storm_stream::stream(onset)
-        .lines()
-        .filter_map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).ok()?;
-            let published = v.get("published")?.as_str()?.to_string();
-            let at: chrono::DateTime<Utc> = published.parse().ok()?;
-            (at <= now).then(|| {
-                v["created"] = published.into();
-                v.to_string() + "\n"
-            })
-        })
-        .collect();
+    let mut lines = storm_stream::stream_until(now - chrono::Duration::minutes(20), now);
     // A storm post from a large account whose text is a script tag (escaped in the source
     // markup, so it arrives as text that looks like markup).
     let hostile = serde_json::json!({
@@ -105,13 +90,7 @@ fn the_status_page_renders_in_chromium_with_charts_no_console_errors_and_inert_m
     );
     let config_path = dir.path().join("stormwatch.toml");
     std::fs::write(&config_path, config).expect("config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
-        .args(["run", "-c"])
-        .arg(&config_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the daemon");
+    let daemon = Daemon::start(&config_path, dir.path().join("daemon.log"));
     // Until an alert is open (the high-reach post alerts on its own).
     let store_path = dir.path().join("state.db");
     let end = Instant::now() + Duration::from_secs(60);
@@ -131,8 +110,7 @@ fn the_status_page_renders_in_chromium_with_charts_no_console_errors_and_inert_m
         &[format!("--screenshot={}", shot.display()), "--window-size=1280,2400".to_string()],
         &url,
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(daemon); // killed
 
     assert!(open.iter().any(|e| e.contains("hostile-1")), "an alert carries the hostile post");
     assert!(dom.contains("<title>stormwatch</title>"), "the page loaded and no script retitled it:\n{dom}");

@@ -1,11 +1,12 @@
 //! `stormwatch run` as a child process for the tests that drive the real daemon: started with
 //! its log in a file, watched through that log, stopped with SIGTERM as systemd does, and
 //! killed when the test ends early, so a failed assertion never leaves a daemon running.
-#![allow(dead_code)] // each test uses the part it needs
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+use super::stormwatch;
 
 pub struct Daemon {
     pub child: Child,
@@ -13,20 +14,22 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `stormwatch run -c config` at `RUST_LOG=info`, its stderr written to `log`.
+    /// Starts `stormwatch run -c config` at `RUST_LOG=info`, its stderr appended to `log` (so
+    /// that the starts of one test on one log keep all their lines).
     pub fn start(config: &Path, log: PathBuf) -> Daemon {
         Daemon::start_with(config, log, &[])
     }
 
     /// `start`, with these variables set in the daemon's environment.
     pub fn start_with(config: &Path, log: PathBuf, vars: &[(&str, String)]) -> Daemon {
-        let child = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
+        let child = stormwatch()
             .args(["run", "-c"])
             .arg(config)
             .env("RUST_LOG", "info")
             .envs(vars.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
+            .stderr(file)
             .spawn()
             .expect("start the daemon");
         Daemon { child, log }
@@ -68,7 +71,7 @@ impl Daemon {
 
     /// Sends SIGTERM and waits up to `limit` for the exit; returns the status and how long it took.
     pub fn stop(&mut self, limit: Duration) -> (ExitStatus, Duration) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = signal(self.child.id(), "TERM");
         let stopping = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -77,6 +80,12 @@ impl Daemon {
             assert!(stopping.elapsed() < limit, "did not stop within {limit:?} of SIGTERM:\n{}", self.tail());
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Sends SIGTERM and waits for the exit, however long it takes.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let _ = signal(self.child.id(), "TERM");
+        self.child.wait().expect("wait")
     }
 }
 
@@ -87,4 +96,16 @@ impl Drop for Daemon {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Sends a signal (`TERM`, `HUP`, …) with kill(1), as systemd and docker do; `Ok(true)` when
+/// kill ran and succeeded.
+pub fn signal(pid: u32, name: &str) -> std::io::Result<bool> {
+    Command::new("kill").args([format!("-{name}"), pid.to_string()]).status().map(|s| s.success())
+}
+
+/// The resident memory of process `pid` in KiB, from /proc.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()
 }

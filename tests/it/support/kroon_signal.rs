@@ -1,6 +1,5 @@
 //! The signal the alert tests send: a critical negativity storm at Kroon Bank, with evidence
 //! whose most-reached mention was written to inject markup into every medium.
-#![allow(dead_code)]
 
 use chrono::{DateTime, Utc};
 use stormwatch::model::{

@@ -16,9 +16,6 @@
 //! No start-up probe connects to it (a probe would use up a script entry): the listener is
 //! bound before `start` returns, so the first client connection is the first session.
 
-// Unused helpers in a given test binary are expected: each test file includes this module.
-#![allow(dead_code)]
-
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};

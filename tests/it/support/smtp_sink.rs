@@ -6,8 +6,8 @@
 //! a test writer needs to know:
 //! - No shutdown: `Server::serve()` loops on `accept` forever and has no stop handle, so a sink
 //!   lives until the test process exits. Dropping `SmtpSink` does not close the port. To
-//!   simulate "SMTP down, then up", reserve a port with `free_port()`, let the client fail, then
-//!   `SmtpSink::start_on(port)`.
+//!   simulate "SMTP down, then up", reserve a port with `support::free_port()`, let the client
+//!   fail, then `SmtpSink::start_on(port)`.
 //! - No AUTH: mailin only offers AUTH after STARTTLS (the plaintext escape hatch exists in
 //!   `mailin` but `mailin-embedded` does not expose it), and enabling AUTH without TLS makes it
 //!   refuse MAIL FROM. So the client under test must be configured without credentials; lettre
@@ -25,9 +25,6 @@
 //!   bodies come back with extra trailing blank lines: compare text trimmed or with `contains`.
 //! - Each open connection holds one pool thread (mailin's default pool is 4, which a pooling
 //!   client could exhaust and then hang waiting for a greeting), so the sink uses 32.
-
-// Unused helpers in a given test binary are expected: each test file includes this module.
-#![allow(dead_code)]
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -151,11 +148,6 @@ impl SmtpSink {
         self.port
     }
 
-    /// Messages received so far (clone).
-    pub fn received(&self) -> Vec<Received> {
-        lock(&self.inbox).clone()
-    }
-
     /// Waits up to `timeout` until at least `n` messages arrived; returns them (or what arrived, when time is up).
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
         let guard = lock(&self.inbox);
@@ -183,12 +175,6 @@ fn wait_until_accepting(port: u16) {
             Err(_) => thread::sleep(Duration::from_millis(20)),
         }
     }
-}
-
-/// Finds a free loopback port (bind 127.0.0.1:0, read the port, drop the listener).
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("cannot bind 127.0.0.1:0");
-    listener.local_addr().expect("listener has no address").port()
 }
 
 /// A parsed message for assertions.

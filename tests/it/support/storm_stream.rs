@@ -1,6 +1,5 @@
 //! A generated stream of mentions with one storm: four days of a Dutch bank's mentions as
 //! JSON lines, the same on every run.
-#![allow(dead_code)]
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -80,4 +79,21 @@ pub fn stream(onset: DateTime<Utc>) -> String {
         }
     }
     out
+}
+
+/// `stream(onset)` up to `now`, as a mention file for the `file` kind: the lines published by
+/// `now`, each with its time in `created` too.
+pub fn stream_until(onset: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    stream(onset)
+        .lines()
+        .filter_map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).ok()?;
+            let published = v.get("published")?.as_str()?.to_string();
+            let at: DateTime<Utc> = published.parse().ok()?;
+            (at <= now).then(|| {
+                v["created"] = published.into();
+                v.to_string() + "\n"
+            })
+        })
+        .collect()
 }

@@ -1,6 +1,5 @@
 //! A webhook receiver on loopback (axum): records every request and answers from a script
 //! (status, Retry-After, delay), so tests can play a receiver that fails and recovers.
-#![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -65,19 +64,7 @@ impl WebhookSink {
 
     pub fn start_with_delay(script: Vec<Reply>, default_delay: Duration) -> WebhookSink {
         let inner = Arc::new(Mutex::new(Inner { script: script.into(), default_delay, ..Inner::default() }));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener.set_nonblocking(true).expect("non-blocking listener");
-        let addr = listener.local_addr().expect("local address");
-        let state = inner.clone();
-        std::thread::spawn(move || {
-            let rt =
-                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                let app = axum::Router::new().fallback(handle).with_state(state);
-                let _ = axum::serve(listener, app).await;
-            });
-        });
+        let addr = super::http::serve_in_background(axum::Router::new().fallback(handle).with_state(inner.clone()));
         WebhookSink { addr, inner }
     }
 
