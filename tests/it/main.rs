@@ -1,13 +1,23 @@
 //! stormwatch's integration tests, as one test binary (`it`): the real `stormwatch` binary and
 //! the library's public API against real files, real HTTP and SMTP servers on loopback and a
 //! real SQLite state file. One binary, because each of the 25 binaries this used to be linked
-//! the whole library again.
+//! the whole library again; add a module here rather than a file next to `it/`.
 //!
-//! Layout: one module per area (`alert_delivery`, `faults`, `source_json`, …, one file each in
-//! this folder) and `support/`, the helpers they share (loopback HTTP, SMTP and webhook
-//! servers, the daemon as a child process, generated mention streams). Run one module with
-//! `cargo test --release --test it alert_delivery::`, one test by its full path with
-//! `cargo test --release --test it -- --exact faults::every_fault_is_survived_shown_and_alerted_and_nothing_is_lost_when_it_clears`.
+//! Layout: one module per area, one file each in this folder (`alert_delivery`, `faults`,
+//! `source_json`, …; each starts with what it covers), and `support/`, the helpers they share:
+//! loopback HTTP servers and client, the webhook and SMTP receivers, the daemon as a child
+//! process, the alert path, a source kind polled as the poller does, generated mentions.
+//!
+//! Run everything with `cargo test --release`, one module with
+//! `cargo test --release --test it faults::` (add `-- --nocapture` for the figures the
+//! long-running ones print), one test with `-- --exact <module>::<test>`.
+//!
+//! Opt-in: the soak (`soak`, 2.5 minutes or more) is `#[ignore]`d, so run it with
+//! `cargo test --release --test it -- --ignored soak::`; `.ci/run` runs it in both of its
+//! forms. Some tests adapt to the machine and say so on stderr: `status_page_browser` is
+//! skipped without Chromium (required when `STORMWATCH_BROWSER_TEST=required`, as in CI),
+//! `eval_dev` without `../shared/data/sentiment`, the tmpfs parts of `state_faults` when not
+//! root; `crash_safety` takes `STORMWATCH_CRASH_KILLS` for its long form.
 
 mod alert_cli;
 mod alert_crash;
