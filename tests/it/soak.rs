@@ -9,9 +9,10 @@
 //!   alarm).
 //!
 //! Asserted: throughput at least `MIN_HELD` of the offered rate, memory flat (end at most
-//! 1.2 × middle), every episode alerted, false alarms on the quiet watches no more often
-//! than the detector's evaluation measured (`FALSE_ALARMS_PER_WATCH_WEEK`, rounded up), the
-//! daemon never exited and stopped cleanly.
+//! 1.2 × middle), every episode alerted, false alarms on the quiet watches within the budget
+//! the detector's evaluation allows (`FALSE_ALARMS_PER_WATCH_WEEK`: a Poisson count with that
+//! mean per watch-week judged exceeds the budget in at most `FALSE_FAILURE_RATE` of runs, see
+//! `false_alarm_budget`), the daemon never exited and stopped cleanly.
 //!
 //! Opt-in (`#[ignore]`): a plain `cargo test` skips it, `.ci/run` runs both short forms. Short
 //! form: `cargo test --release --test it -- --ignored soak:: --nocapture` (2.5 min or more).
@@ -72,6 +73,9 @@ const MIN_HELD: f64 = 0.9;
 /// (docs/detection.md, `tools/negsim`: negativity 0.46 + volume 1.00 + dip 0.48). The soak's
 /// steady streams are easier than those, so the end-to-end daemon must do no worse.
 const FALSE_ALARMS_PER_WATCH_WEEK: f64 = 1.94;
+/// How often a run may fail the false-alarm budget by chance alone, when the daemon raises
+/// false alarms at exactly `FALSE_ALARMS_PER_WATCH_WEEK`: at most once in 1,000 runs.
+const FALSE_FAILURE_RATE: f64 = 0.001;
 
 /// One run of the soak, from `STORMWATCH_SOAK_SPEED` and `STORMWATCH_SOAK_SECS`: at real time
 /// (speed 1; the history is compressed so that every watch is warmed up when the measured part
@@ -677,7 +681,10 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
         farm.start + chrono::Duration::milliseconds(((form.warm_up_secs() + form.lateness_secs()) * 1000.0) as i64);
     let quiet_watch_weeks =
         (WATCHES - storms.len()) as f64 * (end.sim - judged_from).num_seconds().max(0) as f64 / (7.0 * 86_400.0);
-    let false_allowed = (FALSE_ALARMS_PER_WATCH_WEEK * quiet_watch_weeks).ceil();
+    // The false alarms expected of a detector exactly as good as its evaluation, and the most
+    // that such a detector exceeds by chance in no more than FALSE_FAILURE_RATE of runs.
+    let false_mean = FALSE_ALARMS_PER_WATCH_WEEK * quiet_watch_weeks;
+    let false_allowed = false_alarm_budget(false_mean, FALSE_FAILURE_RATE);
     let signals: BTreeMap<String, f64> = samples(&metrics).filter(|(n, _, _)| *n == "stormwatch_signals_total").fold(
         BTreeMap::new(),
         |mut m, (_, l, v)| {
@@ -704,7 +711,8 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
          ({:.1}%; slowest 30 s {:.0}/s; scored {:.0}/s); RSS idle {:.1} / start {:.1} / mid {:.1} / end {:.1} MiB; \
          CPU {:.0}% of one core; mention queue max {} of 64 batches; lag start {:.0} end {:.0}; poll errors {}; \
          storms alerted {alerted}/{} (firings per watch {fired:?}; webhook: {webhook_firings} firing requests for {firing_alerts} alerts; waited {waited_for_alerts} s after the \
-         measured part), false alarms {} in {:.2} quiet watch-weeks judged (allowed {}) {:?}, signals {:?}; first round in {:.1} s ({:.0} mentions), stop {:.1} s; \
+         measured part), false alarms {} in {:.2} quiet watch-weeks judged (allowed {}: Poisson λ {:.2}, false-failure rate {}) {:?}, signals {:?}; \
+         first round in {:.1} s ({:.0} mentions), stop {:.1} s; \
          log {} warnings, {} errors, {:.1} MiB; state file {:.0} MiB",
         window,
         form.speed,
@@ -730,6 +738,8 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
         false_count,
         quiet_watch_weeks,
         false_allowed,
+        false_mean,
+        FALSE_FAILURE_RATE,
         false_alarms,
         signals,
         first_round.as_secs_f64(),
@@ -787,8 +797,62 @@ fn two_thousand_mentions_a_second_from_500_feeds_hold_with_flat_memory_and_every
     assert_eq!(alerted, storms.len(), "every storm alerted: {fired:?}");
     assert!(errors.is_empty(), "no errors in the log: {errors:#?}");
     assert!(
-        false_count <= false_allowed,
-        "{false_count} false alarms on quiet watches in {quiet_watch_weeks:.2} watch-weeks judged, more than the \
-         {FALSE_ALARMS_PER_WATCH_WEEK} a watch-week the detector's evaluation allows ({false_allowed}): {false_alarms:?}"
+        false_count <= false_allowed as f64,
+        "{false_count} false alarms on quiet watches in {quiet_watch_weeks:.2} watch-weeks judged, more than k = \
+         {false_allowed}, which a Poisson count of mean λ = {false_mean:.2} ({FALSE_ALARMS_PER_WATCH_WEEK} a \
+         watch-week, what the detector's evaluation measured) exceeds with probability at most \
+         {FALSE_FAILURE_RATE}: {false_alarms:?}"
     );
+}
+
+/// The false-alarm budget: the smallest `k` with P(X > k) ≤ `rate` for a Poisson count X of
+/// mean `mean`. A run whose false alarms arrive at exactly the rate the detector's evaluation
+/// measured then fails the budget by chance in at most `rate` of runs. The budget before, the
+/// mean rounded up, failed such a run two times in five at the accelerated CI form's mean
+/// (9.82: P(X > 10) = 0.39).
+///
+/// It sums the probabilities P(X = 0), P(X = 1), … until what is left, 1 − P(X ≤ k), is at
+/// most `rate`. Each term comes from the one before, P(X = i) = P(X = i − 1) · mean / i, kept
+/// as a logarithm from ln P(X = 0) = −mean: e^−mean itself underflows to 0 past a mean of
+/// about 745 (and the sum would then never grow), while the terms that underflow now are
+/// those below 1e-308, which change nothing. Below the mode the terms grow, so the small ones
+/// are added first; the rounding error of the sum, about k × 1e-16, is far below `rate`.
+fn false_alarm_budget(mean: f64, rate: f64) -> u64 {
+    assert!(mean.is_finite() && mean >= 0.0, "a Poisson mean is finite and not negative: {mean}");
+    assert!(rate > 0.0 && rate < 1.0, "a false-failure rate is a probability above 0: {rate}");
+    let mut k = 0;
+    let mut ln_p = -mean; // ln P(X = 0)
+    let mut at_most_k = ln_p.exp(); // P(X ≤ 0)
+    while 1.0 - at_most_k > rate {
+        k += 1;
+        ln_p += mean.ln() - (k as f64).ln();
+        at_most_k += ln_p.exp();
+    }
+    k
+}
+
+#[test]
+fn the_false_alarm_budget_is_the_smallest_count_exceeded_once_in_a_thousand_runs() {
+    // Quantiles of the Poisson distribution at 0.999, computed exactly (Python's decimal
+    // module, 50 digits) from its definition.
+    for (mean, k) in [
+        (0.0, 0),
+        (1.0, 5),
+        (10.0, 21),
+        // The soak's forms, at the watch-weeks docs/reliability.md reports.
+        (1.94 * 0.06, 2),    // real time, 120 s measured
+        (1.94 * 1.18, 8),    // real time, one hour
+        (1.94 * 5.06, 21),   // accelerated, 168 × for 150 s (CI)
+        (1.94 * 166.2, 379), // accelerated, a simulated week
+    ] {
+        assert_eq!(false_alarm_budget(mean, 0.001), k, "Poisson mean {mean}");
+    }
+}
+
+#[test]
+fn the_false_alarm_budget_holds_where_e_to_the_minus_mean_underflows() {
+    // e^-1000 is 0 in f64; the 0.999 quantile of Poisson(1000) is 1099 (P(X > 1099) = 0.00096,
+    // P(X > 1098) = 0.00107).
+    assert_eq!((-1000.0f64).exp(), 0.0);
+    assert_eq!(false_alarm_budget(1000.0, 0.001), 1099);
 }
