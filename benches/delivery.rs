@@ -7,8 +7,10 @@
 //!
 //! Run: `cargo bench --bench delivery`.
 
-#[path = "../tests/support/webhook_sink.rs"]
-mod webhook_sink;
+// The integration tests' webhook receiver; the bench uses none of the rest of their support.
+#[path = "../tests/it/support/mod.rs"]
+#[allow(dead_code)]
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +23,7 @@ use stormwatch::notify::{Channels, Until};
 use stormwatch::pipeline::Dispatcher;
 use stormwatch::secret::Environment;
 use stormwatch::store::Store;
-use webhook_sink::WebhookSink;
+use support::webhook_sink::WebhookSink;
 
 fn config(dir: &std::path::Path, url: &str) -> Config {
     std::fs::write(dir.join("hook.secret"), "bench-secret").expect("secret");
