@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use stormwatch::config::Config;
-use stormwatch::dispatch::Dispatcher;
 use stormwatch::model::{Measure, Phase, Severity, SignalKind};
 use stormwatch::notify::{Channels, RetryPolicy};
+use stormwatch::pipeline::Dispatcher;
+use stormwatch::secret::Environment;
 use stormwatch::store::Store;
 
 use crate::support::alerts::{self, webhook_receiver, Setup};
@@ -44,7 +45,7 @@ fn now() -> DateTime<Utc> {
 fn a_firing_alert_arrives_signed_and_its_resolution_follows() {
     let sink = WebhookSink::start(vec![]);
     let s = setup("", &webhook_receiver("ops", &sink.url("/hook")));
-    let mut d = Dispatcher::open(&s.config, s.store.clone()).expect("dispatcher");
+    let mut d = Dispatcher::open(&s.config, s.store.clone(), &Environment::default()).expect("dispatcher");
     let t = now();
     assert_eq!(d.signal(&signal(Phase::Started, Severity::Critical, t)).expect("signal"), 1);
     drain(&mut d, &s.config, fast_retries());
@@ -85,7 +86,7 @@ fn a_firing_alert_arrives_signed_and_its_resolution_follows() {
 fn three_500s_then_200_is_delivered_once_with_every_attempt_recorded() {
     let sink = WebhookSink::start(vec![Reply::status(500), Reply::status(502), Reply::status(503)]);
     let s = setup("", &webhook_receiver("ops", &sink.url("/hook")));
-    let mut d = Dispatcher::open(&s.config, s.store.clone()).expect("dispatcher");
+    let mut d = Dispatcher::open(&s.config, s.store.clone(), &Environment::default()).expect("dispatcher");
     d.signal(&signal(Phase::Started, Severity::Critical, now())).expect("signal");
     drain(&mut d, &s.config, fast_retries());
     let got = sink.requests();
@@ -105,7 +106,7 @@ fn three_500s_then_200_is_delivered_once_with_every_attempt_recorded() {
 fn a_429_with_retry_after_is_waited_out() {
     let sink = WebhookSink::start(vec![Reply { status: 429, retry_after: Some(1), delay: Duration::ZERO }]);
     let s = setup("", &webhook_receiver("ops", &sink.url("/hook")));
-    let mut d = Dispatcher::open(&s.config, s.store.clone()).expect("dispatcher");
+    let mut d = Dispatcher::open(&s.config, s.store.clone(), &Environment::default()).expect("dispatcher");
     d.signal(&signal(Phase::Started, Severity::Critical, now())).expect("signal");
     drain(&mut d, &s.config, fast_retries());
     let got = sink.requests();
@@ -125,8 +126,8 @@ fn a_refused_delivery_is_given_up_and_sent_to_the_fallback() {
     );
     let mut s = setup("fallback = \"backup\"", &receivers);
     // Only "ops" gets first notifications; "backup" is for fallbacks and escalations.
-    s.config.receivers[1].escalation_only = true;
-    let mut d = Dispatcher::open(&s.config, s.store.clone()).expect("dispatcher");
+    s.config.receivers[1].policy.escalation_only = true;
+    let mut d = Dispatcher::open(&s.config, s.store.clone(), &Environment::default()).expect("dispatcher");
     d.signal(&signal(Phase::Started, Severity::Critical, now())).expect("signal");
     drain(&mut d, &s.config, fast_retries());
     assert_eq!(broken.requests().len(), 1, "a 404 is not retried");
@@ -147,7 +148,7 @@ fn slack_and_teams_get_their_formats_with_no_injection_from_a_post() {
         sink.url("/teams")
     );
     let s = setup("", &receivers);
-    let mut d = Dispatcher::open(&s.config, s.store.clone()).expect("dispatcher");
+    let mut d = Dispatcher::open(&s.config, s.store.clone(), &Environment::default()).expect("dispatcher");
     d.signal(&signal(Phase::Started, Severity::Critical, now())).expect("signal");
     drain(&mut d, &s.config, fast_retries());
     let got = sink.wait_for(2, Duration::from_secs(5));
@@ -171,7 +172,7 @@ fn quiet_hours_hold_warnings_and_release_them_as_one_summary() {
     // Quiet all day but one minute, in UTC: a warning is held.
     let receivers = format!("{}quiet_hours = \"00:00-23:59\"\n", webhook_receiver("ops", &sink.url("/hook")));
     let s = setup("", &receivers);
-    let mut d = Dispatcher::open(&s.config, s.store.clone()).expect("dispatcher");
+    let mut d = Dispatcher::open(&s.config, s.store.clone(), &Environment::default()).expect("dispatcher");
     let t = now();
     d.signal(&signal(Phase::Started, Severity::Warning, t)).expect("signal");
     let mut other = signal(Phase::Started, Severity::Warning, t);
@@ -197,7 +198,7 @@ fn past_the_hourly_cap_alerts_are_held_and_summarized_not_dropped() {
     let sink = WebhookSink::start(vec![]);
     let receivers = format!("{}max_per_hour = 2\n", webhook_receiver("ops", &sink.url("/hook")));
     let s = setup("", &receivers);
-    let mut d = Dispatcher::open(&s.config, s.store.clone()).expect("dispatcher");
+    let mut d = Dispatcher::open(&s.config, s.store.clone(), &Environment::default()).expect("dispatcher");
     let t = now();
     for (i, kind) in [SignalKind::Negativity, SignalKind::Volume, SignalKind::SentimentDip, SignalKind::BlindSpot]
         .into_iter()
@@ -232,7 +233,7 @@ fn an_unacknowledged_critical_alert_escalates_and_an_acknowledged_one_does_not()
             webhook_receiver("boss", &boss.url("/hook"))
         );
         let s = setup("", &receivers);
-        let mut d = Dispatcher::open(&s.config, s.store.clone()).expect("dispatcher");
+        let mut d = Dispatcher::open(&s.config, s.store.clone(), &Environment::default()).expect("dispatcher");
         let t = now();
         d.signal(&signal(Phase::Started, Severity::Critical, t)).expect("signal");
         let id = d.alerter().episodes().next().map(|e| e.alert_id.clone()).expect("an episode");
@@ -266,13 +267,13 @@ fn a_restart_does_not_re_alert_an_episode_and_keeps_its_escalation() {
     let s = setup("", &receivers);
     let t = now();
     {
-        let mut d = Dispatcher::open(&s.config, s.store.clone()).expect("dispatcher");
+        let mut d = Dispatcher::open(&s.config, s.store.clone(), &Environment::default()).expect("dispatcher");
         d.signal(&signal(Phase::Started, Severity::Critical, t)).expect("signal");
         drain(&mut d, &s.config, fast_retries());
     }
     // A new process on the same file: the detector repeats itself after its own restart.
     let store = Store::open(Path::new(&s.config.storage.path)).expect("reopen");
-    let mut d = Dispatcher::open(&s.config, store).expect("dispatcher");
+    let mut d = Dispatcher::open(&s.config, store, &Environment::default()).expect("dispatcher");
     assert_eq!(
         d.signal(&signal(Phase::Started, Severity::Critical, t + chrono::Duration::minutes(2))).expect("signal"),
         0
@@ -290,6 +291,7 @@ fn missing_secrets_are_named_at_start() {
         "[[receivers]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/x\"\n\
          secret_env = \"STORMWATCH_TEST_SECRET_THAT_IS_NOT_SET\"\n",
     );
-    let err = Channels::build(&s.config).expect_err("a missing secret");
+    let err = Channels::build(s.config.channels(), s.config.smtp.as_ref(), &Environment::default())
+        .expect_err("a missing secret");
     assert_eq!(err, ["receivers[0].secret: environment variable STORMWATCH_TEST_SECRET_THAT_IS_NOT_SET is not set"]);
 }

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use stormwatch::config::Config;
-use stormwatch::dispatch::Dispatcher;
 use stormwatch::model::{Measure, Phase, Severity, SignalKind};
 use stormwatch::notify::RetryPolicy;
+use stormwatch::pipeline::Dispatcher;
+use stormwatch::secret::Environment;
 use stormwatch::store::Store;
 
 use crate::support::alerts::{self, Setup};
@@ -40,7 +41,7 @@ fn drain(d: &mut Dispatcher, config: &Config, within: Duration) {
 fn the_alert_email_has_subject_both_parts_the_chart_and_escaped_mentions() {
     let sink = SmtpSink::start();
     let (_dir, config, store) = setup(sink.port());
-    let mut d = Dispatcher::open(&config, store.clone()).expect("dispatcher");
+    let mut d = Dispatcher::open(&config, store.clone(), &Environment::default()).expect("dispatcher");
     d.signal(&signal(Utc::now())).expect("signal");
     drain(&mut d, &config, Duration::from_secs(20));
     let got = sink.wait_for(1, Duration::from_secs(5));
@@ -67,7 +68,7 @@ fn the_alert_email_has_subject_both_parts_the_chart_and_escaped_mentions() {
 fn line_breaks_in_an_author_name_cannot_add_headers() {
     let sink = SmtpSink::start();
     let (_dir, config, store) = setup(sink.port());
-    let mut d = Dispatcher::open(&config, store).expect("dispatcher");
+    let mut d = Dispatcher::open(&config, store, &Environment::default()).expect("dispatcher");
     let mut s = signal(Utc::now());
     s.kind = SignalKind::HighReach;
     s.measure = Measure::Reach;
@@ -87,7 +88,7 @@ fn line_breaks_in_an_author_name_cannot_add_headers() {
 fn smtp_down_then_up_delivers_once_after_recovery() {
     let port = free_port();
     let (_dir, config, store) = setup(port);
-    let mut d = Dispatcher::open(&config, store.clone()).expect("dispatcher");
+    let mut d = Dispatcher::open(&config, store.clone(), &Environment::default()).expect("dispatcher");
     d.signal(&signal(Utc::now())).expect("signal");
     // The relay comes up after the first attempts have failed.
     let starter = std::thread::spawn(move || {

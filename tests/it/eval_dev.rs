@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use stormwatch::eval::{self, Split};
 use stormwatch::model::Lang;
+use stormwatch::sentiment::eval::{self, Split};
 use stormwatch::sentiment::Scorer;
 
 fn data_dir() -> Option<PathBuf> {

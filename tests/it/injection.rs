@@ -15,9 +15,10 @@ use std::process::Output;
 use std::time::Duration;
 
 use chrono::Utc;
-use stormwatch::dispatch::Dispatcher;
 use stormwatch::model::{Measure, MentionRef, Phase, Severity, Signal, SignalKind};
 use stormwatch::notify::RetryPolicy;
+use stormwatch::pipeline::Dispatcher;
+use stormwatch::secret::Environment;
 
 use crate::support::alerts::{self, Setup};
 use crate::support::smtp_sink::{parse, SmtpSink};
@@ -82,7 +83,7 @@ fn hostile_posts_arrive_inert_at_slack_teams_email_and_verbatim_in_the_webhook_j
         hooks.url("/hook"),
     );
     let Setup { _dir, config, store } = alerts::setup(&[("hook.secret", "k")], &text);
-    let mut d = Dispatcher::open(&config, store.clone()).expect("dispatcher");
+    let mut d = Dispatcher::open(&config, store.clone(), &Environment::default()).expect("dispatcher");
     assert_eq!(d.signal(&hostile_signal()).expect("signal"), 4, "one delivery per receiver");
     let retry = RetryPolicy { base: Duration::from_millis(100), ..RetryPolicy::new(Duration::from_secs(60)) };
     alerts::drain(&mut d, &config, retry, Duration::from_secs(20));

@@ -18,6 +18,10 @@
 //! skipped without Chromium (required when `STORMWATCH_BROWSER_TEST=required`, as in CI),
 //! `eval_dev` without `../shared/data/sentiment`, the tmpfs parts of `state_faults` when not
 //! root; `crash_safety` takes `STORMWATCH_CRASH_KILLS` for its long form.
+//!
+//! A test that fails should say so loudly: unwrapping here is a failed assertion, not a crash
+//! of the daemon (which the library's lints forbid).
+#![allow(clippy::unwrap_used)]
 
 mod alert_cli;
 mod alert_crash;

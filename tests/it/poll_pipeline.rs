@@ -13,10 +13,12 @@ use axum::Router;
 use chrono::Utc;
 use tokio::sync::mpsc;
 
-use stormwatch::config::{Config, SourceSpec};
+use stormwatch::config::Config;
 use stormwatch::model::WatchedMention;
-use stormwatch::sources::matching::Matcher;
-use stormwatch::sources::poll::{next_delay, next_health, MentionBatch, PollContext, PollStats, Source};
+use stormwatch::secret::Environment;
+use stormwatch::sources::handoff::{HandOff, MentionBatch};
+use stormwatch::sources::poll::{next_delay, next_health, PollContext, PollStats, Source};
+use stormwatch::sources::SourceSpec;
 use stormwatch::sources::{Http, SourceError};
 use stormwatch::store::{SourceHealth, Store};
 
@@ -161,13 +163,9 @@ fn rig(config: &Config, store: Store) -> Rig {
     let spec: SourceSpec = config.sources[0].clone();
     let http = Http::new("stormwatch-test").expect("client");
     let (tx, rx) = acking();
-    let ctx = PollContext {
-        store,
-        matcher: Arc::new(Matcher::new(&config.watches)),
-        out: tx,
-        stats: Arc::new(PollStats::default()),
-    };
-    Rig { source: Source::new(spec, &http).expect("source builds"), ctx, rx }
+    let handoff = HandOff { store, matcher: Arc::new(config.matcher()), out: tx };
+    let ctx = PollContext { handoff, stats: Arc::new(PollStats::default()) };
+    Rig { source: Source::new(spec, &http, &Environment::default()).expect("source builds"), ctx, rx }
 }
 
 fn drain(rx: &mut mpsc::Receiver<WatchedMention>) -> Vec<String> {
@@ -264,7 +262,7 @@ async fn bad_bodies_fail_the_poll_with_a_clear_error_and_keep_the_cursor() {
         let err = report.error.clone().unwrap_or_else(|| panic!("{mode:?} should fail"));
         assert_eq!(err.label(), label, "{mode:?}: {err}");
         assert!(err.to_string().contains(words), "{mode:?}: {err}");
-        assert_eq!(r.ctx.store.source_state("news").expect("state"), None, "{mode:?} moved the cursor");
+        assert_eq!(r.ctx.handoff.store.source_state("news").expect("state"), None, "{mode:?} moved the cursor");
     }
     // Invalid UTF-8 inside the XML: refused or read around, but never a panic or a lost feed.
     lock(&site).mode = Mode::InvalidUtf8;
@@ -275,7 +273,7 @@ async fn bad_bodies_fail_the_poll_with_a_clear_error_and_keep_the_cursor() {
     let report = r.source.poll(&r.ctx, Utc::now()).await.expect("poll");
     assert_eq!(report.error, None);
     drain(&mut r.rx);
-    assert_eq!(r.ctx.store.seen_count("news").expect("count"), 1);
+    assert_eq!(r.ctx.handoff.store.seen_count("news").expect("count"), 1);
 }
 
 #[tokio::test]
@@ -306,15 +304,12 @@ async fn a_failing_source_does_not_hold_up_another() {
     );
     let cfg = Config::from_toml_with_env(&toml, std::path::Path::new("/")).expect("config");
     let http = Http::new("stormwatch-test").expect("client");
-    let sources: Vec<Source> = cfg.sources.iter().map(|s| Source::new(s.clone(), &http).expect("source")).collect();
+    let sources: Vec<Source> =
+        cfg.sources.iter().map(|s| Source::new(s.clone(), &http, &Environment::default()).expect("source")).collect();
     let (tx, mut rx) = acking();
     let store = Store::open(&cfg.storage.path).expect("store");
-    let ctx = PollContext {
-        store: store.clone(),
-        matcher: Arc::new(Matcher::new(&cfg.watches)),
-        out: tx,
-        stats: Arc::new(PollStats::default()),
-    };
+    let handoff = HandOff { store: store.clone(), matcher: Arc::new(cfg.matcher()), out: tx };
+    let ctx = PollContext { handoff, stats: Arc::new(PollStats::default()) };
     let (stop, watch) = tokio::sync::watch::channel(false);
     let runner = tokio::spawn(stormwatch::sources::poll::run(sources, ctx, Duration::from_secs(3600), watch));
     let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("the good source delivers promptly");

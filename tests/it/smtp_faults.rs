@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use stormwatch::config::Config;
-use stormwatch::dispatch::Dispatcher;
 use stormwatch::model::{Phase, Severity};
 use stormwatch::notify::{Channels, RetryPolicy, Until};
+use stormwatch::pipeline::Dispatcher;
+use stormwatch::secret::Environment;
 use stormwatch::store::DeliveryStatus;
 
 use crate::support::alerts::{self, webhook_receiver, Setup};
@@ -48,7 +49,7 @@ fn drain(d: &mut Dispatcher, config: &Config, within: Duration) -> Duration {
 }
 
 fn raise_storm(s: &Setup) -> Dispatcher {
-    let mut d = Dispatcher::open(&s.config, s.store.clone()).expect("dispatcher");
+    let mut d = Dispatcher::open(&s.config, s.store.clone(), &Environment::default()).expect("dispatcher");
     let written = d.signal(&kroon_signal::signal(Phase::Started, Severity::Critical, Utc::now())).expect("signal");
     assert!(written >= 1, "the storm was written to the outbox");
     d
@@ -97,7 +98,7 @@ fn a_refused_recipient_or_greeting_is_given_up_at_once_and_the_fallback_is_told(
         let backup = WebhookSink::start(vec![]);
         let mut s = setup(relay.port(), "fallback = \"backup\"", &webhook_receiver("backup", &backup.url("/hook")));
         // "backup" only gets fallbacks and escalations, not the first notification.
-        s.config.receivers[1].escalation_only = true;
+        s.config.receivers[1].policy.escalation_only = true;
         let mut d = raise_storm(&s);
         drain(&mut d, &s.config, Duration::from_secs(20));
 
@@ -132,7 +133,8 @@ fn a_hanging_relay_does_not_hold_up_a_webhook_on_the_same_alert() {
     let hook = WebhookSink::start(vec![]);
     let s = setup(relay.port(), "", &webhook_receiver("ops", &hook.url("/hook")));
     let mut d = raise_storm(&s);
-    let channels = Channels::build(&s.config).unwrap_or_else(|e| panic!("{e:?}"));
+    let channels = Channels::build(s.config.channels(), s.config.smtp.as_ref(), &Environment::default())
+        .unwrap_or_else(|e| panic!("{e:?}"));
     let worker = d.worker(channels, Some(fast_retries()));
     let started = Instant::now();
     let running = std::thread::spawn(move || {

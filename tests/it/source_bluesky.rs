@@ -13,8 +13,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
-use stormwatch::config::{SourceKind, DEFAULT_MAX_BODY_BYTES};
 use stormwatch::model::Mention;
+use stormwatch::secret::{Environment, SecretRef};
+use stormwatch::sources::{bluesky, SourceKind, DEFAULT_MAX_BODY_BYTES};
 use stormwatch::sources::{Http, Kind, SourceError};
 use url::Url;
 
@@ -183,14 +184,15 @@ fn logins(shared: &Shared) -> (usize, usize) {
     (pds.creates, pds.refreshes)
 }
 
-fn kind(url: Url, env: &str, password: &str) -> Box<dyn Kind> {
-    let (id_env, pw_env) = (format!("SW_TEST_BSKY_ID_{env}"), format!("SW_TEST_BSKY_PW_{env}"));
-    unsafe {
-        std::env::set_var(&id_env, IDENTIFIER);
-        std::env::set_var(&pw_env, password);
-    }
-    let kind = SourceKind::Bluesky { url, query: "kroonbank".into(), identifier_env: id_env, password_env: pw_env };
-    build_kind("sky", Duration::from_secs(12 * 3600), DEFAULT_MAX_BODY_BYTES, kind)
+fn kind(url: Url, password: &str) -> Box<dyn Kind> {
+    let env = Environment::fixed([("BSKY_ID", IDENTIFIER), ("BSKY_PW", password)]);
+    let kind = SourceKind::Bluesky(bluesky::Spec {
+        url,
+        query: "kroonbank".into(),
+        identifier: SecretRef::Env("BSKY_ID".into()),
+        password: SecretRef::Env("BSKY_PW".into()),
+    });
+    build_kind("sky", Duration::from_secs(12 * 3600), DEFAULT_MAX_BODY_BYTES, kind, &env)
 }
 
 /// One poll, as the poller makes it, backfilling 12 hours; every page hands back a cursor.
@@ -215,7 +217,7 @@ async fn first_poll_logs_in_pages_back_to_backfill_since_and_later_polls_get_onl
         let created = now() - chrono::Duration::minutes(2 + 5 * (229 - i as i64));
         add(&shared, i % 30, &format!("p{i:04}"), created, &format!("post {i} over kroonbank"));
     }
-    let kind = kind(url, "FIRST_POLL", "app-pass-1");
+    let kind = kind(url, "app-pass-1");
     let http = Http::new("stormwatch-test").unwrap();
     let mut cursor = Value::Null;
 
@@ -269,7 +271,7 @@ async fn first_poll_logs_in_pages_back_to_backfill_since_and_later_polls_get_onl
 async fn an_expired_access_token_is_refreshed_and_a_dead_session_logged_in_again() {
     let (url, shared) = start("app-pass-2").await;
     add(&shared, 1, "a1", now() - chrono::Duration::hours(1), "first");
-    let kind = kind(url, "EXPIRED", "app-pass-2");
+    let kind = kind(url, "app-pass-2");
     let http = Http::new("stormwatch-test").unwrap();
     let mut cursor = Value::Null;
     assert_eq!(poll(kind.as_ref(), &http, &mut cursor, now()).await.unwrap().mentions.len(), 1);
@@ -296,7 +298,7 @@ async fn an_expired_access_token_is_refreshed_and_a_dead_session_logged_in_again
 #[tokio::test]
 async fn refused_credentials_are_an_auth_error_that_does_not_show_the_password() {
     let (url, shared) = start("the-right-one").await;
-    let kind = kind(url, "REFUSED", "hunter2-wrong");
+    let kind = kind(url, "hunter2-wrong");
     let http = Http::new("stormwatch-test").unwrap();
     let err = poll(kind.as_ref(), &http, &mut Value::Null, now()).await.err().unwrap();
     let msg = err.to_string();
@@ -312,7 +314,7 @@ async fn failed_profile_lookups_keep_the_mentions_without_reach() {
     add(&shared, 1, "r1", now() - chrono::Duration::minutes(10), "one");
     add(&shared, 2, "r2", now() - chrono::Duration::minutes(5), "two");
     shared.lock().unwrap().profiles_fail = true;
-    let kind = kind(url, "PROFILES_FAIL", "app-pass-3");
+    let kind = kind(url, "app-pass-3");
     let http = Http::new("stormwatch-test").unwrap();
     let mut cursor = Value::Null;
     let got = poll(kind.as_ref(), &http, &mut cursor, now()).await.unwrap();
@@ -340,7 +342,7 @@ async fn a_bad_post_is_skipped_and_the_rest_kept() {
         no_uri.as_object_mut().unwrap().remove("uri");
         pds.posts.push((now() - chrono::Duration::minutes(6), no_uri));
     }
-    let kind = kind(url, "BAD_POST", "app-pass-4");
+    let kind = kind(url, "app-pass-4");
     let http = Http::new("stormwatch-test").unwrap();
     let got = poll(kind.as_ref(), &http, &mut Value::Null, now()).await.unwrap();
     assert_eq!(rkeys(&got.mentions), ["g1", "g2"]);
@@ -353,7 +355,7 @@ async fn a_bad_post_is_skipped_and_the_rest_kept() {
 #[tokio::test]
 async fn a_malformed_body_is_a_parse_error() {
     let (url, shared) = start("app-pass-5").await;
-    let kind = kind(url, "MALFORMED", "app-pass-5");
+    let kind = kind(url, "app-pass-5");
     let http = Http::new("stormwatch-test").unwrap();
     for (raw, want) in [
         ("{\"cursor\": \"100\", \"posts\": [{\"uri\": \"at://", "invalid JSON"),

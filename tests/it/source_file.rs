@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use stormwatch::config::SourceKind;
+use stormwatch::secret::Environment;
+use stormwatch::sources::{file, SourceKind};
 use stormwatch::sources::{Http, Kind, Page, SourceError};
 
 use crate::support::sources::{self, build_kind, PollAt};
@@ -20,7 +21,13 @@ const NOW: &str = "2024-05-01T12:00:00Z";
 const SINCE: &str = "2024-04-30T12:00:00Z";
 
 fn source(path: &Path) -> Box<dyn Kind> {
-    build_kind("export", Duration::from_secs(24 * 3600), 1024 * 1024, SourceKind::File { path: path.to_path_buf() })
+    build_kind(
+        "export",
+        Duration::from_secs(24 * 3600),
+        1024 * 1024,
+        SourceKind::File(file::Spec { path: path.to_path_buf() }),
+        &Environment::default(),
+    )
 }
 
 fn at() -> PollAt<'static> {

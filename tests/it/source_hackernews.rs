@@ -14,7 +14,8 @@ use axum::routing::get;
 use axum::Router;
 use chrono::DateTime;
 use serde_json::{json, Value};
-use stormwatch::config::{SourceKind, DEFAULT_MAX_BODY_BYTES};
+use stormwatch::secret::Environment;
+use stormwatch::sources::{hackernews, SourceKind, DEFAULT_MAX_BODY_BYTES};
 use stormwatch::sources::{Http, Kind, SourceError};
 use url::Url;
 
@@ -134,8 +135,8 @@ async fn serve(hits: Vec<Hit>) -> (Url, Shared) {
 }
 
 fn kind(url: &Url) -> Box<dyn Kind> {
-    let kind = SourceKind::HackerNews { url: url.clone(), query: "kroonbank".into() };
-    build_kind("hn-kroon", Duration::from_secs(3600), DEFAULT_MAX_BODY_BYTES, kind)
+    let kind = SourceKind::HackerNews(hackernews::Spec { url: url.clone(), query: "kroonbank".into() });
+    build_kind("hn-kroon", Duration::from_secs(3600), DEFAULT_MAX_BODY_BYTES, kind, &Environment::default())
 }
 
 /// One poll from `cursor`, backfilling to `BASE + backfill_since`.

@@ -12,7 +12,9 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use stormwatch::config::{JsonCursor, JsonFields, SourceKind};
+use stormwatch::secret::{Environment, SecretRef};
+use stormwatch::sources::json::{self, JsonCursor, JsonFields};
+use stormwatch::sources::SourceKind;
 use stormwatch::sources::{Http, Kind, Page, SourceError};
 
 use crate::support::http;
@@ -33,15 +35,17 @@ fn fields(id: &str, text: &str) -> JsonFields {
     JsonFields { id: id.into(), text: text.into(), author: None, followers: None, lang: None, created: None, url: None }
 }
 
-fn source(url: &str, items: &str, fields: JsonFields, cursor: JsonCursor, token_env: Option<&str>) -> Box<dyn Kind> {
-    let kind = SourceKind::Json {
+/// A `json` source; `token`: the bearer token it is configured with, if any.
+fn source(url: &str, items: &str, fields: JsonFields, cursor: JsonCursor, token: Option<&str>) -> Box<dyn Kind> {
+    let kind = SourceKind::Json(json::Spec {
         url: url.parse().unwrap(),
         items: items.into(),
         fields,
         cursor,
-        token_env: token_env.map(str::to_string),
-    };
-    build_kind("api", Duration::from_secs(3600), 1024 * 1024, kind)
+        token: token.map(|_| SecretRef::Env("API_TOKEN".into())),
+    });
+    let env = Environment::fixed(token.map(|t| ("API_TOKEN", t)));
+    build_kind("api", Duration::from_secs(3600), 1024 * 1024, kind, &env)
 }
 
 fn at(backfill_since: &str) -> PollAt<'static> {
@@ -112,7 +116,7 @@ async fn x_search(
 
 const T0: u64 = 1_838_551_230_032_601_470;
 
-fn x_source(base: &str, var: &str) -> Box<dyn Kind> {
+fn x_source(base: &str, token: &str) -> Box<dyn Kind> {
     let f = JsonFields {
         author: Some("/author_id".into()),
         lang: Some("/lang".into()),
@@ -120,7 +124,7 @@ fn x_source(base: &str, var: &str) -> Box<dyn Kind> {
         ..fields("/id", "/text")
     };
     let url = format!("{base}/2/tweets/search/recent?query=kroonbank%20-is%3Aretweet&max_results=10&tweet.fields=created_at,lang,author_id");
-    source(&url, "/data", f, JsonCursor::MaxId { param: "since_id".into() }, Some(var))
+    source(&url, "/data", f, JsonCursor::MaxId { param: "since_id".into() }, Some(token))
 }
 
 #[tokio::test]
@@ -134,8 +138,7 @@ async fn x_v2_search_first_poll_drops_old_tweets_and_later_polls_ask_since_the_n
         (T0 + 31, "2024-09-24T11:55:00.000Z", "@kroonbank al een uur geen pinbetalingen &amp; geen antwoord"),
     ];
     let base = serve(Router::new().route("/2/tweets/search/recent", get(x_search)).with_state(state.clone())).await;
-    unsafe { std::env::set_var("STORMWATCH_TEST_JSON_X_BEARER", "x-test-token") };
-    let kind = x_source(&base, "STORMWATCH_TEST_JSON_X_BEARER");
+    let kind = x_source(&base, "x-test-token");
     let since = "2024-09-24T11:00:00Z";
 
     let mut cursor = Value::Null;
@@ -172,8 +175,7 @@ async fn max_id_drops_items_a_server_returns_again_and_a_refused_token_is_an_htt
         s.tweets = vec![(T0 + 1, "2024-09-24T11:10:00.000Z", "een"), (T0 + 2, "2024-09-24T11:20:00.000Z", "twee")];
     }
     let base = serve(Router::new().route("/2/tweets/search/recent", get(x_search)).with_state(state.clone())).await;
-    unsafe { std::env::set_var("STORMWATCH_TEST_JSON_X_REPEAT", "x-test-token") };
-    let kind = x_source(&base, "STORMWATCH_TEST_JSON_X_REPEAT");
+    let kind = x_source(&base, "x-test-token");
     let mut cursor = Value::Null;
     assert_eq!(
         ids(&poll(kind.as_ref(), &mut cursor, "2024-09-24T11:00:00Z").await),
@@ -182,8 +184,7 @@ async fn max_id_drops_items_a_server_returns_again_and_a_refused_token_is_an_htt
     state.lock().unwrap().tweets.push((T0 + 3, "2024-09-24T11:30:00.000Z", "drie"));
     assert_eq!(ids(&poll(kind.as_ref(), &mut cursor, "2024-09-24T11:00:00Z").await), [(T0 + 3).to_string()]);
 
-    unsafe { std::env::set_var("STORMWATCH_TEST_JSON_X_WRONG", "revoked-token") };
-    let wrong = x_source(&base, "STORMWATCH_TEST_JSON_X_WRONG");
+    let wrong = x_source(&base, "revoked-token");
     let err = page(wrong.as_ref(), &Value::Null, "2024-09-24T11:00:00Z").await.unwrap_err();
     assert_eq!(err.status(), Some(401));
     assert!(!err.to_string().contains("revoked-token"), "the token stays out of errors");
@@ -477,16 +478,9 @@ async fn next_page_urls_are_followed_and_the_token_is_not_sent_to_another_host()
     let archive = serve(Router::new().route("/archive", get(links_archive)).with_state(state.clone())).await;
     state.lock().unwrap().other_origin = archive;
     let home = serve(Router::new().route("/feed", get(links_home)).with_state(state.clone())).await;
-    unsafe { std::env::set_var("STORMWATCH_TEST_JSON_LINKS_TOKEN", "links-secret") };
     let f = JsonFields { created: Some("/at".into()), ..fields("/id", "/body") };
     let cursor = JsonCursor::NextPage { pointer: "/links/next".into(), param: None };
-    let kind = source(
-        &format!("{home}/feed?brand=kroonbank"),
-        "/results",
-        f,
-        cursor,
-        Some("STORMWATCH_TEST_JSON_LINKS_TOKEN"),
-    );
+    let kind = source(&format!("{home}/feed?brand=kroonbank"), "/results", f, cursor, Some("links-secret"));
     let mut cursor = Value::Null;
     let pages = poll(kind.as_ref(), &mut cursor, "2024-09-24T00:00:00Z").await;
     assert_eq!(ids(&pages), ["p3", "p2", "p1"]);

@@ -13,8 +13,9 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use stormwatch::config::{SourceKind, DEFAULT_MAX_BODY_BYTES};
 use stormwatch::model::Mention;
+use stormwatch::secret::{Environment, SecretRef};
+use stormwatch::sources::{mastodon, SourceKind, DEFAULT_MAX_BODY_BYTES};
 use stormwatch::sources::{Http, Kind, SourceError};
 use url::Url;
 
@@ -129,13 +130,15 @@ fn add(shared: &Shared, tag: &str, id: u128, created: DateTime<Utc>, text: &str)
     shared.lock().unwrap().tags.entry(tag.to_string()).or_default().insert(id, status(id, created, text));
 }
 
-fn kind(url: Url, tags: &[&str], token_env: Option<&str>) -> Box<dyn Kind> {
-    let kind = SourceKind::Mastodon {
+/// `token`: the access token the source is configured with, if any.
+fn kind(url: Url, tags: &[&str], token: Option<&str>) -> Box<dyn Kind> {
+    let kind = SourceKind::Mastodon(mastodon::Spec {
         url,
         tags: tags.iter().map(|t| t.to_string()).collect(),
-        token_env: token_env.map(str::to_string),
-    };
-    build_kind("masto", Duration::from_secs(12 * 3600), DEFAULT_MAX_BODY_BYTES, kind)
+        token: token.map(|_| SecretRef::Env("MASTODON_TOKEN".into())),
+    });
+    let env = Environment::fixed(token.map(|t| ("MASTODON_TOKEN", t)));
+    build_kind("masto", Duration::from_secs(12 * 3600), DEFAULT_MAX_BODY_BYTES, kind, &env)
 }
 
 /// What one poll hands on, as the poller makes it, backfilling 12 hours.
@@ -214,8 +217,7 @@ async fn several_tags_are_read_in_turn_with_a_cursor_each_and_the_token_sent() {
     add(&shared, "storing", 500, now() - chrono::Duration::hours(1), "a1");
     add(&shared, "storing", 510, now() - chrono::Duration::minutes(30), "a2");
     add(&shared, "kroonbank", 505, now() - chrono::Duration::minutes(40), "b1");
-    unsafe { std::env::set_var("SW_TEST_MASTODON_TOKEN_SEVERAL_TAGS", "s3cret-token") };
-    let kind = kind(url, &["storing", "kroonbank"], Some("SW_TEST_MASTODON_TOKEN_SEVERAL_TAGS"));
+    let kind = kind(url, &["storing", "kroonbank"], Some("s3cret-token"));
     let http = Http::new("stormwatch-test").unwrap();
     let mut cursor = Value::Null;
 

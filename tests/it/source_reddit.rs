@@ -13,8 +13,10 @@ use axum::routing::{self, get};
 use axum::Router;
 use chrono::DateTime;
 use serde_json::{json, Value};
-use stormwatch::config::{SourceKind, DEFAULT_MAX_BODY_BYTES};
+use stormwatch::secret::{Environment, SecretRef};
+use stormwatch::sources::reddit::{self, Listing};
 use stormwatch::sources::{Http, Kind, PageRequest, SourceError, Validators};
+use stormwatch::sources::{SourceKind, DEFAULT_MAX_BODY_BYTES};
 use url::Url;
 
 use crate::support::http;
@@ -137,16 +139,19 @@ async fn serve(posts: Vec<Post>) -> (Url, Shared) {
     (Url::parse(&format!("http://{addr}")).unwrap(), state)
 }
 
+/// `credentials`: the client id and secret the source is configured with, if any.
 fn kind(url: &Url, subreddit: bool, credentials: Option<(&str, &str)>) -> Box<dyn Kind> {
-    let kind = SourceKind::Reddit {
+    let kind = SourceKind::Reddit(reddit::Spec {
         url: url.clone(),
-        query: (!subreddit).then(|| "kroonbank".to_string()),
-        subreddit: subreddit.then(|| "kroonbank".to_string()),
+        listing: if subreddit { Listing::Subreddit("kroonbank".into()) } else { Listing::Search("kroonbank".into()) },
         user_agent: UA.into(),
-        client_id_env: credentials.map(|c| c.0.to_string()),
-        client_secret_env: credentials.map(|c| c.1.to_string()),
-    };
-    build_kind("reddit-kroon", Duration::from_secs(3600), DEFAULT_MAX_BODY_BYTES, kind)
+        credentials: credentials
+            .map(|_| (SecretRef::Env("REDDIT_CLIENT_ID".into()), SecretRef::Env("REDDIT_CLIENT_SECRET".into()))),
+    });
+    let env = Environment::fixed(
+        credentials.into_iter().flat_map(|(id, secret)| [("REDDIT_CLIENT_ID", id), ("REDDIT_CLIENT_SECRET", secret)]),
+    );
+    build_kind("reddit-kroon", Duration::from_secs(3600), DEFAULT_MAX_BODY_BYTES, kind, &env)
 }
 
 /// What one poll from `cursor` handed on, backfilling to `BASE + backfill_since`.
@@ -287,11 +292,7 @@ async fn a_malformed_body_is_a_parse_error() {
 async fn with_credentials_a_cached_token_is_sent_as_bearer() {
     let posts = (1..=7).map(|n| post(&format!("p{n}"), n * 10)).collect();
     let (url, server) = serve(posts).await;
-    unsafe {
-        std::env::set_var("STORMWATCH_TEST_REDDIT_RS_CLIENT_ID", "test-client-id");
-        std::env::set_var("STORMWATCH_TEST_REDDIT_RS_CLIENT_SECRET", "test-client-secret");
-    }
-    let k = kind(&url, false, Some(("STORMWATCH_TEST_REDDIT_RS_CLIENT_ID", "STORMWATCH_TEST_REDDIT_RS_CLIENT_SECRET")));
+    let k = kind(&url, false, Some(("test-client-id", "test-client-secret")));
     let http = Http::new("stormwatch-test").unwrap();
     let first = poll(&*k, &http, Value::Null, 0).await.unwrap();
     assert_eq!(first.mentions.len(), 7);
@@ -309,11 +310,7 @@ async fn with_credentials_a_cached_token_is_sent_as_bearer() {
 #[tokio::test]
 async fn refused_credentials_are_an_auth_error_without_the_secret() {
     let (url, server) = serve(vec![post("p1", 10)]).await;
-    unsafe {
-        std::env::set_var("STORMWATCH_TEST_REDDIT_RS_BAD_ID", "test-client-id");
-        std::env::set_var("STORMWATCH_TEST_REDDIT_RS_BAD_SECRET", "wrong-secret-value");
-    }
-    let k = kind(&url, false, Some(("STORMWATCH_TEST_REDDIT_RS_BAD_ID", "STORMWATCH_TEST_REDDIT_RS_BAD_SECRET")));
+    let k = kind(&url, false, Some(("test-client-id", "wrong-secret-value")));
     let http = Http::new("stormwatch-test").unwrap();
     match poll(&*k, &http, Value::Null, 0).await {
         Err(e @ SourceError::Auth(_)) => {

@@ -5,8 +5,9 @@
 use std::time::{Duration, Instant};
 
 use stormwatch::config::Config;
-use stormwatch::dispatch::Dispatcher;
 use stormwatch::notify::{Channels, RetryPolicy, Until};
+use stormwatch::pipeline::Dispatcher;
+use stormwatch::secret::Environment;
 use stormwatch::store::Store;
 
 /// A config and its opened state file; the folder they live in goes when this does.
@@ -36,7 +37,8 @@ pub fn webhook_receiver(name: &str, url: &str) -> String {
 /// Runs the outbox worker, retrying by `retry`, until nothing is pending or `within` has
 /// passed; returns how long it ran.
 pub fn drain(d: &mut Dispatcher, config: &Config, retry: RetryPolicy, within: Duration) -> Duration {
-    let channels = Channels::build(config).unwrap_or_else(|e| panic!("{e:?}"));
+    let channels = Channels::build(config.channels(), config.smtp.as_ref(), &Environment::default())
+        .unwrap_or_else(|e| panic!("{e:?}"));
     let worker = d.worker(channels, Some(retry));
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let started = Instant::now();

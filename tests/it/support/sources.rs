@@ -5,13 +5,20 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use stormwatch::config::{SourceKind, SourceSpec};
 use stormwatch::model::Mention;
-use stormwatch::sources::{build, Http, Kind, Page, PageRequest, Skipped, SourceError, Validators};
+use stormwatch::secret::Environment;
+use stormwatch::sources::{Http, Kind, Page, PageRequest, Skipped, SourceError, SourceKind, SourceSpec, Validators};
 
-/// A source of `kind` named `name`, polled every minute with a 30 s request timeout; panics
-/// with the configuration error when it does not build.
-pub fn build_kind(name: &str, backfill: Duration, max_body_bytes: u64, kind: SourceKind) -> Box<dyn Kind> {
+/// A source of `kind` named `name`, polled every minute with a 30 s request timeout, its
+/// secrets read from `env` (never from the process environment, which the tests running in
+/// parallel share); panics with the configuration error when it does not build.
+pub fn build_kind(
+    name: &str,
+    backfill: Duration,
+    max_body_bytes: u64,
+    kind: SourceKind,
+    env: &Environment,
+) -> Box<dyn Kind> {
     let spec = SourceSpec {
         name: name.into(),
         interval: Duration::from_secs(60),
@@ -20,7 +27,7 @@ pub fn build_kind(name: &str, backfill: Duration, max_body_bytes: u64, kind: Sou
         timeout: Duration::from_secs(30),
         kind,
     };
-    build(&spec).unwrap_or_else(|e| panic!("source {name} does not build: {e}"))
+    spec.kind.build(env).unwrap_or_else(|e| panic!("source {name} does not build: {e}"))
 }
 
 /// What the poller passes with every page of a poll besides the cursor.
