@@ -5,12 +5,16 @@
 //! - Latency from signal to webhook received, one signal at a time with the worker running
 //!   (target p99 ≤ 200 ms): printed as p50/p99/max before the criterion groups.
 //!
-//! Run: `cargo bench --bench delivery`.
+//! Run: `cargo bench -p stormwatch-benches --bench delivery`.
 
-// The integration tests' webhook receiver; the bench uses none of the rest of their support.
-#[path = "../tests/it/support/mod.rs"]
+// The integration tests' webhook receiver and the loopback server it runs on (the receiver
+// finds the server as `super::http`, here the crate root).
+#[path = "../tests/it/support/http.rs"]
 #[allow(dead_code)]
-mod support;
+mod http;
+#[path = "../tests/it/support/webhook_sink.rs"]
+#[allow(dead_code)]
+mod webhook_sink;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +27,7 @@ use stormwatch::notify::{Channels, Until};
 use stormwatch::pipeline::Dispatcher;
 use stormwatch::secret::Environment;
 use stormwatch::store::Store;
-use support::webhook_sink::WebhookSink;
+use webhook_sink::WebhookSink;
 
 fn config(dir: &std::path::Path, url: &str) -> Config {
     std::fs::write(dir.join("hook.secret"), "bench-secret").expect("secret");

@@ -25,7 +25,7 @@
 //!   their saved state. Criterion cannot measure memory, so this is printed, not timed; it
 //!   runs unless a filter that excludes it is given.
 //!
-//! Run: `cargo bench --bench detection`. Without the data folder the benches that need it
+//! Run: `cargo bench -p stormwatch-benches --bench detection`. Without the data folder the benches that need it
 //! say so and are skipped; the synthetic ones and the memory measurement still run.
 // The counting allocator below is the one place the project writes `unsafe`: it must be a
 // global allocator to see every allocation of the code measured.

@@ -6,7 +6,7 @@
 //! * `all4/*`: the posts of all four languages, language given and detected;
 //! * `batch/*`: the `score --batch` path (JSON lines in, JSON lines out) in memory.
 //!
-//! Run: `cargo bench --bench scoring`. Throughput is reported in posts (elements) per second.
+//! Run: `cargo bench -p stormwatch-benches --bench scoring`. Throughput is reported in posts (elements) per second.
 //! Without the data folder the bench says so and measures nothing.
 
 use std::hint::black_box;

@@ -2,7 +2,7 @@
 //! built from the real samples in `../shared/data/feeds` (each replicated to 100 items with
 //! distinct ids and texts: the shape is the real API's, the size a full page).
 //!
-//! Run: `cargo bench --bench sources`. Without the data folder the bench says so and measures
+//! Run: `cargo bench -p stormwatch-benches --bench sources`. Without the data folder the bench says so and measures
 //! nothing.
 
 use std::hint::black_box;
