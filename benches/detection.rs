@@ -52,8 +52,8 @@ use stormwatch::replay::mentions as mention_replay;
 use stormwatch::sentiment::{Analysis, Scorer};
 use stormwatch::sources::matching::Matcher;
 
-const NAB_AAPL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/nab-realtweets/Twitter_volume_AAPL.csv");
-const SENTIMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/sentiment");
+const NAB_AAPL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/nab-realtweets/Twitter_volume_AAPL.csv");
+const SENTIMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/sentiment");
 
 /// The system allocator, counting the bytes and blocks held while `COUNTING` is on. Off, it
 /// costs one relaxed load per call, so the timed benches are not slowed by it.

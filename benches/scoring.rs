@@ -19,7 +19,7 @@ use stormwatch::model::Lang;
 use stormwatch::sentiment::batch::score_jsonl;
 use stormwatch::sentiment::{Analysis, Scorer};
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/sentiment");
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/sentiment");
 
 fn load_texts(lang: Lang) -> Vec<String> {
     let mut out = Vec::new();

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use stormwatch::sources::json::JsonFields;
 use stormwatch::sources::{bluesky, file, hackernews, json as json_kind, mastodon, reddit, rss};
 
-const FEEDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/feeds");
+const FEEDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/feeds");
 const ITEMS: usize = 100;
 
 fn sample(name: &str) -> Option<Value> {

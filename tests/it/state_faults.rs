@@ -115,7 +115,8 @@ fn daemon_config(dir: &Path, state: &Path) -> PathBuf {
     std::fs::write(
         &config,
         format!(
-            "[storage]\npath = \"{}\"\n\
+            // Any free port: tests run in parallel, and the default 9464 is one port for all.
+            "[storage]\npath = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n\
              [[sources]]\nname = \"export\"\nkind = \"file\"\npath = \"mentions.jsonl\"\ninterval = \"5s\"\n\
              [[watches]]\nname = \"kroon-bank\"\nterms = [\"kroon bank\"]\n",
             state.display()
@@ -275,7 +276,7 @@ fn a_disk_that_fills_while_running_loses_no_mention() {
     std::fs::write(
         &config,
         format!(
-            "[storage]\npath = \"{}\"\n\
+            "[storage]\npath = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n\
              [[sources]]\nname = \"feed\"\nkind = \"json\"\nurl = \"http://{addr}/feed\"\nitems = \"/data\"\n\
              interval = \"5s\"\n\
              [sources.fields]\nid = \"/id\"\ntext = \"/text\"\ncreated = \"/created\"\n\
