@@ -7,8 +7,8 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --bin stormwatch \
-    && strip target/release/stormwatch
+RUN cargo build --profile dist --locked --bin stormwatch \
+    && strip target/dist/stormwatch
 
 FROM debian:bookworm-slim
 # ca-certificates: feeds and webhooks over HTTPS are verified against the system's roots.
@@ -20,7 +20,7 @@ RUN apt-get update \
     && useradd --system --uid 10001 --home-dir /var/lib/stormwatch --shell /usr/sbin/nologin stormwatch \
     && mkdir -p /etc/stormwatch /var/lib/stormwatch \
     && chown stormwatch:stormwatch /var/lib/stormwatch
-COPY --from=build /src/target/release/stormwatch /usr/local/bin/stormwatch
+COPY --from=build /src/target/dist/stormwatch /usr/local/bin/stormwatch
 COPY config/stormwatch.example.toml /etc/stormwatch/stormwatch.example.toml
 USER 10001:10001
 WORKDIR /var/lib/stormwatch
