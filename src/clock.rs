@@ -55,7 +55,7 @@ const EXPECTED: &str = "expected SPEED,SIM,REAL: a speed from 1 to 100000 and tw
 
 impl Simulated {
     /// Parses `SPEED,SIM,REAL`; the error says what is wrong and what is expected.
-    pub fn parse(value: &str) -> Result<Simulated, ClockError> {
+    pub(crate) fn parse(value: &str) -> Result<Simulated, ClockError> {
         let parts: Vec<&str> = value.split(',').map(str::trim).collect();
         let [speed, sim, real] = parts[..] else {
             return Err(ClockError::Parts { value: value.to_string(), parts: parts.len() });
@@ -87,7 +87,7 @@ impl Simulated {
     }
 
     /// The real wait for a simulated `d`.
-    pub fn real_wait(&self, d: Duration) -> Duration {
+    pub(crate) fn real_wait(&self, d: Duration) -> Duration {
         d.div_f64(self.speed).max(MIN_REAL_WAIT.min(d))
     }
 }
@@ -121,17 +121,17 @@ pub fn now() -> DateTime<Utc> {
 }
 
 /// How long to wait in real time for `d` to pass on the daemon's clock.
-pub fn real(d: Duration) -> Duration {
+pub(crate) fn real(d: Duration) -> Duration {
     simulated().map_or(d, |s| s.real_wait(d))
 }
 
 /// Sleeps until `d` has passed on the daemon's clock.
-pub fn sleep(d: Duration) -> tokio::time::Sleep {
+pub(crate) fn sleep(d: Duration) -> tokio::time::Sleep {
     tokio::time::sleep(real(d))
 }
 
 /// Ticks every `period` of the daemon's clock (the first tick at once, as tokio's does).
-pub fn interval(period: Duration) -> tokio::time::Interval {
+pub(crate) fn interval(period: Duration) -> tokio::time::Interval {
     tokio::time::interval(real(period))
 }
 

@@ -15,7 +15,7 @@ pub fn plain(text: &str) -> String {
 }
 
 /// Plain, and cut to `max` characters with an ellipsis.
-pub fn cut(text: &str, max: usize) -> String {
+pub(crate) fn cut(text: &str, max: usize) -> String {
     let p = plain(text);
     if p.chars().count() <= max {
         return p;
@@ -32,7 +32,7 @@ pub fn html(text: &str) -> String {
 
 /// An `href` value: only http(s) links become links; anything else (javascript:, data:) is
 /// `None` and stays text.
-pub fn href(url: &str) -> Option<String> {
+pub(crate) fn href(url: &str) -> Option<String> {
     let u = url::Url::parse(url).ok()?;
     matches!(u.scheme(), "http" | "https").then(|| html_escape::encode_double_quoted_attribute(u.as_str()).into_owned())
 }
@@ -45,7 +45,7 @@ pub fn slack(text: &str) -> String {
 
 /// Teams markdown renders `[label](url)` as a link: a zero-width space between the brackets
 /// and the parenthesis keeps a post's text from becoming one, and `<`/`>` are entity-escaped.
-pub fn teams(text: &str) -> String {
+pub(crate) fn teams(text: &str) -> String {
     plain(text).replace("](", "]\u{200b}(").replace('<', "&lt;").replace('>', "&gt;")
 }
 

@@ -32,15 +32,6 @@ impl Lang {
         }
     }
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Lang::En => "English",
-            Lang::Nl => "Dutch",
-            Lang::Sv => "Swedish",
-            Lang::Pl => "Polish",
-        }
-    }
-
     /// Dense index for per-language arrays.
     pub fn index(self) -> usize {
         self as usize
@@ -91,7 +82,7 @@ pub enum Label {
 }
 
 impl Label {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Label::Neg => "neg",
             Label::Neu => "neu",
@@ -134,7 +125,7 @@ pub enum CrisisCategory {
 }
 
 impl CrisisCategory {
-    pub const ALL: [CrisisCategory; 7] = [
+    pub(crate) const ALL: [CrisisCategory; 7] = [
         CrisisCategory::Outage,
         CrisisCategory::Product,
         CrisisCategory::Service,
@@ -144,7 +135,7 @@ impl CrisisCategory {
         CrisisCategory::PrivacyFraud,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             CrisisCategory::Outage => "outage",
             CrisisCategory::Product => "product",
@@ -249,7 +240,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Severity::Warning => "warning",
             Severity::Critical => "critical",

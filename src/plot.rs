@@ -44,7 +44,7 @@ pub fn stack(panels: &[String]) -> String {
 
 /// What the three lines of a panel are called: the measured series, what was expected, the
 /// threshold.
-pub type Legend = [&'static str; 3];
+pub(crate) type Legend = [&'static str; 3];
 pub const VOLUME: Legend = ["count", "expected", "spike threshold"];
 
 /// One chart, as SVG elements for `stack`.

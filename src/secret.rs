@@ -118,7 +118,7 @@ impl std::fmt::Debug for SecretOr {
 }
 
 impl SecretOr {
-    pub fn read(&self, env: &Environment) -> Result<String, SecretError> {
+    pub(crate) fn read(&self, env: &Environment) -> Result<String, SecretError> {
         match self {
             SecretOr::Plain(s) => Ok(s.clone()),
             SecretOr::Secret(r) => r.read(env),

@@ -11,21 +11,21 @@ use std::sync::OnceLock;
 use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-pub const POLLS: &str = "stormwatch_polls_total";
-pub const POLL_ERRORS: &str = "stormwatch_poll_errors_total";
-pub const MENTIONS_NEW: &str = "stormwatch_mentions_new_total";
-pub const MENTIONS_INGESTED: &str = "stormwatch_mentions_ingested_total";
-pub const MENTIONS_SCORED: &str = "stormwatch_mentions_scored_total";
-pub const SCORING_SECONDS: &str = "stormwatch_scoring_seconds";
-pub const CHANNEL_DEPTH: &str = "stormwatch_channel_depth";
-pub const SIGNALS: &str = "stormwatch_signals_total";
-pub const ALERTS: &str = "stormwatch_alerts_total";
-pub const DELIVERY_ATTEMPTS: &str = "stormwatch_delivery_attempts_total";
-pub const OUTBOX: &str = "stormwatch_outbox_deliveries";
-pub const WATCH_MENTIONS: &str = "stormwatch_watch_mentions";
-pub const WATCH_EXPECTED: &str = "stormwatch_watch_expected_mentions";
-pub const WATCH_NEGATIVE_SHARE: &str = "stormwatch_watch_negative_share";
-pub const WATCH_USUAL_NEGATIVE_SHARE: &str = "stormwatch_watch_usual_negative_share";
+pub(crate) const POLLS: &str = "stormwatch_polls_total";
+pub(crate) const POLL_ERRORS: &str = "stormwatch_poll_errors_total";
+pub(crate) const MENTIONS_NEW: &str = "stormwatch_mentions_new_total";
+pub(crate) const MENTIONS_INGESTED: &str = "stormwatch_mentions_ingested_total";
+pub(crate) const MENTIONS_SCORED: &str = "stormwatch_mentions_scored_total";
+pub(crate) const SCORING_SECONDS: &str = "stormwatch_scoring_seconds";
+pub(crate) const CHANNEL_DEPTH: &str = "stormwatch_channel_depth";
+pub(crate) const SIGNALS: &str = "stormwatch_signals_total";
+pub(crate) const ALERTS: &str = "stormwatch_alerts_total";
+pub(crate) const DELIVERY_ATTEMPTS: &str = "stormwatch_delivery_attempts_total";
+pub(crate) const OUTBOX: &str = "stormwatch_outbox_deliveries";
+pub(crate) const WATCH_MENTIONS: &str = "stormwatch_watch_mentions";
+pub(crate) const WATCH_EXPECTED: &str = "stormwatch_watch_expected_mentions";
+pub(crate) const WATCH_NEGATIVE_SHARE: &str = "stormwatch_watch_negative_share";
+pub(crate) const WATCH_USUAL_NEGATIVE_SHARE: &str = "stormwatch_watch_usual_negative_share";
 pub const RELOADS: &str = "stormwatch_config_reloads_total";
 pub const RELOAD_FAILURES: &str = "stormwatch_config_reload_failures_total";
 
@@ -36,7 +36,7 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the process's recorder (once; later calls return the same handle). `None` when
 /// another recorder was installed first, in which case `/metrics` says so.
-pub fn install() -> Option<&'static PrometheusHandle> {
+pub(crate) fn install() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
@@ -52,7 +52,7 @@ pub fn install() -> Option<&'static PrometheusHandle> {
 }
 
 /// Drains histogram samples into their buckets; called every few seconds by the daemon.
-pub fn upkeep() {
+pub(crate) fn upkeep() {
     if let Some(Some(h)) = HANDLE.get() {
         h.run_upkeep();
     }

@@ -21,7 +21,7 @@ impl std::fmt::Debug for AckSigner {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AckError {
+pub(crate) enum AckError {
     #[error("this acknowledge link expired at {0}; acknowledge with `stormwatch ack` instead")]
     Expired(DateTime<Utc>),
     #[error("this acknowledge link is not valid for this alert (signature mismatch)")]
@@ -29,7 +29,7 @@ pub enum AckError {
 }
 
 impl AckSigner {
-    pub fn new(key: Vec<u8>) -> AckSigner {
+    pub(crate) fn new(key: Vec<u8>) -> AckSigner {
         AckSigner { key }
     }
 
@@ -45,11 +45,11 @@ impl AckSigner {
         mac
     }
 
-    pub fn sign(&self, alert_id: &str, expires: DateTime<Utc>) -> String {
+    pub(crate) fn sign(&self, alert_id: &str, expires: DateTime<Utc>) -> String {
         hex::encode(self.mac(alert_id, expires.timestamp()).finalize().into_bytes())
     }
 
-    pub fn link(&self, public_url: &str, alert_id: &str, expires: DateTime<Utc>) -> String {
+    pub(crate) fn link(&self, public_url: &str, alert_id: &str, expires: DateTime<Utc>) -> String {
         format!(
             "{}/ack/{alert_id}?exp={}&sig={}",
             public_url.trim_end_matches('/'),
@@ -59,7 +59,7 @@ impl AckSigner {
     }
 
     /// Checks a link's parts, in constant time for the signature.
-    pub fn verify(&self, alert_id: &str, expires: i64, sig: &str, now: DateTime<Utc>) -> Result<(), AckError> {
+    pub(crate) fn verify(&self, alert_id: &str, expires: i64, sig: &str, now: DateTime<Utc>) -> Result<(), AckError> {
         let given = hex::decode(sig).map_err(|_| AckError::BadSignature)?;
         self.mac(alert_id, expires).verify_slice(&given).map_err(|_| AckError::BadSignature)?;
         let expiry = DateTime::from_timestamp(expires, 0).unwrap_or_default();

@@ -23,7 +23,7 @@ use crate::model::{Phase, Severity, Signal, SignalKind};
 
 /// The stable key of a watch's signal kind: the same across restarts, processes and
 /// versions, so receivers can group by it.
-pub fn fingerprint(watch: &str, kind: SignalKind) -> String {
+pub(crate) fn fingerprint(watch: &str, kind: SignalKind) -> String {
     let digest = Sha256::digest(format!("{watch}\u{1f}{}", kind.as_str()).as_bytes());
     hex::encode(&digest[..8])
 }
@@ -58,7 +58,7 @@ pub enum Event {
 }
 
 impl Event {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Event::Firing => "firing",
             Event::Update => "update",
@@ -114,7 +114,7 @@ const GROWTH: f64 = 1.5;
 
 /// Episodes as the state file keeps them (JSON). One that cannot be read (a state file from
 /// another version) is logged with its place and left out, never silently dropped.
-pub fn decode_saved(saved: &[String]) -> Vec<Episode> {
+pub(crate) fn decode_saved(saved: &[String]) -> Vec<Episode> {
     let mut out = Vec::with_capacity(saved.len());
     for (i, json) in saved.iter().enumerate() {
         match serde_json::from_str::<Episode>(json) {
@@ -127,7 +127,7 @@ pub fn decode_saved(saved: &[String]) -> Vec<Episode> {
 
 impl Episode {
     /// A new episode for a starting signal: pending, or firing at once.
-    pub fn open(signal: &Signal, seq: u64, policy: &AlertPolicy) -> (Episode, Option<Event>) {
+    pub(crate) fn open(signal: &Signal, seq: u64, policy: &AlertPolicy) -> (Episode, Option<Event>) {
         let fingerprint = fingerprint(&signal.watch, signal.kind);
         let now = signal.at;
         let fire_now = signal.severity == Severity::Critical || policy.pending_for.is_zero();
@@ -153,12 +153,12 @@ impl Episode {
         (e, event)
     }
 
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         !matches!(self.status, Status::Resolved { .. })
     }
 
     /// Whether it was ever notified (a pending blip that ended never was).
-    pub fn fired(&self) -> bool {
+    pub(crate) fn fired(&self) -> bool {
         self.fired_at.is_some()
     }
 
@@ -169,7 +169,7 @@ impl Episode {
     }
 
     /// A signal of this episode's watch and kind. Returns what to tell receivers, if anything.
-    pub fn on_signal(&mut self, signal: &Signal, policy: &AlertPolicy) -> Option<Event> {
+    pub(crate) fn on_signal(&mut self, signal: &Signal, policy: &AlertPolicy) -> Option<Event> {
         let now = signal.at;
         let rose = signal.severity > self.severity;
         if signal.phase != Phase::Ended {
@@ -221,7 +221,7 @@ impl Episode {
     }
 
     /// Time passing: pending fires, updates fall due, resolving resolves.
-    pub fn tick(&mut self, now: DateTime<Utc>, policy: &AlertPolicy) -> Option<Event> {
+    pub(crate) fn tick(&mut self, now: DateTime<Utc>, policy: &AlertPolicy) -> Option<Event> {
         let after = |d: std::time::Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
         match self.status {
             Status::Pending { since } if now - since >= after(policy.pending_for) => Some(self.fire(now)),
@@ -243,7 +243,7 @@ impl Episode {
 
     /// Whether a new start at `now` continues this episode (still open, or resolved within
     /// the cooldown) rather than opening a new one.
-    pub fn continues_at(&self, now: DateTime<Utc>, policy: &AlertPolicy) -> bool {
+    pub(crate) fn continues_at(&self, now: DateTime<Utc>, policy: &AlertPolicy) -> bool {
         match self.status {
             Status::Resolved { at } => {
                 now - at < chrono::Duration::from_std(policy.cooldown).unwrap_or(chrono::Duration::MAX)
@@ -253,7 +253,7 @@ impl Episode {
     }
 
     /// Records that a notification went out (to at least one receiver).
-    pub fn mark_notified(&mut self, event: Event, now: DateTime<Utc>) {
+    pub(crate) fn mark_notified(&mut self, event: Event, now: DateTime<Utc>) {
         if event != Event::Resolved {
             self.notified = Some(Notified { at: now, severity: self.severity, value: self.last_signal.value });
             self.update_due = false;

@@ -165,7 +165,7 @@ fn statements(category: Option<CrisisCategory>) -> &'static Statements {
 }
 
 /// The built-in holding statement for a category (None = no dominant category: a general one) in a language.
-pub fn default_template(category: Option<CrisisCategory>, lang: Lang) -> &'static str {
+pub(crate) fn default_template(category: Option<CrisisCategory>, lang: Lang) -> &'static str {
     statements(category).get(lang)
 }
 
@@ -178,7 +178,7 @@ pub struct Templates {
 
 /// Why a configured holding statement cannot be used; each message names the valid values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StatementError {
+pub(crate) enum StatementError {
     #[error("unknown holding-statement category {name:?}: expected one of {}", valid_categories().join(", "))]
     UnknownCategory { name: String },
     #[error("unknown holding-statement language {code:?}: expected one of {}", Lang::ALL.map(Lang::code).join(", "))]
@@ -197,7 +197,7 @@ impl Templates {
     /// Adds an override from config. `category` is a category name or "general"; `lang` a
     /// language code. Refuses unknown names, an empty template, and a template using a
     /// placeholder other than {brand}.
-    pub fn set(&mut self, category: &str, lang: &str, template: &str) -> Result<(), StatementError> {
+    pub(crate) fn set(&mut self, category: &str, lang: &str, template: &str) -> Result<(), StatementError> {
         let category = parse_category(category)?;
         let lang = parse_lang(lang)?;
         let (cat_name, code) = (category_name(category), lang.code());
@@ -217,7 +217,7 @@ impl Templates {
 
     /// The statement for a category and language, with `{brand}` replaced by the brand (watch) name.
     /// Falls back: configured (category, lang) → built-in (category, lang).
-    pub fn statement(&self, category: Option<CrisisCategory>, lang: Lang, brand: &str) -> String {
+    pub(crate) fn statement(&self, category: Option<CrisisCategory>, lang: Lang, brand: &str) -> String {
         let template = match self.overrides.get(&(category, lang)) {
             Some(configured) => configured.as_str(),
             None => default_template(category, lang),

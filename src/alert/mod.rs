@@ -7,11 +7,11 @@
 //! saves `changed()` episodes in the same transaction as the notices it enqueues, so a crash
 //! can never lose a notice of an episode it remembers as notified.
 
-pub mod ack;
-pub mod episode;
-pub mod holding;
-pub mod policy;
-pub mod routing;
+pub(crate) mod ack;
+pub(crate) mod episode;
+pub(crate) mod holding;
+pub(crate) mod policy;
+pub(crate) mod routing;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 use crate::model::{CrisisCategory, Lang, Phase, Severity, Signal, SignalKind};
 
 pub use ack::AckSigner;
-pub use episode::{Acknowledged, Episode, Event, Status};
-pub use policy::{AlertPolicy, QuietHours};
-pub use routing::{ReceiverPolicy, Routes};
+pub(crate) use episode::{Acknowledged, Episode, Event, Status};
+pub(crate) use policy::{AlertPolicy, QuietHours};
+pub(crate) use routing::{ReceiverPolicy, Routes};
 
 /// What one notification says about one episode: a snapshot with everything a channel
 /// needs to render it, so a delivery retried after a restart says what it said then.
@@ -47,7 +47,7 @@ pub struct Notice {
 
 impl Notice {
     /// "firing" or "resolved": what a receiver that only tracks state needs.
-    pub fn status(&self) -> &'static str {
+    pub(crate) fn status(&self) -> &'static str {
         if self.event == Event::Resolved {
             "resolved"
         } else {
@@ -84,7 +84,7 @@ pub struct Summary {
 
 /// A notice for one receiver.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outgoing {
+pub(crate) struct Outgoing {
     pub receiver: String,
     pub notice: Notice,
 }
@@ -165,7 +165,7 @@ pub struct Alerter {
 
 impl Alerter {
     /// `episodes`: as saved by an earlier run, so nothing is re-alerted after a restart.
-    pub fn new(policy: AlertPolicy, routes: Routes, signer: AckSigner, episodes: Vec<Episode>) -> Alerter {
+    pub(crate) fn new(policy: AlertPolicy, routes: Routes, signer: AckSigner, episodes: Vec<Episode>) -> Alerter {
         Alerter {
             policy,
             routes,
@@ -173,10 +173,6 @@ impl Alerter {
             episodes: episodes.into_iter().map(|e| (e.fingerprint.clone(), e)).collect(),
             changed: BTreeSet::new(),
         }
-    }
-
-    pub fn policy(&self) -> &AlertPolicy {
-        &self.policy
     }
 
     pub fn routes(&self) -> &Routes {
@@ -188,12 +184,12 @@ impl Alerter {
     }
 
     /// Episodes changed since the last call: to be saved with the notices they produced.
-    pub fn changed(&mut self) -> Vec<Episode> {
+    pub(crate) fn changed(&mut self) -> Vec<Episode> {
         let keys = std::mem::take(&mut self.changed);
         keys.into_iter().filter_map(|k| self.episodes.get(&k).cloned()).collect()
     }
 
-    pub fn on_signal(&mut self, signal: &Signal) -> Vec<Outgoing> {
+    pub(crate) fn on_signal(&mut self, signal: &Signal) -> Vec<Outgoing> {
         let fp = episode::fingerprint(&signal.watch, signal.kind);
         let policy = &self.policy;
         let event = match self.episodes.get_mut(&fp) {
@@ -213,7 +209,7 @@ impl Alerter {
 
     /// Time passing: pending episodes fire, updates fall due, episodes resolve, critical
     /// episodes nobody acknowledged escalate.
-    pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<Outgoing> {
+    pub(crate) fn tick(&mut self, now: DateTime<Utc>) -> Vec<Outgoing> {
         let mut out = Vec::new();
         let keys: Vec<String> = self.episodes.keys().cloned().collect();
         for fp in keys {
@@ -229,7 +225,7 @@ impl Alerter {
     }
 
     /// Marks an alert acknowledged: it stops escalating. False if no open episode has the id.
-    pub fn acknowledge(&mut self, alert_id: &str, by: &str, at: DateTime<Utc>) -> bool {
+    pub(crate) fn acknowledge(&mut self, alert_id: &str, by: &str, at: DateTime<Utc>) -> bool {
         let Some(e) = self.episodes.values_mut().find(|e| e.alert_id == alert_id) else { return false };
         if e.acknowledged.is_none() {
             e.acknowledged = Some(Acknowledged { at, by: by.to_string() });

@@ -67,19 +67,19 @@ pub struct QuietHours {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Gate {
+pub(crate) enum Gate {
     Send,
     Hold { until: DateTime<Utc>, reason: HoldReason },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HoldReason {
+pub(crate) enum HoldReason {
     QuietHours,
     HourlyCap,
 }
 
 impl HoldReason {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             HoldReason::QuietHours => "quiet_hours",
             HoldReason::HourlyCap => "hourly_cap",
@@ -88,7 +88,7 @@ impl HoldReason {
 }
 
 /// `sent_in_hour`: notifications the receiver got in the last hour, the oldest at `oldest`.
-pub fn gate(
+pub(crate) fn gate(
     receiver: &ReceiverPolicy,
     severity: Severity,
     event: Event,
@@ -111,7 +111,7 @@ pub fn gate(
 }
 
 /// When the quiet hours around `now` end, or `None` outside them.
-pub fn quiet_until(q: &QuietHours, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub(crate) fn quiet_until(q: &QuietHours, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let local = now.with_timezone(&q.tz).naive_local();
     let t = local.time();
     let quiet = if q.start < q.end { q.start <= t && t < q.end } else { t >= q.start || t < q.end };
@@ -135,12 +135,6 @@ fn local_instant(q: &QuietHours, wall: chrono::NaiveDateTime) -> DateTime<Utc> {
         wall += Duration::minutes(30);
     }
     Utc.from_utc_datetime(&wall)
-}
-
-/// "22:00-07:00" for messages.
-pub fn describe(q: &QuietHours) -> String {
-    let f = |t: NaiveTime| t.format("%H:%M").to_string();
-    format!("{}-{} {}", f(q.start), f(q.end), q.tz)
 }
 
 #[cfg(test)]

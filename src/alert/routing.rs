@@ -36,16 +36,16 @@ pub struct Routes {
 
 impl Routes {
     /// `explicit`: each watch that names its own receivers, with them.
-    pub fn new(receivers: Vec<ReceiverPolicy>, explicit: Vec<(String, Vec<String>)>) -> Routes {
+    pub(crate) fn new(receivers: Vec<ReceiverPolicy>, explicit: Vec<(String, Vec<String>)>) -> Routes {
         Routes { receivers, explicit }
     }
 
-    pub fn get(&self, name: &str) -> Option<&ReceiverPolicy> {
+    pub(crate) fn get(&self, name: &str) -> Option<&ReceiverPolicy> {
         self.receivers.iter().find(|r| r.name == name)
     }
 
     /// The receivers of a first notification (or an update) at `severity`.
-    pub fn targets(&self, watch: &str, severity: Severity) -> Vec<&ReceiverPolicy> {
+    pub(crate) fn targets(&self, watch: &str, severity: Severity) -> Vec<&ReceiverPolicy> {
         let explicit = self.explicit.iter().find(|(w, _)| w == watch).map(|(_, r)| r);
         self.receivers
             .iter()

@@ -19,7 +19,7 @@ use crate::detect::BlindSpotParams;
 use crate::notify::{ReceiverKind, SmtpSpec};
 use crate::server::ServerSpec;
 
-pub use receivers::{is_loopback, ReceiverSpec};
+pub(crate) use receivers::ReceiverSpec;
 pub use watches::WatchSpec;
 
 use crate::settings::Problems;
@@ -63,7 +63,7 @@ pub enum ConfigError {
 
 impl Config {
     /// Who hears about which watch: the receivers' policies and each watch's own list.
-    pub fn routes(&self) -> Routes {
+    pub(crate) fn routes(&self) -> Routes {
         let explicit = self
             .watches
             .iter()

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawConfig {
+pub(crate) struct RawConfig {
     pub storage: Option<RawStorage>,
     pub blind_spots: Option<RawBlindSpots>,
     pub server: Option<super::receivers::RawServer>,
@@ -22,7 +22,7 @@ pub struct RawConfig {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawBlindSpots {
+pub(crate) struct RawBlindSpots {
     pub failures: Option<i64>,
     pub silent_polls: Option<i64>,
     pub silent_factor: Option<f64>,
@@ -31,7 +31,7 @@ pub struct RawBlindSpots {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawStorage {
+pub(crate) struct RawStorage {
     pub path: Option<String>,
     pub seen_ttl: Option<String>,
     pub history: Option<String>,
@@ -39,7 +39,7 @@ pub struct RawStorage {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawWatch {
+pub(crate) struct RawWatch {
     pub name: Option<String>,
     #[serde(default)]
     pub terms: Vec<String>,

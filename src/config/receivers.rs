@@ -31,7 +31,7 @@ impl ReceiverSpec {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawServer {
+pub(crate) struct RawServer {
     pub listen: Option<String>,
     pub token_env: Option<String>,
     pub token_file: Option<String>,
@@ -58,7 +58,7 @@ pub(super) fn server(raw: Option<RawServer>, base_dir: &Path, problems: &mut Pro
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawSmtp {
+pub(crate) struct RawSmtp {
     pub host: Option<String>,
     pub port: Option<i64>,
     pub tls: Option<String>,
@@ -72,7 +72,7 @@ pub struct RawSmtp {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawAlerts {
+pub(crate) struct RawAlerts {
     #[serde(rename = "for")]
     pub pending_for: Option<String>,
     pub repeat_interval: Option<String>,
@@ -92,7 +92,7 @@ pub struct RawAlerts {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawReceiver {
+pub(crate) struct RawReceiver {
     pub name: Option<String>,
     pub kind: Option<String>,
     pub to: Option<Vec<String>>,
@@ -167,7 +167,7 @@ pub(super) fn smtp(raw: Option<RawSmtp>, base_dir: &Path, problems: &mut Problem
 }
 
 /// Whether a host name is this machine: plain SMTP there never crosses a network.
-pub fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }

@@ -21,7 +21,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Hour-of-week slots of the seasonal profile.
-pub const SEASON_SLOTS: usize = 168;
+pub(crate) const SEASON_SLOTS: usize = 168;
 
 /// The largest seasonal offset learned from one bucket, in log units (e² ≈ 7.4×).
 const SEASON_CLIP: f64 = 2.0;
@@ -57,7 +57,7 @@ impl BaselineParams {
 
 /// The learned state of one series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Baseline {
+pub(crate) struct Baseline {
     /// Log level; `None` until the first bucket is learned.
     level: Option<f64>,
     scale: f64,
@@ -73,7 +73,7 @@ pub struct Baseline {
 
 /// What the baseline expects for a bucket, and how noisy that expectation is.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Expectation {
+pub(crate) struct Expectation {
     /// Expected `log(1 + count)` per bucket.
     pub log_level: f64,
     /// Scale (log units) to judge a deviation by.
@@ -82,7 +82,7 @@ pub struct Expectation {
 
 impl Expectation {
     /// The expected count per bucket.
-    pub fn count(&self) -> f64 {
+    pub(crate) fn count(&self) -> f64 {
         self.log_level.exp_m1().max(0.0)
     }
 }
@@ -96,7 +96,7 @@ fn rate(half_life: f64) -> f64 {
 }
 
 impl Baseline {
-    pub fn new(initial_scale: f64) -> Baseline {
+    pub(crate) fn new(initial_scale: f64) -> Baseline {
         Baseline {
             level: None,
             scale: initial_scale,
@@ -115,7 +115,7 @@ impl Baseline {
     }
 
     /// The expectation for a bucket in seasonal `slot` (hour of week).
-    pub fn expect(&self, p: &BaselineParams, slot: usize) -> Expectation {
+    pub(crate) fn expect(&self, p: &BaselineParams, slot: usize) -> Expectation {
         let log_level = self.level.unwrap_or(0.0) + self.seasonal(p, slot);
         let mu = log_level.exp_m1().max(0.0);
         let poisson = p.poisson_weight * mu / ((1.0 + mu) * (1.0 + mu));
@@ -123,15 +123,24 @@ impl Baseline {
         Expectation { log_level, noise }
     }
 
-    /// Learns one finished bucket with `count` mentions in `slot`. `in_event` slows learning.
-    pub fn learn(&mut self, p: &BaselineParams, count: f64, slot: usize, in_event: bool) {
+    /// Learns one bucket, computing its expectation (tests; the detector already has it).
+    #[cfg(test)]
+    pub(crate) fn learn(&mut self, p: &BaselineParams, count: f64, slot: usize, in_event: bool) {
         let e = self.expect(p, slot);
         self.learn_expected(p, count, slot, in_event, e);
     }
 
-    /// `learn`, with the expectation for `slot` already at hand (it is the same one the
-    /// bucket was judged by: computing it once saves a fifth of a count replay).
-    pub fn learn_expected(&mut self, p: &BaselineParams, count: f64, slot: usize, in_event: bool, e: Expectation) {
+    /// Learns one finished bucket with `count` mentions in `slot`; `in_event` slows learning.
+    /// Takes the expectation the bucket was judged by, so it is computed once (that saves a
+    /// fifth of a count replay).
+    pub(crate) fn learn_expected(
+        &mut self,
+        p: &BaselineParams,
+        count: f64,
+        slot: usize,
+        in_event: bool,
+        e: Expectation,
+    ) {
         let y = count.max(0.0).ln_1p();
         let first = self.level.is_none();
         let level = *self.level.get_or_insert(y);

@@ -72,7 +72,7 @@ const MIN_GAPS: u32 = 5;
 const GAP_WEIGHT: f64 = 0.1;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct BlindSpotState {
+pub(crate) struct BlindSpotState {
     sources: BTreeMap<String, SourceGaze>,
     /// Per watch, the blind sources already signalled and whether it was critical.
     open: BTreeMap<String, (BTreeSet<String>, bool)>,
@@ -80,7 +80,7 @@ pub struct BlindSpotState {
 
 /// Blind spots of every watch, from the health of every source.
 #[derive(Debug)]
-pub struct BlindSpots {
+pub(crate) struct BlindSpots {
     params: BlindSpotParams,
     /// Watch name and the sources feeding it (`None`: all).
     watches: Vec<(String, Option<Vec<String>>)>,
@@ -88,33 +88,33 @@ pub struct BlindSpots {
 }
 
 impl BlindSpots {
-    pub fn new(params: BlindSpotParams, watches: Vec<(String, Option<Vec<String>>)>) -> BlindSpots {
+    pub(crate) fn new(params: BlindSpotParams, watches: Vec<(String, Option<Vec<String>>)>) -> BlindSpots {
         BlindSpots { params, watches, state: BlindSpotState::default() }
     }
 
     /// Continues from a saved state (what was learned of each source, and open blind spots).
-    pub fn restore(mut self, saved: &[u8]) -> Result<BlindSpots, StateError> {
+    pub(crate) fn restore(mut self, saved: &[u8]) -> Result<BlindSpots, StateError> {
         self.state = serde_json::from_slice(saved)
             .map_err(|source| StateError::Unreadable { what: "blind-spot state".into(), source })?;
         Ok(self)
     }
 
-    pub fn save(&self) -> Result<Vec<u8>, StateError> {
+    pub(crate) fn save(&self) -> Result<Vec<u8>, StateError> {
         serde_json::to_vec(&self.state)
             .map_err(|source| StateError::Unwritable { what: "blind-spot state".into(), source })
     }
 
-    pub fn params(&self) -> &BlindSpotParams {
+    pub(crate) fn params(&self) -> &BlindSpotParams {
         &self.params
     }
 
-    pub fn watches(&self) -> &[(String, Option<Vec<String>>)] {
+    pub(crate) fn watches(&self) -> &[(String, Option<Vec<String>>)] {
         &self.watches
     }
 
     /// Takes the health of `source` after a poll at `now`; returns the signals of the
     /// watches it feeds whose blind spots changed.
-    pub fn observe(&mut self, source: &str, health: &SourceHealth, now: DateTime<Utc>) -> Vec<Signal> {
+    pub(crate) fn observe(&mut self, source: &str, health: &SourceHealth, now: DateTime<Utc>) -> Vec<Signal> {
         let p = self.params.clone();
         let gaze = self.state.sources.entry(source.to_string()).or_default();
         let failing = health.consecutive_failures > 0;

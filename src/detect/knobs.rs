@@ -10,7 +10,7 @@ use super::watch::WatchParams;
 
 /// A value as written: TOML gives numbers and strings; the command line gives strings.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Input<'a> {
+pub(crate) enum Input<'a> {
     Number(f64),
     Text(&'a str),
 }
@@ -155,13 +155,13 @@ const KNOBS: &[Knob] = &[
 const ALIASES: &[(&str, &str)] = &[("min_factor", "volume_factor")];
 
 /// The names of every knob, for help texts.
-pub fn keys() -> impl Iterator<Item = &'static str> {
+pub(crate) fn keys() -> impl Iterator<Item = &'static str> {
     KNOBS.iter().map(|k| k.key)
 }
 
 /// Sets one knob. The error names the problem, not the path: the caller knows where the
 /// value was written and prefixes it.
-pub fn set(params: &mut WatchParams, key: &str, value: Input<'_>) -> Result<(), KnobError> {
+pub(crate) fn set(params: &mut WatchParams, key: &str, value: Input<'_>) -> Result<(), KnobError> {
     let key = key.trim();
     let canonical = ALIASES.iter().find(|(alias, _)| *alias == key).map_or(key, |(_, k)| k);
     let Some(knob) = KNOBS.iter().find(|k| k.key == canonical) else {
@@ -175,7 +175,7 @@ pub fn set(params: &mut WatchParams, key: &str, value: Input<'_>) -> Result<(), 
 /// Checks what no single knob can: the relations between them.
 /// The ranges of single knobs hold by construction (`set`); the relations between them are
 /// checked here.
-pub fn check(params: &WatchParams) -> Result<(), KnobError> {
+pub(crate) fn check(params: &WatchParams) -> Result<(), KnobError> {
     if params.spec.k_critical < params.spec.k {
         return Err(KnobError::CriticalBelowK { k_critical: params.spec.k_critical, k: params.spec.k });
     }

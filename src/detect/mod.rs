@@ -17,16 +17,16 @@
 //! Every decision takes time as an argument and uses only data before it (causal), so
 //! replay gives the same answers the daemon would have given live.
 
-pub mod baseline;
-pub mod blind;
+pub(crate) mod baseline;
+pub(crate) mod blind;
 pub mod counts;
-pub mod knobs;
+pub(crate) mod knobs;
 pub mod persist;
 pub mod presets;
 pub mod spike;
-pub mod watch;
+pub(crate) mod watch;
 
-pub use blind::{BlindSpotParams, BlindSpots};
+pub(crate) use blind::{BlindSpotParams, BlindSpots};
 
 /// Why a detector's saved state cannot be used or written.
 #[derive(Debug, thiserror::Error)]

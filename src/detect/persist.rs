@@ -16,7 +16,7 @@ fn watch_key(name: &str) -> String {
 
 /// A watch's detector as saved, continued at `now`; or a new one, with a note saying why
 /// the saved state could not be used (for the log: the watch warms up again).
-pub fn load_watch(
+pub(crate) fn load_watch(
     store: &Store,
     name: &str,
     params: WatchParams,
@@ -35,7 +35,7 @@ pub fn load_watch(
 }
 
 /// The blind-spot detector as saved, or `fresh` with a note when the saved state is unusable.
-pub fn load_blind_spots(store: &Store, fresh: BlindSpots) -> Result<(BlindSpots, Option<String>), StoreError> {
+pub(crate) fn load_blind_spots(store: &Store, fresh: BlindSpots) -> Result<(BlindSpots, Option<String>), StoreError> {
     let Some(saved) = store.detector_state(BLIND_SPOTS)? else { return Ok((fresh, None)) };
     // `restore` consumes its receiver: rebuild from the saved bytes on a copy of the params.
     let params = fresh.params().clone();
@@ -49,7 +49,7 @@ pub fn load_blind_spots(store: &Store, fresh: BlindSpots) -> Result<(BlindSpots,
 /// Why window state could not be saved (it is kept in memory and saved again later; the
 /// journal keeps the counts meanwhile).
 #[derive(Debug, thiserror::Error)]
-pub enum SaveError {
+pub(crate) enum SaveError {
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
@@ -57,7 +57,7 @@ pub enum SaveError {
 }
 
 /// Saves every detector in one transaction, with the journal seq they counted through.
-pub fn save(
+pub(crate) fn save(
     store: &Store,
     watches: &[WatchDetector],
     blind: &BlindSpots,
@@ -75,7 +75,7 @@ pub fn save(
 /// Forgets the saved state of every watch not in `watches` (removed from the configuration,
 /// by a reload or while stopped), so that one added again under the same name starts fresh
 /// instead of resuming stale baselines. Returns the names forgotten.
-pub fn forget_removed(store: &Store, watches: &[&str]) -> Result<Vec<String>, StoreError> {
+pub(crate) fn forget_removed(store: &Store, watches: &[&str]) -> Result<Vec<String>, StoreError> {
     let mut forgotten = Vec::new();
     for key in store.detector_state_keys()? {
         let Some(name) = key.strip_prefix("watch:") else { continue };

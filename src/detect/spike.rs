@@ -90,27 +90,23 @@ impl SpikeDetector {
         SpikeDetector { params, baseline: Baseline::new(0.5), record: VecDeque::new(), learned: 0, event: None }
     }
 
-    pub fn in_event(&self) -> bool {
-        self.event.is_some()
-    }
-
-    pub fn warmed_up(&self) -> bool {
+    pub(crate) fn warmed_up(&self) -> bool {
         self.learned >= self.params.warm_up
     }
 
     /// The expectation for one bucket in `slot`.
-    pub fn expect(&self, slot: usize) -> Expectation {
+    pub(crate) fn expect(&self, slot: usize) -> Expectation {
         self.baseline.expect(&self.params.baseline, slot)
     }
 
     /// The expected count of one bucket in `slot`, and the count at which one bucket alone
     /// would be `k` noise units above it: the band a chart draws.
-    pub fn band(&self, slot: usize) -> (f64, f64) {
+    pub(crate) fn band(&self, slot: usize) -> (f64, f64) {
         self.band_of(self.expect(slot))
     }
 
     /// `band` for an expectation already at hand.
-    pub fn band_of(&self, e: Expectation) -> (f64, f64) {
+    pub(crate) fn band_of(&self, e: Expectation) -> (f64, f64) {
         (e.count(), ((e.log_level.exp() * (self.params.k * e.noise).exp()) - 1.0).max(0.0))
     }
 
@@ -120,7 +116,7 @@ impl SpikeDetector {
     }
 
     /// `judge`, with the expectation for the bucket's slot already at hand.
-    pub fn judge_expected(&self, windows: &[(u32, f64)], busiest_bucket: f64, e: Expectation) -> Judgement {
+    pub(crate) fn judge_expected(&self, windows: &[(u32, f64)], busiest_bucket: f64, e: Expectation) -> Judgement {
         let p = &self.params;
         let per_bucket = e.count();
         let mut best = Judgement {
@@ -198,7 +194,7 @@ impl SpikeDetector {
     }
 
     /// `learn`, with the expectation for `slot` already at hand.
-    pub fn learn_expected(&mut self, count: f64, slot: usize, e: Expectation) {
+    pub(crate) fn learn_expected(&mut self, count: f64, slot: usize, e: Expectation) {
         let in_event = self.event.is_some();
         self.baseline.learn_expected(&self.params.baseline, count, slot, in_event, e);
         let n = self.learned;
@@ -218,7 +214,7 @@ impl SpikeDetector {
     }
 
     /// Severity of a judgement that started or continues an event.
-    pub fn critical(&self, j: &Judgement) -> bool {
+    pub(crate) fn critical(&self, j: &Judgement) -> bool {
         j.z >= self.params.k_critical
     }
 }

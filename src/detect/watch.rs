@@ -98,7 +98,7 @@ impl WatchParams {
     /// the usual share when that is higher (a watch whose usual share is not known yet is
     /// taken as 10% negative), never above 95%. One formula for judging and for the status
     /// page's threshold line.
-    pub fn share_threshold(&self, usual_share: Option<f64>) -> f64 {
+    pub(crate) fn share_threshold(&self, usual_share: Option<f64>) -> f64 {
         self.negative_share.max(self.share_factor * usual_share.unwrap_or(0.1)).min(0.95)
     }
 
@@ -216,7 +216,7 @@ impl Usual {
 
 /// What a watch has learned and counted: saved to the store, so a restart continues.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WatchState {
+pub(crate) struct WatchState {
     ring: Vec<Bucket>,
     /// Bucket number (since the epoch) of the newest bucket in the ring; `None` before the
     /// first mention or tick.
@@ -331,7 +331,7 @@ impl WatchDetector {
     /// is longer than the ring, what the ring holds is learned, the gap is skipped, and the
     /// baseline continues from now. (Mentions a source backfills from inside the ring still
     /// count, as evidence and for the windows judged from now on.)
-    pub fn resume(&mut self, now: DateTime<Utc>) {
+    pub(crate) fn resume(&mut self, now: DateTime<Utc>) {
         let current = self.bucket_of(now);
         let Some(newest) = self.state.newest else { return };
         if current - newest <= self.ring_len() {
@@ -352,12 +352,12 @@ impl WatchDetector {
 
     /// Keeps a `Judged` record of every bucket judged from now on (memory grows with time:
     /// for replay, not for the daemon).
-    pub fn record_trace(&mut self) {
+    pub(crate) fn record_trace(&mut self) {
         self.trace.get_or_insert_with(Vec::new);
     }
 
     /// The records kept since the last call.
-    pub fn take_trace(&mut self) -> Vec<Judged> {
+    pub(crate) fn take_trace(&mut self) -> Vec<Judged> {
         self.trace.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
@@ -372,15 +372,15 @@ impl WatchDetector {
 
     /// Whether it has counted a mention or been ticked since it was created: before that,
     /// a tick would fix the ring at the clock and make a backfill of history arrive "late".
-    pub fn started(&self) -> bool {
+    pub(crate) fn started(&self) -> bool {
         self.state.newest.is_some()
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
-    pub fn params(&self) -> &WatchParams {
+    pub(crate) fn params(&self) -> &WatchParams {
         &self.params
     }
 

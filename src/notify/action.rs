@@ -31,7 +31,7 @@ pub struct ActionTemplate(String);
 
 /// Why an action template cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum TemplateError {
+pub(crate) enum TemplateError {
     #[error("unknown placeholder {{{name}}}: use {}", ACTION_FIELDS.map(|f| format!("{{{f}}}")).join(", "))]
     UnknownPlaceholder { name: String },
     #[error("is not valid JSON once placeholders are filled in ({0}); placeholders become quoted strings")]
@@ -46,20 +46,20 @@ impl Default for ActionTemplate {
 
 impl ActionTemplate {
     /// Only known `{placeholders}`, and valid JSON once filled in.
-    pub fn parse(template: &str) -> Result<ActionTemplate, TemplateError> {
+    pub(crate) fn parse(template: &str) -> Result<ActionTemplate, TemplateError> {
         let filled = fill(template, |f| ACTION_FIELDS.contains(&f).then(|| json!("x").to_string()))?;
         serde_json::from_str::<Value>(&filled).map_err(TemplateError::NotJson)?;
         Ok(ActionTemplate(template.to_string()))
     }
 
     /// The body for `message`: each `{field}` replaced by the field as a JSON string.
-    pub fn fill(&self, message: &Message) -> String {
+    pub(crate) fn fill(&self, message: &Message) -> String {
         fill_body(&self.0, message)
     }
 }
 
 /// The body an `action` receiver posts when the config gives none.
-pub const DEFAULT_ACTION_BODY: &str =
+pub(crate) const DEFAULT_ACTION_BODY: &str =
     r#"{"alert_id": {alert_id}, "watch": {watch}, "severity": {severity}, "status": {status}, "subject": {subject}}"#;
 
 const ACTION_FIELDS: [&str; 8] = ["alert_id", "watch", "severity", "status", "event", "kind", "subject", "ack_url"];

@@ -20,7 +20,7 @@ const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█
 /// bottom in red, and the baseline's expected count as a step line when it has learned anything. Sizes are
 /// clamped to 16..=2000 x 16..=1000. Encoding to memory should never fail; if it does, the
 /// alert goes without its chart, and the log says why.
-pub fn png(points: &[TimelinePoint], width: u32, height: u32) -> Option<Vec<u8>> {
+pub(crate) fn png(points: &[TimelinePoint], width: u32, height: u32) -> Option<Vec<u8>> {
     let mut canvas = Canvas::new(width.clamp(16, 2000), height.clamp(16, 1000));
     draw(&mut canvas, points);
     encode(&canvas).inspect_err(|e| tracing::warn!(error = %e, "cannot draw the alert chart; sent without it")).ok()
@@ -28,7 +28,7 @@ pub fn png(points: &[TimelinePoint], width: u32, height: u32) -> Option<Vec<u8>>
 
 /// A one-line text sparkline of mentions per step, one of ▁▂▃▄▅▆▇█ per point, scaled to the largest count.
 /// Empty input gives an empty string; all-zero counts give all ▁.
-pub fn sparkline(points: &[TimelinePoint]) -> String {
+pub(crate) fn sparkline(points: &[TimelinePoint]) -> String {
     let max = points.iter().map(|p| u64::from(p.mentions)).max().unwrap_or(0).max(1);
     // Block k is (k + 1) eighths high, so pick the one nearest to the count's share of the maximum.
     let eighths = |m: u64| (16 * m + max) / (2 * max);

@@ -35,7 +35,7 @@ pub enum SmtpTls {
 
 /// Why the mail relay cannot be used (found when the channels are built, before start).
 #[derive(Debug, thiserror::Error)]
-pub enum MailerError {
+pub(crate) enum MailerError {
     #[error("smtp: cannot set up TLS for {host}: {source}")]
     Tls { host: String, source: lettre::transport::smtp::Error },
     #[error("smtp.from: {0}")]
@@ -55,7 +55,7 @@ impl Channel for Email {
     }
 }
 
-pub struct Mailer {
+pub(crate) struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     /// `[smtp] timeout`, for the whole session: lettre's async transport applies its own
@@ -72,7 +72,7 @@ impl std::fmt::Debug for Mailer {
 
 impl Mailer {
     /// `password`: already read from its env var or file.
-    pub fn new(spec: &SmtpSpec, password: Option<String>) -> Result<Mailer, MailerError> {
+    pub(crate) fn new(spec: &SmtpSpec, password: Option<String>) -> Result<Mailer, MailerError> {
         let builder = match spec.tls {
             SmtpTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&spec.host),
             SmtpTls::Implicit => AsyncSmtpTransport::<Tokio1Executor>::relay(&spec.host),
@@ -90,7 +90,7 @@ impl Mailer {
     /// Sends one message to `to`. The Message-ID is derived from the idempotency key, so a
     /// duplicate after a crash is recognisable (and dropped by many mail systems); replies
     /// thread per alert.
-    pub async fn send(&self, to: &[String], message: &AlertMessage, key: &str) -> Result<(), SendError> {
+    pub(crate) async fn send(&self, to: &[String], message: &AlertMessage, key: &str) -> Result<(), SendError> {
         let email = build(&self.from, to, message, key)?;
         let Ok(sent) = tokio::time::timeout(self.timeout, self.transport.send(email)).await else {
             let limit = humantime::format_duration(self.timeout);
@@ -111,7 +111,7 @@ impl Mailer {
 }
 
 /// The MIME message: text and HTML alternatives, the HTML with the chart as a related image.
-pub fn build(from: &Mailbox, to: &[String], message: &AlertMessage, key: &str) -> Result<Message, SendError> {
+pub(crate) fn build(from: &Mailbox, to: &[String], message: &AlertMessage, key: &str) -> Result<Message, SendError> {
     let mut builder = Message::builder()
         .from(from.clone())
         .subject(render::subject(message))

@@ -9,10 +9,10 @@ use crate::escape;
 use crate::model::Severity;
 
 /// Content id of the chart image in an email.
-pub const CHART_CID: &str = "chart@stormwatch";
+pub(crate) const CHART_CID: &str = "chart@stormwatch";
 
 /// The HTML email body. `chart`: whether the email carries the chart image (cid `CHART_CID`).
-pub fn body(message: &Message, chart: bool) -> String {
+pub(crate) fn body(message: &Message, chart: bool) -> String {
     let body = match message {
         Message::Alert(n) => notice_html(n, chart),
         Message::Summary(s) => {

@@ -21,7 +21,7 @@ pub fn signature(secret: &[u8], unix: i64, body: &[u8]) -> String {
 }
 
 /// A shared client: connection reuse matters when a storm sends hundreds of notices.
-pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -30,7 +30,7 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
 }
 
 /// POSTs a JSON value (see `post`).
-pub async fn post_json(
+pub(crate) async fn post_json(
     client: &reqwest::Client,
     url: &str,
     body: &serde_json::Value,
@@ -43,7 +43,7 @@ pub async fn post_json(
 
 /// POSTs a JSON body. 2xx is delivered; 408, 429 and 5xx, timeouts and connection errors are
 /// worth retrying (honouring Retry-After); any other status will not change by retrying.
-pub async fn post(
+pub(crate) async fn post(
     client: &reqwest::Client,
     url: &str,
     body: Vec<u8>,
@@ -92,7 +92,7 @@ fn redact(message: &str, url: &str) -> String {
 }
 
 /// Retry-After: seconds, or an HTTP date.
-pub fn retry_after(value: &str) -> Option<Duration> {
+pub(crate) fn retry_after(value: &str) -> Option<Duration> {
     if let Ok(secs) = value.trim().parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }

@@ -10,18 +10,18 @@
 //! chart (`chart`), the one HTTP POST and its answer's meaning (`http`), and the retry loop
 //! (`outbox`). Escaping of what strangers wrote is `crate::escape`'s.
 
-pub mod action;
+pub(crate) mod action;
 mod chart;
-pub mod email;
+pub(crate) mod email;
 mod folder;
-pub mod html;
+pub(crate) mod html;
 mod http;
-pub mod outbox;
-pub mod render;
+pub(crate) mod outbox;
+pub(crate) mod render;
 mod slack;
 mod teams;
-pub mod text;
-pub mod webhook;
+pub(crate) mod text;
+pub(crate) mod webhook;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -31,7 +31,7 @@ use std::time::Duration;
 use crate::alert::Message;
 use crate::secret::{Environment, SecretOr, SecretRef};
 
-pub use email::{SmtpSpec, SmtpTls};
+pub(crate) use email::{SmtpSpec, SmtpTls};
 pub use http::signature;
 pub use outbox::{Outbox, RetryPolicy, Until, Worker};
 
@@ -83,18 +83,7 @@ pub enum ReceiverKind {
     },
 }
 
-impl ReceiverKind {
-    pub fn name(&self) -> &'static str {
-        match self {
-            ReceiverKind::Email { .. } => "email",
-            ReceiverKind::Webhook { .. } => "webhook",
-            ReceiverKind::Slack { .. } => "slack",
-            ReceiverKind::Teams { .. } => "teams",
-            ReceiverKind::Action { .. } => "action",
-            ReceiverKind::Folder { .. } => "folder",
-        }
-    }
-}
+impl ReceiverKind {}
 
 /// Every receiver's channel, built once (secrets read then: a missing one is an error at
 /// start, not at 3 a.m. when the first alert fails).
@@ -192,10 +181,6 @@ impl Channels {
         } else {
             Err(problems)
         }
-    }
-
-    pub fn has(&self, receiver: &str) -> bool {
-        self.by_name.contains_key(receiver)
     }
 
     /// Sends one message to one receiver; `key` is the idempotency key.

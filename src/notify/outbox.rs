@@ -37,7 +37,7 @@ impl RetryPolicy {
 
     /// Exponential, capped, with ±50% jitter so that many receivers failing together do not
     /// retry in lockstep.
-    pub fn backoff(&self, attempts: u32) -> Duration {
+    pub(crate) fn backoff(&self, attempts: u32) -> Duration {
         let exp = self.base.saturating_mul(1u32 << attempts.min(20)).min(self.max_backoff);
         exp.mul_f64(0.5 + rand::random::<f64>())
     }
@@ -56,7 +56,7 @@ impl Outbox {
     }
 
     /// Saves `episodes` and their notices in one transaction.
-    pub fn enqueue(
+    pub(crate) fn enqueue(
         &self,
         outgoing: &[Outgoing],
         episodes: &[Episode],
@@ -182,7 +182,7 @@ pub enum Until {
 type Sent = (DeliveryRow, i64, Duration, Result<(), SendError>);
 
 impl Worker {
-    pub fn new(
+    pub(crate) fn new(
         store: Store,
         outbox: Outbox,
         channels: Arc<Channels>,
@@ -193,7 +193,7 @@ impl Worker {
     }
 
     /// Wakes the worker at once (after an enqueue), instead of at its next check.
-    pub fn waker(&self) -> Arc<Notify> {
+    pub(crate) fn waker(&self) -> Arc<Notify> {
         self.wake.clone()
     }
 

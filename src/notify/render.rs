@@ -6,7 +6,7 @@ use crate::alert::{Event, Message, Notice, Summary};
 use crate::escape::cut;
 use crate::model::{Measure, MentionRef, Severity, Signal};
 
-pub fn severity_word(s: Severity) -> &'static str {
+pub(crate) fn severity_word(s: Severity) -> &'static str {
     match s {
         Severity::Warning => "WARNING",
         Severity::Critical => "CRITICAL",
@@ -14,7 +14,7 @@ pub fn severity_word(s: Severity) -> &'static str {
 }
 
 /// "15 min", "1 h", "2 h 30 min".
-pub fn span(secs: u64) -> String {
+pub(crate) fn span(secs: u64) -> String {
     let m = secs.div_ceil(60);
     match (m / 60, m % 60) {
         (0, m) => format!("{m} min"),
@@ -43,7 +43,7 @@ fn volume_phrase(s: &Signal) -> String {
 }
 
 /// What tripped, in a line: the part of the subject after the watch name.
-pub fn headline(s: &Signal) -> String {
+pub(crate) fn headline(s: &Signal) -> String {
     let e = &s.evidence;
     let share = |e: &crate::model::Evidence| {
         (e.mentions > 0).then(|| e.negative as f64 / e.mentions as f64).map(pct).unwrap_or_else(|| "-".into())
@@ -82,7 +82,7 @@ pub fn headline(s: &Signal) -> String {
 }
 
 /// 1234567 → "1,234,567".
-pub fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -95,7 +95,7 @@ pub fn thousands(n: u64) -> String {
 }
 
 /// The subject / notification line: `[CRITICAL] Kroon Bank: negativity 71% (baseline 12%), …`.
-pub fn subject(message: &Message) -> String {
+pub(crate) fn subject(message: &Message) -> String {
     match message {
         Message::Alert(n) => notice_subject(n),
         Message::Summary(s) => {

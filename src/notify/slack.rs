@@ -24,7 +24,7 @@ impl Channel for Slack {
 }
 
 /// Slack incoming-webhook payload (Block Kit, with `text` as the notification fallback).
-pub fn payload(message: &Message) -> Value {
+pub(crate) fn payload(message: &Message) -> Value {
     let title = subject(message);
     let mut blocks = vec![json!({"type": "header", "text": {"type": "plain_text", "text": escape::cut(&title, 150)}})];
     match message {

@@ -22,7 +22,7 @@ impl Channel for Teams {
 }
 
 /// Teams workflow-webhook payload: an Adaptive Card in a message.
-pub fn payload(message: &Message) -> Value {
+pub(crate) fn payload(message: &Message) -> Value {
     let title = subject(message);
     let block = |text: String, extra: Value| {
         let mut b = json!({"type": "TextBlock", "text": text, "wrap": true});

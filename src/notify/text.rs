@@ -7,7 +7,7 @@ use crate::alert::{Event, Message, Notice};
 use crate::escape;
 
 /// The plain-text body (email text part, logs, and `stormwatch` output).
-pub fn body(message: &Message) -> String {
+pub(crate) fn body(message: &Message) -> String {
     match message {
         Message::Alert(n) => notice_text(n),
         Message::Summary(s) => {

@@ -22,7 +22,7 @@ impl Channel for Webhook {
 }
 
 /// Version of the webhook payload; bumped on any incompatible change.
-pub const WEBHOOK_SCHEMA: &str = "stormwatch.alert.v1";
+pub(crate) const WEBHOOK_SCHEMA: &str = "stormwatch.alert.v1";
 
 fn notice_json(n: &Notice) -> Value {
     let s = &n.signal;
@@ -66,7 +66,7 @@ fn notice_json(n: &Notice) -> Value {
 }
 
 /// The webhook body.
-pub fn payload(message: &Message) -> Value {
+pub(crate) fn payload(message: &Message) -> Value {
     match message {
         Message::Alert(n) => {
             let mut v = notice_json(n);

@@ -21,7 +21,7 @@ use crate::store::Store;
 use crate::telemetry;
 
 mod detection;
-pub mod dispatch;
+pub(crate) mod dispatch;
 
 use detection::{Detection, TICK};
 pub use dispatch::{ack_signer, Dispatcher};

@@ -45,7 +45,7 @@ pub struct Step {
 }
 
 impl Step {
-    pub fn negative_share(&self) -> f64 {
+    pub(crate) fn negative_share(&self) -> f64 {
         if self.mentions == 0 {
             0.0
         } else {
@@ -109,7 +109,7 @@ pub struct Report {
 
 impl Report {
     /// The step with the most mentions.
-    pub fn peak(&self) -> Option<&Step> {
+    pub(crate) fn peak(&self) -> Option<&Step> {
         self.steps.iter().filter(|s| s.mentions > 0).max_by_key(|s| (s.mentions, std::cmp::Reverse(s.at)))
     }
 }

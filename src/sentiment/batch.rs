@@ -19,7 +19,7 @@ use super::score::{Analysis, Scorer};
 
 /// Lines longer than this are refused (and not buffered past the limit): a post is at most
 /// a few kB; 4 MiB leaves room for a pasted document without letting one line eat memory.
-pub const MAX_LINE_BYTES: usize = 4 << 20;
+pub(crate) const MAX_LINE_BYTES: usize = 4 << 20;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct BatchSummary {

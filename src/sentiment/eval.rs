@@ -14,7 +14,7 @@ use crate::model::{Label, Lang};
 use crate::sentiment::{Analysis, Scorer};
 
 /// Texts shorter than this many characters are "short" for language identification.
-pub const SHORT_TEXT_CHARS: usize = 40;
+pub(crate) const SHORT_TEXT_CHARS: usize = 40;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -33,7 +33,7 @@ pub enum Split {
 }
 
 impl Split {
-    pub fn file_name(self) -> &'static str {
+    pub(crate) fn file_name(self) -> &'static str {
         match self {
             Split::Dev => "dev.tsv",
             Split::Test => "test.tsv",
@@ -100,11 +100,11 @@ fn idx(l: Label) -> usize {
 }
 
 impl Confusion {
-    pub fn add(&mut self, gold: Label, predicted: Label) {
+    pub(crate) fn add(&mut self, gold: Label, predicted: Label) {
         self.counts[idx(gold)][idx(predicted)] += 1;
     }
 
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.counts.iter().flatten().sum()
     }
 
@@ -117,7 +117,7 @@ impl Confusion {
     }
 
     /// Whether the gold labels include neutral (then F1 is over three classes).
-    pub fn has_neutral(&self) -> bool {
+    pub(crate) fn has_neutral(&self) -> bool {
         self.gold(1) > 0
     }
 
@@ -138,13 +138,13 @@ impl Confusion {
         classes.iter().map(|&l| self.f1(l)).sum::<f64>() / classes.len() as f64
     }
 
-    pub fn accuracy(&self) -> f64 {
+    pub(crate) fn accuracy(&self) -> f64 {
         let right: u64 = (0..3).map(|l| self.counts[l][l]).sum();
         ratio(right, self.total())
     }
 
     /// Share of texts predicted neg or pos.
-    pub fn polar_share(&self) -> f64 {
+    pub(crate) fn polar_share(&self) -> f64 {
         ratio(self.predicted(0) + self.predicted(2), self.total())
     }
 }

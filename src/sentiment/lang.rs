@@ -79,7 +79,7 @@ impl LanguageDetector {
 
     /// `frequent[l]` are word lists of language `l`, each most frequent first, read in order
     /// as one ranking.
-    pub fn new<const N: usize>(lexicons: [&'static Lexicon; 4], frequent: [[&str; N]; 4]) -> LanguageDetector {
+    pub(crate) fn new<const N: usize>(lexicons: [&'static Lexicon; 4], frequent: [[&str; N]; 4]) -> LanguageDetector {
         let mut ranks: WordMap<[u16; 4]> = WordMap::default();
         let mut rank_logp: [Vec<f32>; 4] = Default::default();
         for (l, sources) in frequent.iter().enumerate() {
@@ -98,7 +98,7 @@ impl LanguageDetector {
     }
 
     /// The language of `text`, or `None` when it has no words to tell by.
-    pub fn detect(&self, text: &str) -> Option<Lang> {
+    pub(crate) fn detect(&self, text: &str) -> Option<Lang> {
         let signs = SignLexicon::builtin().ok()?;
         let mut tokens = Tokens::default();
         tokenize::tokenize(text, signs, &mut tokens);
@@ -106,13 +106,13 @@ impl LanguageDetector {
     }
 
     /// The language of already tokenized text.
-    pub fn detect_tokens(&self, tokens: &Tokens) -> Option<Lang> {
+    pub(crate) fn detect_tokens(&self, tokens: &Tokens) -> Option<Lang> {
         self.detect_tokens_with(tokens, &mut SpellMemo::default())
     }
 
     /// `detect_tokens`, remembering in `memo` what the character model made of words no
     /// list knows: brand names and handles recur in every mention of a watch.
-    pub fn detect_tokens_with(&self, tokens: &Tokens, memo: &mut SpellMemo) -> Option<Lang> {
+    pub(crate) fn detect_tokens_with(&self, tokens: &Tokens, memo: &mut SpellMemo) -> Option<Lang> {
         let scores = self.log_likelihoods(tokens, memo)?;
         // Strictly greater: on a tie the earlier language (English) wins, as the prior says.
         let mut best = 0;
@@ -130,7 +130,7 @@ impl LanguageDetector {
 
     /// Per-language log-likelihood of the text's words plus the prior; `None` without any
     /// word.
-    pub fn log_likelihoods(&self, tokens: &Tokens, memo: &mut SpellMemo) -> Option<[f32; 4]> {
+    pub(crate) fn log_likelihoods(&self, tokens: &Tokens, memo: &mut SpellMemo) -> Option<[f32; 4]> {
         let mut scores = PRIOR;
         let mut seen = false;
         let mut squeezed;
@@ -168,7 +168,7 @@ impl LanguageDetector {
 
 /// What the character model made of words, remembered (bounded, in two generations).
 #[derive(Debug, Default)]
-pub struct SpellMemo(Generations<[f32; 4]>);
+pub(crate) struct SpellMemo(Generations<[f32; 4]>);
 
 impl SpellMemo {
     const CAPACITY: usize = 20_000;

@@ -22,11 +22,11 @@ use super::wordmap::{Generations, WordMap};
 
 use crate::model::{CrisisCategory, Lang};
 
-pub type TermId = u32;
+pub(crate) type TermId = u32;
 
 /// Where a negator looks for what it negates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NegationScope {
+pub(crate) enum NegationScope {
     /// The next few words: "not good", "nie działa".
     Before,
     /// Also the word or two right before it, for languages that put the negation after the
@@ -36,7 +36,7 @@ pub enum NegationScope {
 
 /// What a term does besides carrying a valence. A term has one role.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Role {
+pub(crate) enum Role {
     Plain,
     Negator(NegationScope),
     /// Added to the magnitude of the next sentiment word (boosters > 0, dampeners < 0).
@@ -46,7 +46,7 @@ pub enum Role {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Term {
+pub(crate) struct Term {
     /// The lexicon's form: a lemma, a phrase or a `#hashtag`.
     pub text: Box<str>,
     /// VADER scale, -4..4; 0 when the term has no sentiment of its own.
@@ -61,14 +61,14 @@ impl Term {
     }
 
     /// Whether the term moves a score at all (negators and the like only modify others).
-    pub fn scores(&self) -> bool {
+    pub(crate) fn scores(&self) -> bool {
         self.valence != 0.0 || self.crisis.is_some()
     }
 }
 
 /// How a word was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Form {
+pub(crate) enum Form {
     Exact,
     Inflected,
     /// An inflected form that is the lemma negated (Polish "nie-" forms).
@@ -80,14 +80,14 @@ pub enum Form {
 
 /// The answer of an exact-form lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Exact {
+pub(crate) struct Exact {
     pub resolved: Option<Resolved>,
     /// A phrase of the lexicon starts with this word.
     pub starts_phrase: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     pub term: TermId,
     pub form: Form,
 }
@@ -120,7 +120,7 @@ pub struct LexiconError {
 
 /// The raw text of one language's lexicon files; missing files are empty.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct LexiconSources<'a> {
+pub(crate) struct LexiconSources<'a> {
     pub sentiment: &'a str,
     pub inflected: &'a str,
     pub slang: &'a str,
@@ -133,7 +133,7 @@ pub struct LexiconSources<'a> {
 }
 
 impl LexiconSources<'static> {
-    pub fn builtin(lang: Lang) -> LexiconSources<'static> {
+    pub(crate) fn builtin(lang: Lang) -> LexiconSources<'static> {
         macro_rules! lang_files {
             ($l:literal, $inflected:expr) => {
                 LexiconSources {
@@ -192,7 +192,7 @@ const MIN_DERIVED_VALENCE: f32 = 1.0;
 /// or already in the lexicon, and their stems collide with unrelated words.
 const MIN_STEM_WORD_CHARS: usize = 4;
 
-pub struct Lexicon {
+pub(crate) struct Lexicon {
     lang: Lang,
     terms: Vec<Term>,
     exact: WordMap<Entry>,
@@ -216,7 +216,7 @@ impl std::fmt::Debug for Lexicon {
 
 impl Lexicon {
     /// The lexicon compiled into the binary for `lang`, loaded once per process.
-    pub fn builtin(lang: Lang) -> Result<&'static Lexicon, LexiconError> {
+    pub(crate) fn builtin(lang: Lang) -> Result<&'static Lexicon, LexiconError> {
         static CACHE: [OnceLock<Result<Lexicon, LexiconError>>; 4] =
             [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
         CACHE[lang.index()]
@@ -225,7 +225,7 @@ impl Lexicon {
             .map_err(Clone::clone)
     }
 
-    pub fn load(lang: Lang, src: &LexiconSources<'_>) -> Result<Lexicon, LexiconError> {
+    pub(crate) fn load(lang: Lang, src: &LexiconSources<'_>) -> Result<Lexicon, LexiconError> {
         let mut b = Builder { lang, lex: Lexicon::empty(lang), ids: FxHashMap::default() };
         // Order matters. Public valences first; then the team's roles and function words,
         // which take the public valence away (polvader scores "nie" -1.7, the Swedish VADER
@@ -256,45 +256,33 @@ impl Lexicon {
         }
     }
 
-    pub fn lang(&self) -> Lang {
-        self.lang
-    }
-
-    pub fn term(&self, id: TermId) -> &Term {
+    pub(crate) fn term(&self, id: TermId) -> &Term {
         &self.terms[id as usize]
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.terms.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.terms.is_empty()
-    }
-
-    /// Number of word forms known exactly (lemmas, inflected forms, team terms).
-    pub fn forms(&self) -> usize {
-        self.exact.len()
-    }
-
     /// Every word form the lexicon knows exactly (for training the language detector).
-    pub fn words(&self) -> impl Iterator<Item = String> + '_ {
+    pub(crate) fn words(&self) -> impl Iterator<Item = String> + '_ {
         self.exact.words()
     }
 
     /// Whether `word` is a known form of this language (for language identification).
-    pub fn knows(&self, word: &str) -> bool {
+    pub(crate) fn knows(&self, word: &str) -> bool {
         self.exact.get(word).is_some_and(|e| e.term != NO_TERM)
     }
 
     /// Resolves one lower-cased word. `elongated` words are also tried with repeats squeezed.
-    pub fn resolve(&self, word: &str, elongated: bool, memo: &mut StemMemo) -> Option<Resolved> {
+    pub(crate) fn resolve(&self, word: &str, elongated: bool, memo: &mut StemMemo) -> Option<Resolved> {
         self.exact(word).resolved.or_else(|| self.resolve_inexact(word, elongated, memo))
     }
 
     /// The exact-form lookup alone: one hash probe that also says whether a phrase may start
     /// here, so the scorer needs a single probe for most words.
-    pub fn exact(&self, word: &str) -> Exact {
+    pub(crate) fn exact(&self, word: &str) -> Exact {
         match self.exact.get(word) {
             Some(e) => Exact {
                 resolved: (e.term != NO_TERM).then_some(Resolved { term: e.term, form: e.form }),
@@ -305,7 +293,7 @@ impl Lexicon {
     }
 
     /// The lookups after the exact form failed: squeezed repeats, then the stem.
-    pub fn resolve_inexact(&self, word: &str, elongated: bool, memo: &mut StemMemo) -> Option<Resolved> {
+    pub(crate) fn resolve_inexact(&self, word: &str, elongated: bool, memo: &mut StemMemo) -> Option<Resolved> {
         if elongated {
             for keep in [2, 1] {
                 let squeezed = squeeze(word, keep);
@@ -361,7 +349,11 @@ impl Lexicon {
 
     /// The longest phrase starting with `first` whose following words are `next(0)`,
     /// `next(1)`, …; returns the phrase's term and how many words it spans.
-    pub fn match_phrase<'t>(&self, first: &str, next: impl Fn(usize) -> Option<&'t str>) -> Option<(TermId, usize)> {
+    pub(crate) fn match_phrase<'t>(
+        &self,
+        first: &str,
+        next: impl Fn(usize) -> Option<&'t str>,
+    ) -> Option<(TermId, usize)> {
         let phrases = self.phrases.get(first)?;
         phrases
             .iter()
@@ -406,13 +398,13 @@ pub(crate) fn squeeze(word: &str, keep: usize) -> String {
 /// Remembers which stem lookups hit, per language. Stemming costs more than the rest of a
 /// word's scoring; real posts repeat their words, so most stems are computed once.
 #[derive(Debug, Default)]
-pub struct StemMemo {
+pub(crate) struct StemMemo {
     langs: [Generations<u32>; 4],
 }
 
 impl StemMemo {
     /// Words remembered per language and generation.
-    pub const CAPACITY: usize = 50_000;
+    pub(crate) const CAPACITY: usize = 50_000;
     const BY_RULE: u32 = 1 << 31;
 
     fn pack(found: Option<Resolved>) -> u32 {

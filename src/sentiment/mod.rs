@@ -17,16 +17,16 @@
 
 pub mod batch;
 pub mod eval;
-pub mod lang;
-pub mod lexicon;
+pub(crate) mod lang;
+pub(crate) mod lexicon;
 mod morphology;
-pub mod rules;
-pub mod score;
+pub(crate) mod rules;
+pub(crate) mod score;
 pub mod signs;
 pub mod tokenize;
 mod wordmap;
 
 pub use lang::{detect_language, LanguageDetector};
-pub use lexicon::{Lexicon, LexiconError};
+pub(crate) use lexicon::LexiconError;
 pub use rules::Rules;
 pub use score::{Analysis, Explained, LabelThresholds, LangSource, Scorer};

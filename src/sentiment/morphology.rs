@@ -10,7 +10,7 @@ use crate::model::Lang;
 
 /// Possible base forms of `word`, most likely first (at most a handful; empty when no rule
 /// applies).
-pub fn base_forms(lang: Lang, word: &str) -> Vec<String> {
+pub(crate) fn base_forms(lang: Lang, word: &str) -> Vec<String> {
     match lang {
         Lang::Nl => dutch(word),
         Lang::Sv => swedish(word),

@@ -19,46 +19,46 @@
 
 /// Factor applied to a negated valence: flips it and weakens it ("not good" is less bad
 /// than "bad" is bad). VADER's empirically derived value.
-pub const NEGATION_SCALAR: f32 = -0.74;
+pub(crate) const NEGATION_SCALAR: f32 = -0.74;
 
 /// Factor for a negated *negative* word: "not racist", "I hope I don't die" deny something
 /// bad rather than praise, so they are only weakly positive.
-pub const NEGATED_NEGATIVE_SCALAR: f32 = -0.3;
+pub(crate) const NEGATED_NEGATIVE_SCALAR: f32 = -0.3;
 
 /// How much capitals add to a word's magnitude (VADER's C_INCR).
-pub const CAPS_BOOST: f32 = 0.733;
+pub(crate) const CAPS_BOOST: f32 = 0.733;
 
 /// How much an elongated word ("sooo", "nieeee") adds; the size of one booster.
-pub const ELONGATION_BOOST: f32 = 0.293;
+pub(crate) const ELONGATION_BOOST: f32 = 0.293;
 
 /// An intensifier's effect by distance: right before the word, two before, three before.
-pub const INTENSIFIER_DECAY: [f32; 3] = [1.0, 0.95, 0.9];
+pub(crate) const INTENSIFIER_DECAY: [f32; 3] = [1.0, 0.95, 0.9];
 
 /// How many words before an item negators and intensifiers are looked for.
-pub const LOOK_BACK: usize = 3;
+pub(crate) const LOOK_BACK: usize = 3;
 
 /// How many words after an item a `both`-scope negator ("niet", "inte") is looked for.
-pub const LOOK_AHEAD: usize = 2;
+pub(crate) const LOOK_AHEAD: usize = 2;
 
 /// Weights of the items before and after a contrast word in the same sentence.
-pub const BEFORE_CONTRAST: f32 = 0.5;
-pub const AFTER_CONTRAST: f32 = 1.5;
+pub(crate) const BEFORE_CONTRAST: f32 = 0.5;
+pub(crate) const AFTER_CONTRAST: f32 = 1.5;
 
 /// Emphasis per `!`, up to four of them.
-pub const EXCLAMATION_BOOST: f32 = 0.292;
-pub const MAX_EXCLAMATIONS: u32 = 4;
+pub(crate) const EXCLAMATION_BOOST: f32 = 0.292;
+pub(crate) const MAX_EXCLAMATIONS: u32 = 4;
 
 /// Emphasis for two or three `?` each, and for more than three in all.
-pub const QUESTION_BOOST: f32 = 0.18;
-pub const MANY_QUESTIONS_BOOST: f32 = 0.96;
+pub(crate) const QUESTION_BOOST: f32 = 0.18;
+pub(crate) const MANY_QUESTIONS_BOOST: f32 = 0.96;
 
 /// Normalization constant: `s / sqrt(s² + ALPHA)` gives about ±0.9 for a sum of ±8.
-pub const ALPHA: f32 = 15.0;
+pub(crate) const ALPHA: f32 = 15.0;
 
 /// Valence of a crisis term that no sentiment lexicon scores. Weight 1 marks a topic word
 /// ("customer service", "klantenservice") that tags a category but says nothing about
 /// sentiment; weight 3 an unambiguous one ("data breach") that scores like "terrible".
-pub fn crisis_valence(weight: f32) -> f32 {
+pub(crate) fn crisis_valence(weight: f32) -> f32 {
     if weight <= 1.0 {
         0.0
     } else {
@@ -67,10 +67,10 @@ pub fn crisis_valence(weight: f32) -> f32 {
 }
 
 /// Valence per unit of crisis weight above 1.
-pub const CRISIS_VALENCE_PER_WEIGHT: f32 = 1.25;
+pub(crate) const CRISIS_VALENCE_PER_WEIGHT: f32 = 1.25;
 
 /// Adds `amount` to the magnitude of `v` (subtracts for a negative amount), keeping its sign.
-pub fn emphasize(v: f32, amount: f32) -> f32 {
+pub(crate) fn emphasize(v: f32, amount: f32) -> f32 {
     if v > 0.0 {
         v + amount
     } else if v < 0.0 {
@@ -81,7 +81,7 @@ pub fn emphasize(v: f32, amount: f32) -> f32 {
 }
 
 /// The extra emphasis `!` and `?` give the whole text's sum.
-pub fn punctuation_emphasis(exclamations: u32, questions: u32) -> f32 {
+pub(crate) fn punctuation_emphasis(exclamations: u32, questions: u32) -> f32 {
     let ep = exclamations.min(MAX_EXCLAMATIONS) as f32 * EXCLAMATION_BOOST;
     let qm = match questions {
         0 | 1 => 0.0,
@@ -92,7 +92,7 @@ pub fn punctuation_emphasis(exclamations: u32, questions: u32) -> f32 {
 }
 
 /// Squashes a sum of valences into [-1, 1].
-pub fn normalize(sum: f32) -> f32 {
+pub(crate) fn normalize(sum: f32) -> f32 {
     if sum == 0.0 {
         return 0.0;
     }
@@ -105,7 +105,7 @@ pub struct Rules(u16);
 
 impl Rules {
     pub const NEGATED: Rules = Rules(1);
-    pub const NEGATED_FORM: Rules = Rules(1 << 1);
+    pub(crate) const NEGATED_FORM: Rules = Rules(1 << 1);
     pub const BOOSTED: Rules = Rules(1 << 2);
     pub const DAMPENED: Rules = Rules(1 << 3);
     pub const CAPS: Rules = Rules(1 << 4);
@@ -113,8 +113,8 @@ impl Rules {
     pub const BEFORE_CONTRAST: Rules = Rules(1 << 6);
     pub const AFTER_CONTRAST: Rules = Rules(1 << 7);
     pub const INFLECTED: Rules = Rules(1 << 8);
-    pub const STEM: Rules = Rules(1 << 9);
-    pub const CRISIS_WEIGHT: Rules = Rules(1 << 10);
+    pub(crate) const STEM: Rules = Rules(1 << 9);
+    pub(crate) const CRISIS_WEIGHT: Rules = Rules(1 << 10);
     pub const PHRASE: Rules = Rules(1 << 11);
 
     const NAMES: [(Rules, &'static str); 12] = [
@@ -136,12 +136,8 @@ impl Rules {
         self.0 & other.0 == other.0
     }
 
-    pub fn insert(&mut self, other: Rules) {
+    pub(crate) fn insert(&mut self, other: Rules) {
         self.0 |= other.0;
-    }
-
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
     }
 
     /// Human-readable names of the rules that applied, in the order they apply.

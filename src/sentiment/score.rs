@@ -115,13 +115,9 @@ impl Scorer {
         self
     }
 
-    pub fn lexicon(&self, lang: Lang) -> &'static Lexicon {
-        self.lexicons[lang.index()]
-    }
-
     /// The language detector, built on first use (training its character model takes a
     /// moment that callers who always know the language should not pay).
-    pub fn detector(&self) -> Result<&'static LanguageDetector, LexiconError> {
+    pub(crate) fn detector(&self) -> Result<&'static LanguageDetector, LexiconError> {
         LanguageDetector::builtin()
     }
 

@@ -42,7 +42,7 @@ impl SignLexicon {
             .map_err(Clone::clone)
     }
 
-    pub fn load(
+    pub(crate) fn load(
         emoji: &str,
         emoji_extra: &str,
         emoticons: &str,
@@ -82,11 +82,11 @@ impl SignLexicon {
         Ok(signs)
     }
 
-    pub fn emoji(&self, c: char) -> Option<f32> {
+    pub(crate) fn emoji(&self, c: char) -> Option<f32> {
         self.emoji.get(&c).copied()
     }
 
-    pub fn emoticon(&self, lowered: &str) -> Option<f32> {
+    pub(crate) fn emoticon(&self, lowered: &str) -> Option<f32> {
         self.emoticons.get(lowered).copied()
     }
 }

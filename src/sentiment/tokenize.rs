@@ -38,13 +38,13 @@ pub enum TokenKind {
 }
 
 /// Flags on a token; a plain bit set keeps `Token` at 12 bytes.
-pub mod flag {
+pub(crate) mod flag {
     /// Written in capitals ("NEVER") in a text that is not all capitals.
-    pub const CAPS: u8 = 1;
+    pub(crate) const CAPS: u8 = 1;
     /// A letter repeated three or more times ("sooo", "nieeee").
-    pub const ELONGATED: u8 = 2;
+    pub(crate) const ELONGATED: u8 = 2;
     /// Came from splitting a hashtag.
-    pub const FROM_HASHTAG: u8 = 4;
+    pub(crate) const FROM_HASHTAG: u8 = 4;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,11 +60,11 @@ impl Token {
         self.start as usize..self.end as usize
     }
 
-    pub fn has(&self, f: u8) -> bool {
+    pub(crate) fn has(&self, f: u8) -> bool {
         self.flags & f != 0
     }
 
-    pub fn is_boundary(&self) -> bool {
+    pub(crate) fn is_boundary(&self) -> bool {
         matches!(self.kind, TokenKind::SentenceEnd | TokenKind::ClauseEnd)
     }
 }
@@ -100,13 +100,13 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    pub fn str(&self, t: &Token) -> &str {
+    pub(crate) fn str(&self, t: &Token) -> &str {
         &self.text[t.range()]
     }
 
     /// True when emphasis by capitals means something: some, but not all, words are in
     /// capitals (a text in all capitals is shouting throughout, which says nothing per word).
-    pub fn caps_contrast(&self) -> bool {
+    pub(crate) fn caps_contrast(&self) -> bool {
         self.caps_words > 0 && self.caps_words < self.cased_words
     }
 

@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 const INLINE: usize = 15;
 
 #[derive(Debug, Clone)]
-pub struct WordMap<V> {
+pub(crate) struct WordMap<V> {
     short: FxHashMap<u128, V>,
     long: FxHashMap<Box<str>, V>,
 }
@@ -52,18 +52,18 @@ fn word_of(key: &u128) -> String {
 
 impl<V> WordMap<V> {
     #[inline]
-    pub fn get(&self, word: &str) -> Option<&V> {
+    pub(crate) fn get(&self, word: &str) -> Option<&V> {
         match inline_key(word) {
             Some(k) => self.short.get(&k),
             None => self.long.get(word),
         }
     }
 
-    pub fn contains_key(&self, word: &str) -> bool {
+    pub(crate) fn contains_key(&self, word: &str) -> bool {
         self.get(word).is_some()
     }
 
-    pub fn insert(&mut self, word: &str, value: V) -> Option<V> {
+    pub(crate) fn insert(&mut self, word: &str, value: V) -> Option<V> {
         match inline_key(word) {
             Some(k) => self.short.insert(k, value),
             None => self.long.insert(word.into(), value),
@@ -71,20 +71,20 @@ impl<V> WordMap<V> {
     }
 
     /// The value for `word`, inserted with `make` if absent.
-    pub fn get_or_insert_with(&mut self, word: &str, make: impl FnOnce() -> V) -> &mut V {
+    pub(crate) fn get_or_insert_with(&mut self, word: &str, make: impl FnOnce() -> V) -> &mut V {
         match inline_key(word) {
             Some(k) => self.short.entry(k).or_insert_with(make),
             None => self.long.entry(word.into()).or_insert_with(make),
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.short.len() + self.long.len()
     }
 
     /// Every key, as an owned string (for building other tables at load time, not for hot
     /// paths).
-    pub fn words(&self) -> impl Iterator<Item = String> + '_ {
+    pub(crate) fn words(&self) -> impl Iterator<Item = String> + '_ {
         self.short.keys().map(word_of).chain(self.long.keys().map(|k| k.to_string()))
     }
 }

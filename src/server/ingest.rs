@@ -24,7 +24,7 @@ use crate::store::{SourceHealth, SourceState};
 
 /// What the ingest route needs: where mentions go, and the push sources they may go to.
 #[derive(Clone)]
-pub struct Ingest {
+pub(crate) struct Ingest {
     pub handoff: HandOff,
     /// The configured `push` sources.
     pub sources: Arc<Vec<String>>,
@@ -32,7 +32,7 @@ pub struct Ingest {
 }
 
 #[derive(Deserialize)]
-pub struct IngestQuery {
+pub(crate) struct IngestQuery {
     source: Option<String>,
 }
 
@@ -40,7 +40,7 @@ fn problem(status: StatusCode, error: impl Into<String>) -> Response {
     (status, Json(json!({ "error": error.into() }))).into_response()
 }
 
-pub async fn ingest(
+pub(crate) async fn ingest(
     State(s): State<AppState>,
     Query(q): Query<IngestQuery>,
     headers: HeaderMap,

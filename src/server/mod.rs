@@ -22,7 +22,7 @@ use crate::telemetry;
 mod ingest;
 mod status;
 
-pub use ingest::Ingest;
+pub(crate) use ingest::Ingest;
 
 /// The HTTP server (`[server]`): health, metrics, acknowledge links, the JSON API.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,7 +63,7 @@ pub struct Stats {
 
 /// What the routes read.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     pub store: Store,
     pub signer: AckSigner,
     pub stats: Arc<Stats>,
@@ -82,7 +82,7 @@ pub struct AppState {
     pub token: Option<Arc<String>>,
 }
 
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(status_page))
         .route("/healthz", get(|| async { "ok\n" }))

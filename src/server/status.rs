@@ -84,7 +84,7 @@ fn top_mentions(out: &mut String, mentions: &[crate::model::MentionRef]) {
     out.push_str("</ul>");
 }
 
-pub fn page(views: &[WatchView], volume_factors: &[(String, f64)], store: &Store, sources: &[String]) -> String {
+pub(crate) fn page(views: &[WatchView], volume_factors: &[(String, f64)], store: &Store, sources: &[String]) -> String {
     let mut out = String::from(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"30\">\
          <title>stormwatch</title><style>body{font-family:sans-serif;margin:1em 2em;max-width:1200px}\

@@ -47,13 +47,13 @@ use crate::secret::{Environment, SecretRef};
 use crate::settings::Table;
 
 /// Posts asked for per search request (the most searchPosts gives).
-pub const LIMIT: usize = 100;
+pub(crate) const LIMIT: usize = 100;
 /// Actors per `getProfiles` call (the most it takes).
-pub const PROFILES_PER_CALL: usize = 25;
+pub(crate) const PROFILES_PER_CALL: usize = 25;
 /// DIDs whose follower count is remembered.
-pub const REACH_CACHE_CAPACITY: usize = 10_000;
+pub(crate) const REACH_CACHE_CAPACITY: usize = 10_000;
 /// How long a follower count is trusted.
-pub const REACH_CACHE_HOURS: i64 = 24;
+pub(crate) const REACH_CACHE_HOURS: i64 = 24;
 
 /// `kind = "bluesky"`: `query`, the account's `identifier_env`/`identifier_file` and app
 /// `password_env`/`password_file`, and `url` (the service host, default `https://bsky.social`).
@@ -99,7 +99,7 @@ impl Settings for Spec {
 }
 
 /// A Bluesky search, logged in with an app password.
-pub struct Bluesky {
+pub(crate) struct Bluesky {
     url: Url,
     query: String,
     identifier: String,

@@ -48,9 +48,9 @@ use crate::secret::Environment;
 use crate::settings::Table;
 
 /// A page holds at most this many lines.
-pub const MAX_LINES: usize = 10_000;
+pub(crate) const MAX_LINES: usize = 10_000;
 /// A page reads at most this many bytes of a file; a longer line is skipped.
-pub const MAX_PAGE_BYTES: usize = 8 * 1024 * 1024;
+pub(crate) const MAX_PAGE_BYTES: usize = 8 * 1024 * 1024;
 /// How much of the start of a file is hashed to notice that it was rewritten.
 const HEAD_BYTES: u64 = 4096;
 /// How long a page waits for the first line on standard input, and then for each next one.
@@ -94,7 +94,7 @@ impl Settings for Spec {
 }
 
 /// A source read from a JSON-lines file or standard input.
-pub struct File {
+pub(crate) struct File {
     path: PathBuf,
 }
 

@@ -67,7 +67,7 @@ impl Settings for Spec {
     }
 }
 
-pub struct HackerNews {
+pub(crate) struct HackerNews {
     url: Url,
     query: String,
 }

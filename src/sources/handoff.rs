@@ -35,7 +35,7 @@ pub struct MentionBatch {
 
 /// Why a hand-off did not complete; nothing was committed, so the page comes again.
 #[derive(Debug, thiserror::Error)]
-pub enum HandOffError {
+pub(crate) enum HandOffError {
     #[error("the pipeline stopped taking mentions")]
     Closed,
     #[error(transparent)]
@@ -46,7 +46,7 @@ pub enum HandOffError {
 
 /// What one hand-off did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub received: usize,
     /// Not handed on before.
     pub new: usize,
@@ -66,7 +66,7 @@ pub struct HandOff {
 impl HandOff {
     /// Hands on one page of `source` and then commits it with `state`, the source's position
     /// after the page.
-    pub async fn page(
+    pub(crate) async fn page(
         &self,
         source: &str,
         mentions: Vec<Mention>,

@@ -12,12 +12,12 @@ use url::Url;
 use super::SourceError;
 
 /// Connect within this, or the attempt fails.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A whole request (headers and body) must finish within this: a slowloris body that trickles
 /// one byte a second fails here instead of holding the source forever.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Redirects followed before giving up (redirect loops end here).
-pub const MAX_REDIRECTS: usize = 5;
+pub(crate) const MAX_REDIRECTS: usize = 5;
 
 /// Conditional-GET validators of a response, sent back on the next request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,11 +60,11 @@ pub struct HttpRequest {
 }
 
 impl HttpRequest {
-    pub fn get(url: Url) -> HttpRequest {
+    pub(crate) fn get(url: Url) -> HttpRequest {
         HttpRequest { method: Method::Get, url, headers: Vec::new(), body: None }
     }
 
-    pub fn post_json(url: Url, body: &serde_json::Value) -> HttpRequest {
+    pub(crate) fn post_json(url: Url, body: &serde_json::Value) -> HttpRequest {
         HttpRequest {
             method: Method::Post,
             url,
@@ -73,12 +73,12 @@ impl HttpRequest {
         }
     }
 
-    pub fn header(mut self, name: &str, value: impl Into<String>) -> HttpRequest {
+    pub(crate) fn header(mut self, name: &str, value: impl Into<String>) -> HttpRequest {
         self.headers.push((name.to_string(), value.into()));
         self
     }
 
-    pub fn bearer(self, token: Option<&str>) -> HttpRequest {
+    pub(crate) fn bearer(self, token: Option<&str>) -> HttpRequest {
         match token {
             Some(t) => self.header("authorization", format!("Bearer {t}")),
             None => self,
@@ -86,7 +86,7 @@ impl HttpRequest {
     }
 
     /// Adds `If-None-Match` / `If-Modified-Since` from the last full response.
-    pub fn conditional(mut self, v: &Validators) -> HttpRequest {
+    pub(crate) fn conditional(mut self, v: &Validators) -> HttpRequest {
         if let Some(e) = &v.etag {
             self = self.header("if-none-match", e.clone());
         }
@@ -107,13 +107,13 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
-    pub fn not_modified(&self) -> bool {
+    pub(crate) fn not_modified(&self) -> bool {
         self.status == 304
     }
 
     /// The body as JSON, with a clear message when it is something else (an HTML error page
     /// behind a proxy, a truncated body, invalid UTF-8).
-    pub fn json(&self) -> Result<serde_json::Value, SourceError> {
+    pub(crate) fn json(&self) -> Result<serde_json::Value, SourceError> {
         parse_json_body(&self.body, self.content_type.as_deref())
     }
 }
@@ -157,13 +157,13 @@ impl Http {
     }
 
     /// The same client with a source's body limit and request timeout.
-    pub fn for_source(&self, max_body_bytes: u64, timeout: Duration) -> Http {
+    pub(crate) fn for_source(&self, max_body_bytes: u64, timeout: Duration) -> Http {
         Http { client: self.client.clone(), max_body_bytes, timeout }
     }
 
     /// Sends `req`. 2xx and 304 are answers; any other status is an error carrying the
     /// `Retry-After` the server sent.
-    pub async fn send(&self, req: HttpRequest) -> Result<HttpResponse, SourceError> {
+    pub(crate) async fn send(&self, req: HttpRequest) -> Result<HttpResponse, SourceError> {
         let mut builder = match req.method {
             Method::Get => self.client.get(req.url.clone()),
             Method::Post => self.client.post(req.url.clone()),

@@ -213,7 +213,7 @@ fn read_cursor_settings(t: &mut Table<'_>, has_created: bool) -> Option<JsonCurs
 }
 
 /// A source read from a JSON API through configured pointers.
-pub struct Json {
+pub(crate) struct Json {
     url: Url,
     items: String,
     fields: JsonFields,

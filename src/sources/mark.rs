@@ -21,29 +21,29 @@ pub(crate) struct Mark<T> {
 }
 
 impl<T: Ord + Copy> Mark<T> {
-    pub fn new(at: T) -> Mark<T> {
+    pub(crate) fn new(at: T) -> Mark<T> {
         Mark { at, ids: Vec::new() }
     }
 
     /// A mark at `at` that already counts `id`.
-    pub fn of(at: T, id: &str) -> Mark<T> {
+    pub(crate) fn of(at: T, id: &str) -> Mark<T> {
         Mark { at, ids: vec![id.to_string()] }
     }
 
     /// Whether an item at `at` with `id` is on the newer side: newer, or at the same time
     /// and not one of the ids counted.
-    pub fn is_newer(&self, at: T, id: &str) -> bool {
+    pub(crate) fn is_newer(&self, at: T, id: &str) -> bool {
         at > self.at || (at == self.at && !self.ids.iter().any(|i| i == id))
     }
 
     /// Whether the item was counted by this mark seen as an older bound: newer, or at the
     /// same time and one of its ids.
-    pub fn covers_from_above(&self, at: T, id: &str) -> bool {
+    pub(crate) fn covers_from_above(&self, at: T, id: &str) -> bool {
         at > self.at || (at == self.at && self.ids.iter().any(|i| i == id))
     }
 
     /// Moves the mark up to include an item.
-    pub fn raise(&mut self, at: T, id: &str) {
+    pub(crate) fn raise(&mut self, at: T, id: &str) {
         if at > self.at {
             *self = Mark::of(at, id);
         } else if at == self.at {
@@ -52,7 +52,7 @@ impl<T: Ord + Copy> Mark<T> {
     }
 
     /// Moves the mark down to include an item.
-    pub fn lower(&mut self, at: T, id: &str) {
+    pub(crate) fn lower(&mut self, at: T, id: &str) {
         if at < self.at {
             *self = Mark::of(at, id);
         } else if at == self.at {
@@ -61,7 +61,7 @@ impl<T: Ord + Copy> Mark<T> {
     }
 
     /// Raises an optional mark (none yet: the item's time becomes the mark).
-    pub fn raise_opt(mark: &mut Option<Mark<T>>, at: T, id: &str) {
+    pub(crate) fn raise_opt(mark: &mut Option<Mark<T>>, at: T, id: &str) {
         match mark {
             Some(m) => m.raise(at, id),
             None => *mark = Some(Mark::of(at, id)),

@@ -45,7 +45,7 @@ use crate::secret::{Environment, SecretRef};
 use crate::settings::Table;
 
 /// Statuses asked for per request: the most the tag timeline gives.
-pub const LIMIT: usize = 40;
+pub(crate) const LIMIT: usize = 40;
 
 /// `kind = "mastodon"`: `url` (the instance), `tags` (without `#`), and optionally
 /// `token_env`/`token_file` (instances that ask for a login to read timelines).
@@ -86,7 +86,7 @@ impl Settings for Spec {
 }
 
 /// One Mastodon instance, followed through its hashtag timelines.
-pub struct Mastodon {
+pub(crate) struct Mastodon {
     url: Url,
     tags: Vec<String>,
     token: Option<String>,

@@ -71,7 +71,7 @@ impl Matcher {
     }
 
     /// The names of the watches `text` (from `source`) belongs to, in configuration order.
-    pub fn watches_for(&self, source: &str, text: &str) -> Vec<&str> {
+    pub(crate) fn watches_for(&self, source: &str, text: &str) -> Vec<&str> {
         self.watch_indices(source, text).into_iter().map(|i| self.watches[i].name.as_str()).collect()
     }
 

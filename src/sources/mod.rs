@@ -24,7 +24,7 @@ pub mod http;
 mod mark;
 pub mod matching;
 pub mod poll;
-pub mod registry;
+pub(crate) mod registry;
 pub mod text;
 
 // The kinds: each `"name" => Variant(module)` declares the module and registers its kind.
@@ -64,7 +64,7 @@ pub struct PageRequest<'a> {
 }
 
 impl PageRequest<'_> {
-    pub fn first_poll(&self) -> bool {
+    pub(crate) fn first_poll(&self) -> bool {
         self.cursor.is_null()
     }
 }

@@ -27,11 +27,11 @@ use crate::store::{SourceHealth, SourceState, StoreError};
 use crate::telemetry;
 
 /// Pages fetched in one poll at most; a longer backlog continues at the next poll.
-pub const MAX_PAGES_PER_POLL: usize = 50;
+pub(crate) const MAX_PAGES_PER_POLL: usize = 50;
 /// Polls running against the same host at once.
-pub const PER_HOST: usize = 2;
+pub(crate) const PER_HOST: usize = 2;
 /// The longest wait after repeated failures.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
 
 /// Counters over all sources, for logs now and `/metrics` later.
 #[derive(Debug, Default)]
@@ -94,7 +94,7 @@ impl Source {
     }
 
     /// The host polls are limited by (sources of kind `file` share one slot).
-    pub fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         self.spec.kind.host()
     }
 
@@ -223,7 +223,7 @@ pub fn next_delay(interval: Duration, health: &SourceHealth, report: &PollReport
 }
 
 /// How often the seen-id store is pruned while polling runs.
-pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+pub(crate) const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Polls every source on its own schedule until `shutdown` fires; forgets seen ids older
 /// than `seen_ttl` every `PRUNE_EVERY`.

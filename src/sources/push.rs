@@ -94,7 +94,7 @@ pub fn parse_batch(body: &[u8], source: &str, now: DateTime<Utc>) -> Result<Vec<
 }
 
 /// A push source has nothing to fetch; `sources test` says where its mentions come from.
-pub struct Push;
+pub(crate) struct Push;
 
 #[async_trait::async_trait]
 impl Kind for Push {

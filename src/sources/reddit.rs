@@ -121,7 +121,7 @@ impl Settings for Spec {
     }
 }
 
-pub struct Reddit {
+pub(crate) struct Reddit {
     /// Where listings are requested.
     api: Url,
     /// Where tokens are requested (only used with credentials).

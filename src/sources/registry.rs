@@ -57,7 +57,7 @@ macro_rules! kinds {
             }
 
             /// The host polls are limited by.
-            pub fn host(&self) -> String {
+            pub(crate) fn host(&self) -> String {
                 match self {
                     $(SourceKind::$variant(spec) => spec.host(),)*
                 }
@@ -77,7 +77,7 @@ pub(crate) use kinds;
 
 impl SourceKind {
     /// Whether the daemon polls it (a `push` source is fed through the ingest route).
-    pub fn is_polled(&self) -> bool {
+    pub(crate) fn is_polled(&self) -> bool {
         !matches!(self, SourceKind::Push(_))
     }
 }
@@ -103,7 +103,7 @@ const SECOND: Duration = Duration::from_secs(1);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 /// Reads every `[[sources]]` entry; names must be unique.
-pub fn read_all(entries: &[Value], base_dir: &Path, problems: &mut Problems) -> Vec<SourceSpec> {
+pub(crate) fn read_all(entries: &[Value], base_dir: &Path, problems: &mut Problems) -> Vec<SourceSpec> {
     let mut out: Vec<SourceSpec> = Vec::new();
     let mut names: Vec<(String, usize)> = Vec::new();
     for (i, entry) in entries.iter().enumerate() {

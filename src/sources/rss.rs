@@ -46,7 +46,7 @@ impl Settings for Spec {
     }
 }
 
-pub struct Rss {
+pub(crate) struct Rss {
     url: Url,
 }
 

@@ -44,7 +44,7 @@ pub struct LoggedMention {
 }
 
 impl LoggedMention {
-    pub fn new(watch: &str, mention: &Mention, sentiment: &Sentiment) -> LoggedMention {
+    pub(crate) fn new(watch: &str, mention: &Mention, sentiment: &Sentiment) -> LoggedMention {
         LoggedMention {
             watch: watch.to_string(),
             source: mention.source.clone(),
@@ -66,7 +66,7 @@ impl LoggedMention {
 impl LoggedMention {
     /// The mention and its score back, to count it again after a crash (the text is the
     /// journal's cut, which is all evidence shows anyway).
-    pub fn to_scored(&self) -> (Mention, Sentiment) {
+    pub(crate) fn to_scored(&self) -> (Mention, Sentiment) {
         let mention = Mention {
             source: self.source.clone(),
             id: self.id.clone(),
@@ -138,7 +138,7 @@ struct Details {
 impl Store {
     /// Journals mentions in one transaction. Returns, per row, its seq when it is new and
     /// `None` when the journal had it already (counted before: do not count it again).
-    pub fn log_mentions(&self, rows: &[LoggedMention]) -> Result<Vec<Option<i64>>, StoreError> {
+    pub(crate) fn log_mentions(&self, rows: &[LoggedMention]) -> Result<Vec<Option<i64>>, StoreError> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -176,13 +176,13 @@ impl Store {
     }
 
     /// The journal's last seq (0 when empty).
-    pub fn journal_end(&self) -> Result<i64, StoreError> {
+    pub(crate) fn journal_end(&self) -> Result<i64, StoreError> {
         Ok(self.conn().query_row("SELECT COALESCE(max(seq), 0) FROM mention_log", [], |r| r.get(0))?)
     }
 
     /// The journal rows of `watch` after `seq`, in order of arrival: what a window saved at
     /// `seq` has not counted yet.
-    pub fn journal_after(&self, watch: &str, seq: i64) -> Result<Vec<(i64, LoggedMention)>, StoreError> {
+    pub(crate) fn journal_after(&self, watch: &str, seq: i64) -> Result<Vec<(i64, LoggedMention)>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT seq, {ROW} FROM mention_log WHERE watch = ?1 AND seq > ?2 ORDER BY seq"
@@ -232,13 +232,13 @@ impl Store {
     }
 
     /// Forgets logged mentions published before `before`; returns how many.
-    pub fn prune_mention_log(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+    pub(crate) fn prune_mention_log(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
         Ok(self.conn().execute("DELETE FROM mention_log WHERE published < ?1", params![ts(before)])?)
     }
 
     /// Every episode of `watch` that started before `to`, oldest first (the caller decides
     /// which overlap its range: only the episode knows when it ended).
-    pub fn episode_history(&self, watch: &str, to: DateTime<Utc>) -> Result<Vec<EpisodeRecord>, StoreError> {
+    pub(crate) fn episode_history(&self, watch: &str, to: DateTime<Utc>) -> Result<Vec<EpisodeRecord>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT alert_id, fingerprint, started_at, state FROM alert_history

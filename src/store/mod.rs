@@ -256,8 +256,9 @@ impl Store {
         Store::migrate(conn, &path.display().to_string())
     }
 
-    /// A private in-memory store, for unit tests and `sources test` (which writes no state).
-    pub fn in_memory() -> Result<Store, StoreError> {
+    /// A private in-memory store, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn in_memory() -> Result<Store, StoreError> {
         Store::migrate(Connection::open_in_memory()?, ":memory:")
     }
 
@@ -298,7 +299,7 @@ impl Store {
     }
 
     /// Which of `ids` were not handed on before (in the order given).
-    pub fn unseen(&self, source: &str, ids: &[&str]) -> Result<Vec<bool>, StoreError> {
+    pub(crate) fn unseen(&self, source: &str, ids: &[&str]) -> Result<Vec<bool>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached("SELECT 1 FROM seen WHERE source = ?1 AND id = ?2")?;
         ids.iter().map(|id| Ok(!stmt.exists(params![source, id])?)).collect()
@@ -367,7 +368,7 @@ impl Store {
     /// Saves detector states in one transaction, with how far into the mention journal they
     /// have counted (`counted_through`, a `mention_log` seq): after a crash, either all of a
     /// save is there or the previous one is, and the journal after it is counted again.
-    pub fn save_detector_states(
+    pub(crate) fn save_detector_states(
         &self,
         states: &[(String, Vec<u8>)],
         counted_through: i64,
@@ -393,7 +394,7 @@ impl Store {
     }
 
     /// The journal seq the saved window states counted through (0 before any save).
-    pub fn counted_through(&self) -> Result<i64, StoreError> {
+    pub(crate) fn counted_through(&self) -> Result<i64, StoreError> {
         let value: Option<Vec<u8>> = self
             .conn()
             .query_row("SELECT value FROM meta WHERE key = ?1", params![COUNTED_THROUGH], |r| r.get(0))
@@ -423,7 +424,7 @@ impl Store {
     }
 
     /// The keys of every saved detector state.
-    pub fn detector_state_keys(&self) -> Result<Vec<String>, StoreError> {
+    pub(crate) fn detector_state_keys(&self) -> Result<Vec<String>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT key FROM detector_state ORDER BY key")?;
         let keys = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
@@ -431,7 +432,7 @@ impl Store {
     }
 
     /// Forgets the state of a detector that no longer exists (a watch removed from the config).
-    pub fn forget_detector_state(&self, key: &str) -> Result<(), StoreError> {
+    pub(crate) fn forget_detector_state(&self, key: &str) -> Result<(), StoreError> {
         self.conn().execute("DELETE FROM detector_state WHERE key = ?1", params![key])?;
         Ok(())
     }

@@ -153,7 +153,7 @@ fn insert(tx: &rusqlite::Transaction<'_>, d: &NewDelivery, now_ms: i64) -> Resul
 
 impl Store {
     /// Saves changed episodes and their deliveries in one transaction.
-    pub fn commit_alerts(
+    pub(crate) fn commit_alerts(
         &self,
         episodes: &[EpisodeRecord],
         deliveries: &[NewDelivery],
@@ -211,7 +211,11 @@ impl Store {
 
     /// Deliveries to `receiver` that counted against its hourly cap since `since`, and the
     /// oldest of them.
-    pub fn sent_since(&self, receiver: &str, since: DateTime<Utc>) -> Result<(u32, Option<DateTime<Utc>>), StoreError> {
+    pub(crate) fn sent_since(
+        &self,
+        receiver: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(u32, Option<DateTime<Utc>>), StoreError> {
         let (n, oldest): (i64, Option<i64>) = self.conn().query_row(
             "SELECT count(*), min(created_ms) FROM outbox
              WHERE receiver = ?1 AND created_ms >= ?2 AND status NOT IN ('held', 'summarized')",
@@ -224,7 +228,12 @@ impl Store {
     /// Pending deliveries due by `now_ms`, oldest first, leaving out `busy` ones. A receiver
     /// gets an alert's notifications in order: one waits while an earlier one of the same
     /// alert to the same receiver is pending (being sent or waiting for a retry).
-    pub fn due_deliveries(&self, now_ms: i64, limit: usize, busy: &[i64]) -> Result<Vec<DeliveryRow>, StoreError> {
+    pub(crate) fn due_deliveries(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        busy: &[i64],
+    ) -> Result<Vec<DeliveryRow>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_ms <= ?1
@@ -240,7 +249,7 @@ impl Store {
     }
 
     /// When the next pending delivery is due.
-    pub fn next_due_ms(&self) -> Result<Option<i64>, StoreError> {
+    pub(crate) fn next_due_ms(&self) -> Result<Option<i64>, StoreError> {
         Ok(self.conn().query_row(
             "SELECT min(min_ms) FROM (
                  SELECT min(next_attempt_ms) AS min_ms FROM outbox WHERE status = 'pending'
@@ -251,7 +260,7 @@ impl Store {
     }
 
     /// Records an attempt and its outcome, and writes a fallback delivery with it.
-    pub fn record_attempt(
+    pub(crate) fn record_attempt(
         &self,
         id: i64,
         started_ms: i64,
@@ -291,7 +300,7 @@ impl Store {
     }
 
     /// Held deliveries whose time has come, oldest first.
-    pub fn released(&self, now_ms: i64) -> Result<Vec<DeliveryRow>, StoreError> {
+    pub(crate) fn released(&self, now_ms: i64) -> Result<Vec<DeliveryRow>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM outbox WHERE status = 'held' AND release_ms <= ?1 ORDER BY receiver, id"
@@ -300,7 +309,7 @@ impl Store {
     }
 
     /// Every held delivery of a receiver (to summarize them together).
-    pub fn held_for(&self, receiver: &str) -> Result<Vec<DeliveryRow>, StoreError> {
+    pub(crate) fn held_for(&self, receiver: &str) -> Result<Vec<DeliveryRow>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM outbox WHERE status = 'held' AND receiver = ?1 ORDER BY id"
@@ -309,7 +318,7 @@ impl Store {
     }
 
     /// Writes a summary delivery and marks the held ones it carries.
-    pub fn summarize(&self, held: &[i64], summary: &NewDelivery) -> Result<(), StoreError> {
+    pub(crate) fn summarize(&self, held: &[i64], summary: &NewDelivery) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let now_ms = crate::clock::now().timestamp_millis();
@@ -322,12 +331,6 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
-    }
-
-    pub fn delivery(&self, id: i64) -> Result<Option<DeliveryRow>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"))?;
-        Ok(rows(&mut stmt, params![id])?.into_iter().next())
     }
 
     /// Deliveries of an alert (or all, newest last), for `stormwatch alerts` and the report.
@@ -389,7 +392,7 @@ impl Store {
 
     /// A value kept for this installation (e.g. the generated acknowledge-link key), created
     /// by `make` on first use.
-    pub fn meta_or_insert(&self, key: &str, make: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>, StoreError> {
+    pub(crate) fn meta_or_insert(&self, key: &str, make: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>, StoreError> {
         let conn = self.conn();
         if let Some(v) =
             conn.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get(0)).optional()?
