@@ -35,6 +35,22 @@ impl Environment {
         Environment { fixed: Some(Arc::new(vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect())) }
     }
 
+    /// Every variable whose name starts with `prefix`, sorted by name (configuration
+    /// overrides). Names or values that are not UTF-8 are skipped: no key could be spelt so.
+    pub(crate) fn with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        let mut vars: Vec<(String, String)> = match &self.fixed {
+            None => std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .filter(|(k, _)| k.starts_with(prefix))
+                .collect(),
+            Some(vars) => {
+                vars.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(k, v)| (k.clone(), v.clone())).collect()
+            }
+        };
+        vars.sort();
+        vars
+    }
+
     fn var(&self, name: &str) -> Option<String> {
         match &self.fixed {
             None => std::env::var(name).ok(),

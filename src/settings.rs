@@ -73,7 +73,11 @@ impl<'a> Table<'a> {
 
     /// The path of a key in this table, for messages.
     pub(crate) fn at(&self, key: &str) -> String {
-        format!("{}.{key}", self.path)
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
     }
 
     /// Records a problem with `key`.
@@ -84,6 +88,11 @@ impl<'a> Table<'a> {
 
     pub(crate) fn has(&self, key: &str) -> bool {
         self.map.contains_key(key)
+    }
+
+    /// The keys this table has (sorted).
+    pub(crate) fn keys(&self) -> Vec<String> {
+        self.map.keys().cloned().collect()
     }
 
     pub(crate) fn raw(&self, key: &str) -> Option<&Value> {
@@ -161,6 +170,34 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// true or false (also as text, since environment overrides arrive as text).
+    pub(crate) fn bool(&mut self, key: &str) -> Option<bool> {
+        match self.map.get(key)? {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s.trim() == "true" => Some(true),
+            Value::String(s) if s.trim() == "false" => Some(false),
+            other => {
+                let got = shown(other);
+                self.problem(key, format!("expected true or false, got {got}"));
+                None
+            }
+        }
+    }
+
+    /// The entries of an array of tables (`[[sources]]`), each to be read as its own table;
+    /// empty when absent. A single `[sources]` table instead is the common mistake named here.
+    pub(crate) fn tables(&mut self, key: &str) -> Vec<Value> {
+        match self.map.get(key) {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items.clone(),
+            Some(other) => {
+                let got = kind_of(other);
+                self.problem(key, format!("expected a list of [[{key}]] tables, got {got}"));
+                Vec::new()
+            }
+        }
+    }
+
     /// A whole number within `range` (inclusive); numbers written as strings are read too, since
     /// environment overrides arrive as text.
     pub(crate) fn integer(&mut self, key: &str, range: std::ops::RangeInclusive<u64>) -> Option<u64> {
@@ -190,7 +227,6 @@ impl<'a> Table<'a> {
     }
 
     /// A number within `range` (inclusive).
-    #[cfg_attr(not(test), expect(dead_code, reason = "the typed reading of every config section (issue 23) uses it"))]
     pub(crate) fn number(&mut self, key: &str, range: std::ops::RangeInclusive<f64>) -> Option<f64> {
         let value = self.map.get(key)?;
         let x = match value {
@@ -371,9 +407,9 @@ fn shown(v: &Value) -> String {
 fn human(d: Duration) -> String {
     let s = d.as_secs();
     match s {
-        _ if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
-        _ if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
-        _ if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        _ if s > 0 && s.is_multiple_of(86_400) => format!("{}d", s / 86_400),
+        _ if s > 0 && s.is_multiple_of(3600) => format!("{}h", s / 3600),
+        _ if s > 0 && s.is_multiple_of(60) => format!("{}m", s / 60),
         _ if d.subsec_nanos() == 0 => format!("{s}s"),
         _ => humantime::format_duration(d).to_string(),
     }

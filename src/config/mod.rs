@@ -1,29 +1,37 @@
 //! The configuration file, parsed once into typed, validated structs.
 //!
 //! A TOML file (see `config/stormwatch.example.toml`), with environment overrides named
-//! `STORMWATCH__SECTION__KEY`, is read by the `config` crate into the `raw` structs (every
-//! key declared, unknown keys refused), then validated into the types below. Code past this
-//! module never sees raw TOML or an `Option` that "can't be None". Every error names the
-//! field path and the problem: `sources[2].interval: "5x" is not a duration (use 90s, 5m, 1h)`.
+//! `STORMWATCH__SECTION__KEY`, becomes a tree of values (`tree`), and every section is read
+//! from it with `settings::Table`: each key declared with its type and range, unknown keys
+//! refused with the nearest known one suggested, and every problem collected with its field
+//! path, so one `check` shows them all: `sources[2].interval: "5x" is not a duration (use
+//! 90s, 5m, 1h)`. Code past this module never sees raw TOML or an `Option` that "can't be
+//! None".
 
 pub mod changes;
-mod raw;
 mod receivers;
+mod tree;
 mod watches;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde_json::Value;
+
 use crate::alert::{AlertPolicy, Routes};
 use crate::detect::BlindSpotParams;
 use crate::notify::{ReceiverKind, SmtpSpec};
+use crate::secret::Environment;
 use crate::server::ServerSpec;
 
 pub(crate) use receivers::ReceiverSpec;
 pub use watches::WatchSpec;
 
-use crate::settings::Problems;
+use crate::settings::{Problems, Table};
 use crate::sources::SourceSpec;
+
+/// The sections a configuration file may have.
+const SECTIONS: [&str; 8] = ["storage", "blind_spots", "server", "smtp", "alerts", "sources", "watches", "receivers"];
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -40,6 +48,10 @@ pub struct Config {
     /// How episodes become notifications.
     pub alerts: AlertPolicy,
     pub receivers: Vec<ReceiverSpec>,
+    /// What is valid but probably not meant (`check` prints them; `run` logs them).
+    pub warnings: Vec<String>,
+    /// The `STORMWATCH__…` variables that changed a value of the file.
+    pub overrides: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -83,66 +95,115 @@ impl Config {
         self.receivers.iter().map(|r| (r.name(), &r.kind))
     }
 
-    /// Reads and validates `path`, applying `STORMWATCH__…` environment overrides.
+    /// Reads and validates `path`, applying `STORMWATCH__…` overrides from the process environment.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with(path, &Environment::process())
+    }
+
+    /// Reads and validates `path` with overrides from `env` (an empty one: the file alone).
+    pub fn load_with(path: &Path, env: &Environment) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::Read { path: path.display().to_string(), problem: e.to_string() })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Config::from_toml_with_env(&text, &base_dir)
+        Config::read(&text, &base_dir, env)
     }
 
-    /// Parses TOML text (relative paths resolve against `base_dir`), with env overrides.
+    /// Parses TOML text (relative paths resolve against `base_dir`), with process env overrides.
     pub fn from_toml_with_env(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
-        let built = ::config::Config::builder()
-            .add_source(::config::File::from_str(text, ::config::FileFormat::Toml))
-            .add_source(::config::Environment::with_prefix("STORMWATCH").prefix_separator("__").separator("__"))
-            .build()
-            .map_err(|e| ConfigError::Invalid(vec![e.to_string()]))?;
-        let raw: raw::RawConfig = built.try_deserialize().map_err(|e| ConfigError::Invalid(vec![e.to_string()]))?;
-        Config::validate(raw, base_dir)
+        Config::read(text, base_dir, &Environment::process())
     }
 
-    fn validate(raw: raw::RawConfig, base_dir: &Path) -> Result<Config, ConfigError> {
+    /// Parses TOML text with overrides from `env`.
+    pub fn read(text: &str, base_dir: &Path, env: &Environment) -> Result<Config, ConfigError> {
+        let mut tree = tree::parse(text).map_err(|e| ConfigError::Invalid(vec![e]))?;
+        let overrides = tree::apply_overrides(&mut tree, env);
+        let mut config = Config::validate(&tree, base_dir)?;
+        config.overrides = overrides;
+        Ok(config)
+    }
+
+    fn validate(tree: &Value, base_dir: &Path) -> Result<Config, ConfigError> {
         let mut problems = Problems::default();
-        let storage = StorageSpec {
-            path: raw
-                .storage
-                .as_ref()
-                .and_then(|s| s.path.clone())
-                .map(|p| base_dir.join(p))
-                .unwrap_or_else(|| base_dir.join("stormwatch.db")),
-            seen_ttl: raw
-                .storage
-                .as_ref()
-                .and_then(|s| s.seen_ttl.as_deref())
-                .and_then(|d| duration("storage.seen_ttl", d, &mut problems))
-                .unwrap_or(Duration::from_secs(7 * 24 * 3600)),
-            history: raw
-                .storage
-                .as_ref()
-                .and_then(|s| s.history.as_deref())
-                .and_then(|d| duration("storage.history", d, &mut problems))
-                .unwrap_or(Duration::from_secs(90 * 24 * 3600)),
+        let mut warnings = Vec::new();
+        let (source_entries, watch_entries, receiver_entries) = {
+            let mut root = Table::new("", tree, base_dir, &mut problems);
+            root.refuse_unknown(&SECTIONS, |_| None);
+            (root.tables("sources"), root.tables("watches"), root.tables("receivers"))
         };
-        if storage.history < Duration::from_secs(24 * 3600) {
-            // The journal is also what windows are recounted from after a crash.
-            problems.add("storage.history", "at least 1d: the mention journal must outlast a restart");
-        }
-        let blind_spots = blind_spots(raw.blind_spots.as_ref(), &mut problems);
-        let sources = crate::sources::registry::read_all(&raw.sources, base_dir, &mut problems);
+        let null = Value::Null;
+        let section = |key: &str| tree.get(key).unwrap_or(&null);
+        let storage = storage(&mut Table::new("storage", section("storage"), base_dir, &mut problems), base_dir);
+        let blind_spots = blind_spots(&mut Table::new("blind_spots", section("blind_spots"), base_dir, &mut problems));
+        let sources = crate::sources::registry::read_all(&source_entries, base_dir, &mut problems);
         let source_names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
-        let watches = watches::validate(raw.watches, &source_names, &mut problems);
+        let watches = watches::read_all(&watch_entries, &source_names, base_dir, &mut problems);
         let watch_names: Vec<&str> = watches.iter().map(|w| w.name.as_str()).collect();
-        let server = receivers::server(raw.server, base_dir, &mut problems);
-        let smtp = receivers::smtp(raw.smtp, base_dir, &mut problems);
-        let alerts = receivers::alerts(raw.alerts, base_dir, &mut problems);
-        let receivers = receivers::receivers(raw.receivers, &watch_names, base_dir, &mut problems);
+        let server = receivers::server(&mut Table::new("server", section("server"), base_dir, &mut problems));
+        let smtp = match section("smtp") {
+            Value::Null => None,
+            v => receivers::smtp(&mut Table::new("smtp", v, base_dir, &mut problems)),
+        };
+        let alerts = receivers::alerts(
+            &mut Table::new("alerts", section("alerts"), base_dir, &mut problems),
+            &server,
+            &mut warnings,
+        );
+        let receivers = receivers::read_all(&receiver_entries, &watch_names, base_dir, &mut problems, &mut warnings);
         cross_check(&watches, &receivers, smtp.is_some(), &alerts, &mut problems);
+        if sources.is_empty() {
+            warnings.push("no [[sources]]: nothing will be polled or ingested".into());
+        }
+        if watches.is_empty() {
+            warnings.push("no [[watches]]: nothing will be detected".into());
+        }
         if problems.is_empty() {
-            Ok(Config { storage, blind_spots, sources, watches, server, smtp, alerts, receivers })
+            Ok(Config {
+                storage,
+                blind_spots,
+                sources,
+                watches,
+                server,
+                smtp,
+                alerts,
+                receivers,
+                warnings,
+                overrides: Vec::new(),
+            })
         } else {
             Err(ConfigError::Invalid(problems.into_vec()))
         }
+    }
+}
+
+/// The configuration as `check` prints it: the file with the environment's overrides laid
+/// over it, as TOML. Secrets are not in it (the file names where they are), and inline
+/// Slack/Teams URLs, which are credentials, show their origin only. Keys not shown take their
+/// documented defaults.
+pub fn effective_toml(path: &Path, env: &Environment) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Read { path: path.display().to_string(), problem: e.to_string() })?;
+    let mut tree = tree::parse(&text).map_err(|e| ConfigError::Invalid(vec![e]))?;
+    let overrides = tree::apply_overrides(&mut tree, env);
+    tree::redact_inline_urls(&mut tree);
+    let body = toml::to_string_pretty(&tree).map_err(|e| ConfigError::Invalid(vec![e.to_string()]))?;
+    let mut out = String::from("# Effective configuration: the file");
+    if !overrides.is_empty() {
+        out.push_str(&format!(" with {} from the environment", overrides.join(", ")));
+    }
+    out.push_str("; keys not shown take their defaults (docs/configuration.md).\n\n");
+    out.push_str(&body);
+    Ok(out)
+}
+
+/// `[storage]`.
+fn storage(t: &mut Table<'_>, base_dir: &Path) -> StorageSpec {
+    t.refuse_unknown(&["path", "seen_ttl", "history"], |_| None);
+    let day = Duration::from_secs(24 * 3600);
+    StorageSpec {
+        path: t.path_value("path").unwrap_or_else(|| base_dir.join("stormwatch.db")),
+        seen_ttl: t.duration("seen_ttl", Duration::from_secs(60)..=3650 * day).unwrap_or(7 * day),
+        // At least a day: the journal is also what windows are recounted from after a crash.
+        history: t.duration("history", day..=3650 * day).unwrap_or(90 * day),
     }
 }
 
@@ -175,40 +236,22 @@ fn cross_check(
 }
 
 /// `[blind_spots]`, each key optional (defaults in `BlindSpotParams::default`).
-fn blind_spots(raw: Option<&raw::RawBlindSpots>, problems: &mut Problems) -> BlindSpotParams {
+fn blind_spots(t: &mut Table<'_>) -> BlindSpotParams {
+    t.refuse_unknown(&["failures", "silent_polls", "silent_factor", "silent_min"], |_| None);
     let mut p = BlindSpotParams::default();
-    let Some(raw) = raw else { return p };
-    let mut count = |key: &str, v: Option<i64>, into: &mut u32| match v {
-        Some(n) if (1..=1000).contains(&n) => *into = n as u32,
-        Some(n) => problems.add(format!("blind_spots.{key}"), format!("must be between 1 and 1000 polls, got {n}")),
-        None => {}
-    };
-    count("failures", raw.failures, &mut p.failures);
-    count("silent_polls", raw.silent_polls, &mut p.silent_polls);
-    match raw.silent_factor {
-        Some(f) if (1.0..=1000.0).contains(&f) => p.silent_factor = f,
-        Some(f) => problems.add("blind_spots.silent_factor", format!("must be between 1 and 1000, got {f}")),
-        None => {}
+    if let Some(n) = t.integer("failures", 1..=1000) {
+        p.failures = n as u32;
     }
-    if let Some(d) = raw.silent_min.as_deref().and_then(|d| duration("blind_spots.silent_min", d, problems)) {
+    if let Some(n) = t.integer("silent_polls", 1..=1000) {
+        p.silent_polls = n as u32;
+    }
+    if let Some(f) = t.number("silent_factor", 1.0..=1000.0) {
+        p.silent_factor = f;
+    }
+    if let Some(d) = t.duration("silent_min", Duration::from_secs(60)..=Duration::from_secs(30 * 24 * 3600)) {
         p.silent_min = d;
     }
     p
-}
-
-/// Parses a duration string ("90s", "5m", "1h", "7d") or records the problem.
-pub(crate) fn duration(path: &str, text: &str, problems: &mut Problems) -> Option<Duration> {
-    match humantime::parse_duration(text.trim()) {
-        Ok(d) if d > Duration::ZERO => Some(d),
-        Ok(_) => {
-            problems.add(path, format!("{text:?} must be longer than zero"));
-            None
-        }
-        Err(_) => {
-            problems.add(path, format!("{text:?} is not a duration (use 90s, 5m, 1h, 7d)"));
-            None
-        }
-    }
 }
 
 #[cfg(test)]
@@ -314,7 +357,7 @@ mod tests {
             "receivers[0].to[0]: \"not an address\" is not an email address",
             "receivers[0].timezone: unknown time zone \"Mars/Olympus\"",
             "receivers[0].escalate_to: give escalate_after and escalate_to together",
-            "receivers[1].url: \"ftp://example.org\" is not an http(s) URL",
+            "receivers[1].url: \"ftp://example.org\": scheme \"ftp\" is not http or https",
             "receivers[1].to: not used by kind webhook",
             "receivers[1].secret_env: required",
             "receivers[2].body: unknown placeholder {company}",
@@ -379,12 +422,90 @@ mod tests {
         let err =
             load("[blind_spots]\nfailures = 0\nsilent_factor = 0.5\nsilent_min = \"soon\"\n").unwrap_err().to_string();
         for needle in [
-            "blind_spots.failures: must be between 1 and 1000 polls, got 0",
+            "blind_spots.failures: must be between 1 and 1000, got 0",
             "blind_spots.silent_factor: must be between 1 and 1000, got 0.5",
             "blind_spots.silent_min: \"soon\" is not a duration",
         ] {
             assert!(err.contains(needle), "{needle:?} missing from:\n{err}");
         }
+    }
+
+    #[test]
+    fn every_misspelt_key_bad_number_and_infinity_is_reported_at_once_with_its_path() {
+        let err = load(
+            r#"
+            [storage]
+            pth = "x.db"
+            [server]
+            listn = "127.0.0.1:9"
+            ingest_max_bytes = 9223372036854775807
+            [alerts]
+            publc_url = "http://x"
+            [blind_spots]
+            silent_factor = inf
+            [[sources]]
+            name = "a"
+            kind = "rss"
+            url = "http://127.0.0.1:1/x"
+            intervl = "5m"
+            max_body_bytes = -1
+            [[watches]]
+            name = "w"
+            terms = ["x"]
+            trms = ["y"]
+            thresholds = { k = nan, ring = "9999999d" }
+            [[receivers]]
+            name = "r"
+            kind = "webhok"
+            "#,
+        )
+        .unwrap_err()
+        .to_string();
+        for needle in [
+            "storage.pth: unknown key; did you mean \"path\"?",
+            "server.listn: unknown key; did you mean \"listen\"?",
+            "server.ingest_max_bytes: must be between 1024 and 67108864, got 9223372036854775807",
+            "alerts.publc_url: unknown key; did you mean \"public_url\"?",
+            "blind_spots.silent_factor: must be between 1 and 1000, got inf",
+            "sources[0].intervl: unknown key; did you mean \"interval\"?",
+            "sources[0].max_body_bytes: expected a whole number",
+            "watches[0].trms: unknown key; did you mean \"terms\"?",
+            "watches[0].thresholds.k:",
+            "watches[0].thresholds.ring: \"9999999d\"",
+            "receivers[0].kind: unknown kind \"webhok\"; did you mean \"webhook\"?",
+        ] {
+            assert!(err.contains(needle), "{needle:?} missing from:\n{err}");
+        }
+        assert!(!err.contains("null"), "an infinity is not a missing value:\n{err}");
+        let syntax = load("[server]\ningest_max_bytes = 99999999999999999999\n").unwrap_err().to_string();
+        assert!(syntax.starts_with("TOML syntax: line 2, column 20: "), "{syntax}");
+    }
+
+    #[test]
+    fn a_section_written_as_one_table_instead_of_a_list_is_named() {
+        let err = load("[sources]\nname = \"a\"\n").unwrap_err().to_string();
+        assert!(err.contains("sources: expected a list of [[sources]] tables, got a table"), "{err}");
+        let err = load("[storage]\nhistory = \"1h\"\n[smtp]\nport = 70000\n").unwrap_err().to_string();
+        for needle in [
+            "storage.history: \"1h\" is out of range: between 1d and 3650d",
+            "smtp.port: must be between 1 and 65535",
+            "smtp.host: required",
+        ] {
+            assert!(err.contains(needle), "{needle:?} missing from:\n{err}");
+        }
+    }
+
+    #[test]
+    fn acknowledge_links_follow_listen_unless_public_url_is_set() {
+        let c = load("[server]\nlisten = \"10.1.2.3:8080\"\n").unwrap();
+        assert_eq!(c.alerts.public_url, "http://10.1.2.3:8080");
+        assert!(!c.warnings.iter().any(|w| w.contains("public_url")), "{:?}", c.warnings);
+        let c = load("[server]\nlisten = \"127.0.0.1:9999\"\n").unwrap();
+        assert_eq!(c.alerts.public_url, "http://127.0.0.1:9999");
+        assert!(c.warnings.iter().any(|w| w.contains("works only on this machine")), "{:?}", c.warnings);
+        let c =
+            load("[server]\nlisten = \"0.0.0.0:9000\"\n[alerts]\npublic_url = \"https://sw.example.org/\"\n").unwrap();
+        assert_eq!(c.alerts.public_url, "https://sw.example.org");
     }
 
     #[test]

@@ -5,8 +5,11 @@ use crate::detect::{Preset, WatchParams};
 use crate::model::Lang;
 use crate::sources::matching::WatchTerms;
 
-use super::raw::RawWatch;
-use super::Problems;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::settings::{Problems, Table};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct WatchSpec {
@@ -47,85 +50,89 @@ impl WatchSpec {
     }
 }
 
-pub(super) fn validate(raw: Vec<RawWatch>, source_names: &[&str], problems: &mut Problems) -> Vec<WatchSpec> {
+const KEYS: [&str; 8] = ["name", "terms", "exclude", "languages", "sources", "preset", "thresholds", "receivers"];
+
+/// `[[watches]]`.
+pub(super) fn read_all(
+    entries: &[Value],
+    source_names: &[&str],
+    base_dir: &Path,
+    problems: &mut Problems,
+) -> Vec<WatchSpec> {
     let mut out: Vec<WatchSpec> = Vec::new();
-    for (i, r) in raw.into_iter().enumerate() {
-        let at = format!("watches[{i}]");
-        let name = r.name.as_deref().map(str::trim).unwrap_or("").to_string();
-        if name.is_empty() {
-            problems.add(format!("{at}.name"), "required: a unique name for this watch");
-        } else if let Some(j) = out.iter().position(|w| w.name == name) {
-            problems.add(format!("{at}.name"), format!("{name:?} is used by watches[{j}] too"));
+    for (i, entry) in entries.iter().enumerate() {
+        let mut t = Table::new(format!("watches[{i}]"), entry, base_dir, problems);
+        t.refuse_unknown(&KEYS, |_| None);
+        let name = t.required_string("name", "(a unique name for this watch)").unwrap_or_default();
+        if let Some(j) = out.iter().position(|w| !name.is_empty() && w.name == name) {
+            t.problem("name", format!("{name:?} is used by watches[{j}] too"));
         }
-        let clean = |terms: &[String], key: &str, problems: &mut Problems| -> Vec<String> {
-            let mut kept = Vec::new();
-            for (j, t) in terms.iter().enumerate() {
-                let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
-                if t.trim_start_matches(['#', '@']).is_empty() {
-                    problems.add(format!("{at}.{key}[{j}]"), "an empty term matches nothing");
-                } else {
-                    kept.push(t);
-                }
-            }
-            kept
-        };
-        let terms = clean(&r.terms, "terms", problems);
-        if r.terms.is_empty() {
-            problems.add(format!("{at}.terms"), "give at least one term (a phrase, #hashtag or @handle)");
+        let given_terms = t.strings("terms");
+        if given_terms.as_ref().is_none_or(Vec::is_empty)
+            && !matches!(t.raw("terms"), Some(v) if !v.is_array() && !v.is_string())
+        {
+            t.problem("terms", "give at least one term (a phrase, #hashtag or @handle)");
         }
-        let exclude = clean(&r.exclude, "exclude", problems);
+        let terms = clean(&mut t, "terms", given_terms.unwrap_or_default());
+        let given_exclude = t.strings("exclude").unwrap_or_default();
+        let exclude = clean(&mut t, "exclude", given_exclude);
         let mut languages = Vec::new();
-        for (j, l) in r.languages.iter().enumerate() {
+        for (j, l) in t.strings("languages").unwrap_or_default().iter().enumerate() {
             match l.parse::<Lang>() {
                 Ok(lang) => languages.push(lang),
-                Err(e) => problems.add(format!("{at}.languages[{j}]"), e),
+                Err(e) => t.problem(&format!("languages[{j}]"), e),
             }
         }
         if languages.is_empty() {
             languages = Lang::ALL.to_vec();
         }
-        if let Some(sources) = &r.sources {
-            for (j, s) in sources.iter().enumerate() {
-                if !source_names.contains(&s.as_str()) {
-                    problems.add(format!("{at}.sources[{j}]"), format!("no source is named {s:?}"));
-                }
+        let sources = t.strings("sources");
+        for (j, s) in sources.iter().flatten().enumerate() {
+            if !source_names.contains(&s.as_str()) {
+                t.problem(&format!("sources[{j}]"), format!("no source is named {s:?}"));
             }
         }
-        let preset = match r.preset.as_deref().map(str::parse::<Preset>).transpose() {
+        let preset = match t.string("preset").as_deref().map(str::parse::<Preset>).transpose() {
             Ok(p) => p.unwrap_or_default(),
             Err(e) => {
-                problems.add(format!("{at}.preset"), e);
+                t.problem("preset", e);
                 Preset::default()
             }
         };
-        let detection = thresholds(&at, preset, r.thresholds.as_ref(), problems);
-        out.push(WatchSpec {
-            name,
-            terms,
-            exclude,
-            languages,
-            sources: r.sources,
-            preset,
-            detection,
-            receivers: r.receivers,
-        });
+        let detection = thresholds(&mut t, preset);
+        let receivers = t.strings("receivers").unwrap_or_default();
+        out.push(WatchSpec { name, terms, exclude, languages, sources, preset, detection, receivers });
     }
     out
 }
 
+/// Terms with their inner whitespace collapsed; an empty one is a mistake (it matches nothing).
+fn clean(t: &mut Table<'_>, key: &str, terms: Vec<String>) -> Vec<String> {
+    let mut kept = Vec::new();
+    for (j, term) in terms.iter().enumerate() {
+        let term = term.split_whitespace().collect::<Vec<_>>().join(" ");
+        if term.trim_start_matches(['#', '@']).is_empty() {
+            t.problem(&format!("{key}[{j}]"), "an empty term matches nothing");
+        } else {
+            kept.push(term);
+        }
+    }
+    kept
+}
+
 /// The preset's parameters with the watch's `[watches.thresholds]` overrides applied.
-fn thresholds(at: &str, preset: Preset, table: Option<&serde_json::Value>, problems: &mut Problems) -> WatchParams {
+fn thresholds(t: &mut Table<'_>, preset: Preset) -> WatchParams {
     let mut params = WatchParams::new(preset.spec());
-    let Some(table) = table else { return params };
+    let Some(table) = t.raw("thresholds").cloned() else { return params };
     let Some(table) = table.as_object() else {
-        problems.add(format!("{at}.thresholds"), "expected a table of key = value overrides");
+        t.problem("thresholds", "expected a table of key = value overrides");
         return params;
     };
     let mut ok = true;
     for (key, value) in table {
         let input = match value {
-            serde_json::Value::Number(n) => n.as_f64().map(Input::Number),
-            serde_json::Value::String(s) => Some(Input::Text(s)),
+            Value::Number(n) => n.as_f64().map(Input::Number),
+            Value::String(s) => Some(Input::Text(s)),
             _ => None,
         };
         let result = match input {
@@ -133,13 +140,13 @@ fn thresholds(at: &str, preset: Preset, table: Option<&serde_json::Value>, probl
             None => Err(format!("expected a number or a string, got {value}")),
         };
         if let Err(e) = result {
-            problems.add(format!("{at}.thresholds.{key}"), e);
+            t.problem(&format!("thresholds.{key}"), e);
             ok = false;
         }
     }
     if ok {
         if let Err(e) = knobs::check(&params) {
-            problems.add(format!("{at}.thresholds"), e);
+            t.problem("thresholds", e);
         }
     }
     params

@@ -48,8 +48,9 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Opens the state file, reads secrets, builds sources: every problem before start.
-    /// `stats` outlive one pipeline: a reload builds a new one with the same counters.
+    /// Reads secrets and builds sources and receivers (`prepare`) around an open state file:
+    /// every problem before start. `stats` outlive one pipeline: a reload builds a new one
+    /// with the same counters.
     pub fn build(
         config: Config,
         store: Store,
@@ -57,27 +58,7 @@ impl Pipeline {
         stats: Arc<Stats>,
         env: Environment,
     ) -> Result<Pipeline, Vec<String>> {
-        let channels = Channels::build(config.channels(), config.smtp.as_ref(), &env)?;
-        let http = Http::new(&format!("stormwatch/{} (social-media monitoring)", env!("CARGO_PKG_VERSION")))
-            .map_err(|e| vec![e.to_string()])?;
-        let mut sources = Vec::new();
-        let mut problems = Vec::new();
-        for (i, spec) in config.sources.iter().enumerate() {
-            match Source::new(spec.clone(), &http, &env) {
-                Ok(s) => sources.push(s),
-                Err(e) => problems.push(format!("sources[{i}] ({}): {e}", spec.name)),
-            }
-        }
-        let token = match &config.server.token {
-            Some(t) => t.read(&env).map(|t| Some(Arc::new(t))).unwrap_or_else(|e| {
-                problems.push(format!("server.token: {e}"));
-                None
-            }),
-            None => None,
-        };
-        if !problems.is_empty() {
-            return Err(problems);
-        }
+        let Prepared { channels, sources, token } = prepare(&config, &env)?;
         Ok(Pipeline { config, store, scorer, channels, sources, token, env, stats })
     }
 
@@ -152,6 +133,74 @@ impl Pipeline {
         tracing::info!("stormwatch stopped");
         Ok(())
     }
+}
+
+/// What `run` builds from a configuration before it starts, short of the state file.
+pub struct Prepared {
+    channels: Arc<Channels>,
+    sources: Vec<Source>,
+    /// The API token, read at build.
+    token: Option<Arc<String>>,
+}
+
+/// Reads every secret the configuration names (receivers, mail relay, sources, API token,
+/// acknowledge-link key) and builds the sources and receivers, collecting every problem.
+/// `run` starts from this and `check` runs exactly this, so `check` sees what `run` sees.
+pub fn prepare(config: &Config, env: &Environment) -> Result<Prepared, Vec<String>> {
+    let mut problems = Vec::new();
+    let channels = Channels::build(config.channels(), config.smtp.as_ref(), env).map_err(|p| problems.extend(p)).ok();
+    let sources = match Http::new(&format!("stormwatch/{} (social-media monitoring)", env!("CARGO_PKG_VERSION"))) {
+        Ok(http) => config
+            .sources
+            .iter()
+            .enumerate()
+            .filter_map(|(i, spec)| {
+                Source::new(spec.clone(), &http, env)
+                    .map_err(|e| problems.push(format!("sources[{i}] ({}): {e}", spec.name)))
+                    .ok()
+            })
+            .collect(),
+        Err(e) => {
+            problems.push(e.to_string());
+            Vec::new()
+        }
+    };
+    let token = config
+        .server
+        .token
+        .as_ref()
+        .and_then(|t| t.read(env).map(Arc::new).map_err(|e| problems.push(format!("server.token: {e}"))).ok());
+    if let Some(secret) = &config.alerts.ack_secret {
+        if let Err(e) = secret.read(env) {
+            problems.push(format!("alerts.ack_secret: {e}"));
+        }
+    }
+    match channels {
+        Some(channels) if problems.is_empty() => Ok(Prepared { channels, sources, token }),
+        _ => Err(problems),
+    }
+}
+
+/// Signing keys and tokens that are read fine but easy to guess, for `check` to warn about.
+pub fn weak_secrets(config: &Config, env: &Environment) -> Vec<String> {
+    const ENOUGH: usize = 16;
+    let mut named: Vec<(String, &crate::secret::SecretRef)> = Vec::new();
+    named.extend(config.server.token.as_ref().map(|s| ("server.token".to_string(), s)));
+    named.extend(config.alerts.ack_secret.as_ref().map(|s| ("alerts.ack_secret".to_string(), s)));
+    for (i, (_, kind)) in config.channels().enumerate() {
+        if let crate::notify::ReceiverKind::Webhook { secret, .. }
+        | crate::notify::ReceiverKind::Action { secret: Some(secret), .. } = kind
+        {
+            named.push((format!("receivers[{i}].secret"), secret));
+        }
+    }
+    named
+        .into_iter()
+        .filter_map(|(at, secret)| {
+            let n = secret.read(env).ok()?.chars().count();
+            (n < ENOUGH).then(|| format!("{at}: {n} characters is easy to guess; use at least {ENOUGH} random ones"))
+        })
+        .collect()
 }
 
 /// The gauges of `/metrics` that describe now: channel depths and each watch's last step.

@@ -551,7 +551,7 @@ fn latin_case(c: char) -> Option<(bool, char)> {
         0xDF..=0xFF => Some((false, c)),
         0x178 => Some((true, 'ÿ')),
         // Pairs: upper at even code points, lower at odd ones...
-        0x100..=0x137 | 0x14A..=0x177 => Some(if u % 2 == 0 { (true, shifted(1)?) } else { (false, c) }),
+        0x100..=0x137 | 0x14A..=0x177 => Some(if u.is_multiple_of(2) { (true, shifted(1)?) } else { (false, c) }),
         // ...and the other way round here.
         0x139..=0x148 | 0x179..=0x17E => Some(if u % 2 == 1 { (true, shifted(1)?) } else { (false, c) }),
         0x138 | 0x149 | 0x17F => Some((false, c)),

@@ -16,7 +16,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
 mod history;
+mod lock;
 mod outbox;
+
+pub use lock::{LockError, Purpose, StateLock};
 
 pub use history::{EpisodeRecord, LoggedMention};
 pub use outbox::{Attempt, DeliveryRow, DeliveryStatus, NewDelivery, OutboxCounts, Outcome};
@@ -154,6 +157,12 @@ pub enum StoreError {
     Corrupt(String),
     #[error("cannot encode {0} for the state file")]
     Encode(String),
+    #[error(transparent)]
+    Locked(#[from] LockError),
+    #[error("the state file {path} is read-only ({why}); stormwatch must write to it: fix its permissions or set another [storage] path")]
+    ReadOnly { path: String, why: String },
+    #[error("{path} is not a stormwatch state file: it is an SQLite database with other tables ({tables}), and stormwatch will not add its own to it; set [storage] path to a file of its own")]
+    Foreign { path: String, tables: String },
 }
 
 /// What a source remembers between polls.
@@ -188,6 +197,8 @@ pub struct SavedState {
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// Held by the processes that write (see `lock`); readers such as `report` go without.
+    _lock: Option<Arc<StateLock>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -232,6 +243,16 @@ enum HeadroomError {
     Remove { probe: String, source: std::io::Error },
 }
 
+/// A file with no schema version of ours is new only when it has no tables at all.
+fn refuse_foreign(conn: &Connection, path: &str) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 6")?;
+    let tables: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    if tables.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::Foreign { path: path.to_string(), tables: tables.join(", ") })
+}
+
 fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
@@ -248,12 +269,60 @@ impl Store {
             .map_err(|why| StoreError::NotWritable { path: path.display().to_string(), why: why.to_string() })?;
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(open_err)?;
+        // Before anything writes. SQLite quietly opens a write-protected file read-only (and
+        // an empty transaction writes nothing): without this, the daemon would start and then
+        // fail at every write.
+        // A write-protected file is refused even where the process could write it anyway
+        // (root): someone protected it, and `check` says the same.
+        let protected = std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly());
+        if protected || conn.is_readonly(rusqlite::MAIN_DB).map_err(open_err)? {
+            let why = if protected { "the file is write-protected" } else { "SQLite opened it read-only" };
+            return Err(StoreError::ReadOnly { path: path.display().to_string(), why: why.into() });
+        }
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(open_err)?;
+        if version == 0 {
+            refuse_foreign(&conn, &path.display().to_string())?;
+        }
         // WAL: readers don't block the writer; NORMAL sync is durable across process crashes.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
         // Fail now, not at the first write, when the file or folder is read-only or full.
         conn.execute_batch("BEGIN IMMEDIATE; COMMIT;").map_err(open_err)?;
         Store::migrate(conn, &path.display().to_string())
+    }
+
+    /// What `open` would refuse, found without creating or changing anything (for `check`):
+    /// a folder without room or write access (`/proc`, a read-only mount), a write-protected
+    /// file, another application's database or a newer schema.
+    pub fn check_location(path: &Path) -> Result<(), StoreError> {
+        let shown = path.display().to_string();
+        check_headroom(path).map_err(|why| StoreError::NotWritable { path: shown.clone(), why: why.to_string() })?;
+        let Ok(meta) = std::fs::metadata(path) else { return Ok(()) };
+        if meta.permissions().readonly() {
+            return Err(StoreError::ReadOnly { path: shown, why: "the file is write-protected".into() });
+        }
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|source| StoreError::Open { path: shown.clone(), source })?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|source| StoreError::Open { path: shown.clone(), source })?;
+        if version == 0 {
+            refuse_foreign(&conn, &shown)?;
+        }
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew { path: shown, found: version, known });
+        }
+        Ok(())
+    }
+
+    /// `open`, holding the state file's lock for as long as the store (and its clones) live:
+    /// for the processes that write, so two never work on one file.
+    pub fn open_exclusive(path: &Path, purpose: Purpose) -> Result<Store, StoreError> {
+        let lock = StateLock::acquire(path, purpose)?;
+        let mut store = Store::open(path)?;
+        store._lock = Some(Arc::new(lock));
+        Ok(store)
     }
 
     /// A private in-memory store, for unit tests.
@@ -274,7 +343,7 @@ impl Store {
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
             tx.commit()?;
         }
-        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Store { conn: Arc::new(Mutex::new(conn)), _lock: None })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {

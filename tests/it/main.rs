@@ -28,6 +28,7 @@ mod alert_crash;
 mod alert_delivery;
 mod alert_email;
 mod cli_score;
+mod config_hardening;
 mod crash_safety;
 mod demo;
 mod eval_dev;

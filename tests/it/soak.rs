@@ -326,7 +326,7 @@ impl Farm {
             None
         } else {
             let storm = self.storms.get()?.get(k as usize - 1)?;
-            if published < storm.from || published >= storm.to || seed % STORM_EVERY != 0 {
+            if published < storm.from || published >= storm.to || !seed.is_multiple_of(STORM_EVERY) {
                 return None;
             }
             Some(storm.watch)
@@ -343,7 +343,7 @@ impl Farm {
             watch: storm_watch.unwrap_or((r >> 8) as usize % WATCHES),
             lang: (r >> 16) as usize % LANGS.len(),
             tone,
-            declared: (r >> 20) % 4 != 0,
+            declared: !(r >> 20).is_multiple_of(4),
             published,
             author: (r >> 24) % 50_000,
             followers: (r >> 40) % 5_000,

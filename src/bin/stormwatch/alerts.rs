@@ -13,12 +13,14 @@ use stormwatch::model::Signal;
 use stormwatch::notify::{Channels, Until};
 use stormwatch::pipeline::Dispatcher;
 use stormwatch::secret::Environment;
-use stormwatch::store::Store;
+use stormwatch::store::{Purpose, Store};
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
+/// The configuration and its state file, shared: for what a running daemon tolerates beside
+/// it (listing, and acknowledging, which the daemon reads from the state file every tick).
 pub fn load(config: &Path) -> Result<(Config, Store)> {
     let config = Config::load(config).map_err(|e| anyhow!("{e}"))?;
     let store = Store::open(&config.storage.path)?;
@@ -32,7 +34,9 @@ fn channels(config: &Config) -> Result<Arc<Channels>> {
 
 /// Sends what the outbox holds until nothing is pending or `timeout` passes.
 pub fn deliver(config: &Path, timeout: Duration) -> Result<ExitCode> {
-    let (config, store) = load(config)?;
+    let config = Config::load(config).map_err(|e| anyhow!("{e}"))?;
+    // Two senders on one outbox would send each delivery twice.
+    let store = Store::open_exclusive(&config.storage.path, Purpose::Command("deliver"))?;
     let channels = channels(&config)?;
     let mut dispatcher = Dispatcher::open(&config, store.clone(), &Environment::process())?;
     dispatcher.tick(Utc::now())?;
@@ -41,7 +45,7 @@ pub fn deliver(config: &Path, timeout: Duration) -> Result<ExitCode> {
 
 /// Runs signals through the alert step into the outbox, then sends (used by `replay --deliver`).
 pub fn deliver_signals(config: &Config, signals: &[Signal], timeout: Duration) -> Result<ExitCode> {
-    let store = Store::open(&config.storage.path)?;
+    let store = Store::open_exclusive(&config.storage.path, Purpose::Command("replay --deliver"))?;
     let channels = channels(config)?;
     let mut dispatcher = Dispatcher::open(config, store.clone(), &Environment::process())?;
     let mut written = 0;

@@ -84,10 +84,15 @@ pub(crate) enum Command {
         #[arg(long, default_value = "http://127.0.0.1:9464/healthz")]
         url: String,
     },
-    /// Validate a configuration and its secrets; print the effective configuration.
+    /// Validate a configuration as `run` would (secrets, sources, receivers, the state file's
+    /// place) and print the effective configuration; exit 1 with every problem.
     Check {
         #[arg(short, long)]
         config: PathBuf,
+        /// Validate the file alone: no STORMWATCH__ overrides, no secrets, no paths (for a
+        /// configuration repository's CI, where the secrets are not).
+        #[arg(long)]
+        no_environment: bool,
     },
     /// The post-crisis report of one watch: timeline against the usual level, episodes with
     /// their deliveries and acknowledgements, top terms, categories, languages, sources and

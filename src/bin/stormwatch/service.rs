@@ -9,12 +9,11 @@ use anyhow::{anyhow, Context, Result};
 
 use stormwatch::config::changes::FileChanges;
 use stormwatch::config::Config;
-use stormwatch::notify::Channels;
 use stormwatch::pipeline::Pipeline;
 use stormwatch::secret::Environment;
 use stormwatch::sentiment::Scorer;
 use stormwatch::server::Stats;
-use stormwatch::store::Store;
+use stormwatch::store::{Purpose, Store};
 use stormwatch::telemetry;
 
 /// After a stop request the process exits within this, whatever is still running.
@@ -28,7 +27,10 @@ enum Request {
 
 pub fn run(config_path: &Path) -> Result<ExitCode> {
     let config = Config::load(config_path).map_err(|e| anyhow!("{e}"))?;
-    let store = Store::open(&config.storage.path)?;
+    for w in &config.warnings {
+        tracing::warn!(config = %config_path.display(), "{w}");
+    }
+    let store = Store::open_exclusive(&config.storage.path, Purpose::Daemon)?;
     let scorer = Arc::new(Scorer::builtin().context("loading the built-in lexicons")?);
     let stats = Arc::new(Stats::default());
     let mut pipeline = Pipeline::build(config, store.clone(), scorer.clone(), stats.clone(), Environment::process())
@@ -91,6 +93,14 @@ pub fn run(config_path: &Path) -> Result<ExitCode> {
 /// new one restores every watch whose bucket width and ring are unchanged.
 fn reload(path: &Path, storage: &Path, store: &Store, scorer: &Arc<Scorer>, stats: &Arc<Stats>) -> Result<Pipeline> {
     let config = Config::load(path).map_err(|e| anyhow!("{e}"))?;
+    // A file caught half-written (or emptied by mistake) is valid TOML with whole sections
+    // missing; applying it would stop every watch while the daemon still reports ready.
+    if config.sources.is_empty() || config.watches.is_empty() {
+        anyhow::bail!(
+            "the new configuration has no [[sources]] or no [[watches]] (a file still being written?); \
+             a daemon needs both, so the running configuration stays"
+        );
+    }
     if config.storage.path != storage {
         anyhow::bail!(
             "storage.path changed ({} → {}): moving the state file needs a restart",
@@ -164,27 +174,46 @@ async fn changed(changes: &mut Option<FileChanges>) {
     }
 }
 
-/// Validates the file and the secrets it names; prints the effective configuration (secret
-/// values are never read into it: it holds only where they are).
-pub fn check(config_path: &Path) -> Result<ExitCode> {
-    let config = match Config::load(config_path) {
+/// Validates the file as `run` reads it: the configuration, then (unless `no_environment`)
+/// exactly what `run` prepares before it starts (`pipeline::prepare`: every secret, source
+/// and receiver) and the state file's place. Prints the effective configuration as TOML on
+/// stdout, warnings and problems on stderr.
+pub fn check(config_path: &Path, no_environment: bool) -> Result<ExitCode> {
+    let env = if no_environment { Environment::fixed(Vec::<(String, String)>::new()) } else { Environment::process() };
+    let shown = config_path.display();
+    let config = match Config::load_with(config_path, &env) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("{}: invalid\n{e}", config_path.display());
+            eprintln!("{shown}: invalid\n{e}");
             return Ok(ExitCode::FAILURE);
         }
     };
-    println!("{config:#?}");
-    if let Err(problems) = Channels::build(config.channels(), config.smtp.as_ref(), &Environment::process()) {
-        eprintln!("{}: secrets missing\n{}", config_path.display(), problems.join("\n"));
-        return Ok(ExitCode::FAILURE);
+    match stormwatch::config::effective_toml(config_path, &env) {
+        Ok(text) => print!("{text}"),
+        Err(e) => eprintln!("{shown}: cannot print the effective configuration: {e}"),
+    }
+    for w in &config.warnings {
+        eprintln!("{shown}: warning: {w}");
+    }
+    if !no_environment {
+        for w in stormwatch::pipeline::weak_secrets(&config, &env) {
+            eprintln!("{shown}: warning: {w}");
+        }
+        let mut problems = stormwatch::pipeline::prepare(&config, &env).err().unwrap_or_default();
+        if let Err(e) = Store::check_location(&config.storage.path) {
+            problems.push(format!("storage.path: {e}"));
+        }
+        if !problems.is_empty() {
+            eprintln!("{shown}: cannot start\n{}", problems.join("\n"));
+            return Ok(ExitCode::FAILURE);
+        }
     }
     eprintln!(
-        "{}: ok ({} sources, {} watches, {} receivers)",
-        config_path.display(),
+        "{shown}: ok ({} sources, {} watches, {} receivers){}",
         config.sources.len(),
         config.watches.len(),
-        config.receivers.len()
+        config.receivers.len(),
+        if no_environment { "; secrets, paths and STORMWATCH__ overrides not checked" } else { "" }
     );
     Ok(ExitCode::SUCCESS)
 }

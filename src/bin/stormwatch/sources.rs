@@ -15,7 +15,7 @@ use stormwatch::secret::Environment;
 use stormwatch::sources::handoff::{HandOff, MentionBatch, NotJournaled};
 use stormwatch::sources::poll::{self, PollContext, PollStats, Source};
 use stormwatch::sources::{Http, SourceSpec};
-use stormwatch::store::Store;
+use stormwatch::store::{Purpose, Store};
 
 use stormwatch::escape;
 
@@ -89,7 +89,7 @@ pub fn test(config_path: &Path, only: Option<&str>) -> Result<ExitCode> {
 pub fn poll(config_path: &Path, once: bool, only: Option<&str>) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
     let specs = selected(&config, only)?;
-    let store = Store::open(&config.storage.path)?;
+    let store = Store::open_exclusive(&config.storage.path, Purpose::Command("sources poll"))?;
     let pruned =
         store.prune_seen(Utc::now() - chrono::Duration::from_std(config.storage.seen_ttl).unwrap_or_default())?;
     tracing::debug!(pruned, "forgot mention ids older than [storage] seen_ttl");
