@@ -126,6 +126,8 @@ enum LineError {
     Utf8(usize),
     #[error("{}", describe_json_error(.0))]
     Json(serde_json::Error),
+    #[error("expected one JSON object per line, {{\"text\": \"...\"}} with optional \"id\" and \"lang\"; got {0}")]
+    NotObject(&'static str),
     #[error(transparent)]
     Lang(#[from] crate::model::UnsupportedLang),
     #[error("could not write result: {0}")]
@@ -134,6 +136,13 @@ enum LineError {
 
 fn score_line(scorer: &Scorer, raw: &[u8], analysis: &mut Analysis, out: &mut impl Write) -> Result<(), LineError> {
     let text = std::str::from_utf8(raw).map_err(|e| LineError::Utf8(e.valid_up_to()))?;
+    // serde would also read a struct from an array of its fields in order: not a documented
+    // form, and its errors would name our internal type.
+    match text.trim_start().as_bytes().first() {
+        Some(b'{') => {}
+        Some(b'[') => return Err(LineError::NotObject("a JSON array")),
+        _ => return Err(LineError::NotObject("text that is not a JSON object")),
+    }
     let line: InLine = serde_json::from_str(text).map_err(LineError::Json)?;
     let lang = match line.lang.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
         None => None,
@@ -156,7 +165,10 @@ fn describe_json_error(e: &serde_json::Error) -> String {
     use serde_json::error::Category;
     match e.classify() {
         Category::Syntax | Category::Eof => format!("not a JSON object ({e})"),
-        Category::Data => format!("expected {{\"text\": \"...\"}} with optional \"id\" and \"lang\" ({e})"),
+        Category::Data => {
+            let why = e.to_string().replace("struct InLine", "a mention object");
+            format!("expected {{\"text\": \"...\"}} with optional \"id\" and \"lang\" ({why})")
+        }
         Category::Io => format!("read error ({e})"),
     }
 }

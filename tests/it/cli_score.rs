@@ -106,7 +106,7 @@ fn batch_scores_every_good_line_in_order_and_reports_each_bad_one() {
     }
 
     let stderr = text(&out.stderr);
-    for needle in ["line 2: not a JSON object", "line 3: invalid UTF-8", "line 4: expected {\"text\""] {
+    for needle in ["line 2: expected one JSON object per line", "line 3: invalid UTF-8", "line 4: expected {\"text\""] {
         assert!(stderr.contains(needle), "{needle:?} missing from:\n{stderr}");
     }
     assert!(stderr.contains("scored 4 lines, skipped 3"), "{stderr}");
@@ -138,4 +138,22 @@ fn mixed_language_posts_are_scored_in_one_detected_language() {
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).expect("one JSON line");
     assert!(v["lang"].is_string());
+}
+
+#[test]
+fn batch_takes_objects_only_and_its_messages_never_name_internal_types() {
+    // Before: an array of fields was read as a line, and errors named `struct InLine`.
+    let out = run(&["score", "--batch"], b"[\"ok\", \"hi\", null]\n{\"txt\": \"hi\"}\n{\"text\": \"good\"}\n");
+    let err = text(&out.stderr);
+    assert!(err.contains("line 1: expected one JSON object per line") && err.contains("got a JSON array"), "{err}");
+    assert!(err.contains("line 2:") && err.contains("missing field `text`"), "{err}");
+    assert!(!err.contains("InLine"), "{err}");
+    assert_eq!(text(&out.stdout).lines().count(), 1, "the good line is scored");
+}
+
+#[test]
+fn an_empty_text_is_called_empty() {
+    let out = run(&["score", ""], b"");
+    let said = text(&out.stdout);
+    assert!(said.contains("language none (the text is empty)") && !said.contains("emoji"), "{said}");
 }

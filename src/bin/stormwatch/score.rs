@@ -60,7 +60,8 @@ fn explain(out: &mut impl Write, text: &str, a: &Analysis) -> io::Result<()> {
     let lang = match (a.lang(), a.lang_source()) {
         (Some(l), LangSource::Given) => format!("{l} (given)"),
         (Some(l), _) => format!("{l} (detected)"),
-        (None, _) => "unknown (no words; emoji and emoticons only)".to_string(),
+        (None, _) if text.trim().is_empty() => "none (the text is empty)".to_string(),
+        (None, _) => "unknown (no words: only emoji, emoticons, numbers or punctuation)".to_string(),
     };
     writeln!(out, "{}", escape::terminal(text))?;
     writeln!(out, "  label {}  compound {:+.3}  language {lang}", a.label(), a.compound())?;
