@@ -8,8 +8,9 @@ use stormwatch_fuzz::{check_mention, check_unique, now, SOURCE};
 
 fuzz_target!(|body: &[u8]| {
     match parse_batch(body, SOURCE, now()) {
-        Ok(mentions) => {
-            assert!(mentions.len() <= MAX_ITEMS);
+        Ok(batch) => {
+            let mentions = batch.mentions;
+            assert!(mentions.len() + batch.repeated <= MAX_ITEMS);
             for m in &mentions {
                 check_mention(m, body);
                 assert!(!m.text.is_empty(), "an item with empty text is refused");

@@ -13,7 +13,7 @@ use crate::model::Signal;
 use crate::notify::{Channels, Until};
 use crate::secret::Environment;
 use crate::sentiment::Scorer;
-use crate::server::{router, AppState, Ingest, Stats, WatchView};
+use crate::server::{router, serve, AllowedHosts, AppState, Ingest, Listener, Stats, WatchView};
 use crate::sources::handoff::{HandOff, MentionBatch};
 use crate::sources::poll::{self, PollContext, Source};
 use crate::sources::Http;
@@ -62,12 +62,19 @@ impl Pipeline {
         Ok(Pipeline { config, store, scorer, channels, sources, token, env, stats })
     }
 
-    /// Runs until `stop` turns true.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
+    /// Binds `[server] listen`, then runs until `stop` turns true.
     pub async fn run(self, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let listener = Listener::bind(self.config.server.listen).await?;
+        self.run_on(listener, stop).await
+    }
+
+    /// Runs until `stop` turns true, serving on `listener` (bound by the caller, which keeps it
+    /// across reloads: `server::Listener`).
+    pub async fn run_on(self, listener: Listener, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
         let Pipeline { config, store, scorer, channels, sources, stats, token, env } = self;
         // Before anything counts: the steps' counters go to the recorder /metrics renders.
         telemetry::install();
@@ -89,10 +96,8 @@ impl Pipeline {
         let detecting = tokio::spawn(detection.run(mention_rx, signal_tx, stats.clone()));
         let mut dispatcher = Dispatcher::open(&config, store.clone(), &env)?;
         let worker = dispatcher.worker(channels, None);
-        let listen = config.server.listen;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("server.listen: cannot listen on {listen}: {e}"))?;
+        let listen = listener.addr();
+        let hosts = AllowedHosts::new(listen, &config.alerts.public_url);
         let state = AppState {
             store: store.clone(),
             signer: ack_signer(&config, &store, &env)?,
@@ -107,14 +112,7 @@ impl Pipeline {
             ),
             token,
         };
-        let mut server_stop = stop.clone();
-        let serving = tokio::spawn(async move {
-            axum::serve(listener, router(state))
-                .with_graceful_shutdown(async move {
-                    let _ = server_stop.wait_for(|s| *s).await;
-                })
-                .await
-        });
+        let serving = tokio::spawn(serve(listener, router(state, hosts), stop.clone()));
         let alerting = tokio::spawn(alert(dispatcher, signal_rx));
         let delivering = tokio::spawn(async move { worker.run(Until::Stopped { stop, grace: DELIVERY_GRACE }).await });
         tracing::info!(
@@ -129,7 +127,7 @@ impl Pipeline {
         detecting.await??;
         alerting.await??;
         delivering.await??;
-        serving.await??;
+        serving.await?;
         tracing::info!("stormwatch stopped");
         Ok(())
     }

@@ -2,7 +2,8 @@
 //!
 //! The bearer token is checked before the body is read; the body is read up to
 //! `[server] ingest_max_bytes` (413 beyond). The batch is parsed whole (`sources::push`):
-//! 422 lists every bad item. Then, as a poll does with a page: the mentions not seen before
+//! 422 lists every bad item; an item that repeats an earlier one of the batch is counted as a
+//! duplicate, as a resent one is. Then, as a poll does with a page: the mentions not seen before
 //! are matched to watches and handed to detection (waiting while it is busy: backpressure),
 //! and only then their ids are remembered. A crash in between means the sender's retry is
 //! counted, never that a mention is lost; a resent batch counts nothing twice.
@@ -10,13 +11,14 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::api::{problem, read_body, refusal, ApiQuery};
 use super::AppState;
 use crate::sources::handoff::{blocking, HandOff, HandOffError};
 use crate::sources::push::{parse_batch, BadItem};
@@ -36,17 +38,13 @@ pub(crate) struct IngestQuery {
     source: Option<String>,
 }
 
-fn problem(status: StatusCode, error: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": error.into() }))).into_response()
-}
-
 pub(crate) async fn ingest(
     State(s): State<AppState>,
-    Query(q): Query<IngestQuery>,
+    ApiQuery(q): ApiQuery<IngestQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Some(refused) = super::refusal(&s, &headers) {
+    if let Some(refused) = refusal(&s, &headers) {
         return refused;
     }
     let Some(ingest) = s.ingest.clone() else {
@@ -71,25 +69,27 @@ pub(crate) async fn ingest(
             )
         }
     };
-    let bytes = match axum::body::to_bytes(body, ingest.max_bytes).await {
+    let bytes = match read_body(body, ingest.max_bytes).await {
         Ok(b) => b,
-        Err(_) => {
-            return problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the body is over {} bytes ([server] ingest_max_bytes); send smaller batches",
-                    ingest.max_bytes
-                ),
-            )
+        Err(e) => {
+            return e.refusal(&format!(
+                "the body is over {} bytes ([server] ingest_max_bytes); send smaller batches",
+                ingest.max_bytes
+            ))
         }
     };
     let now = crate::clock::now();
-    let mentions = match parse_batch(&bytes, &source, now) {
-        Ok(m) => m,
+    let batch = match parse_batch(&bytes, &source, now) {
+        Ok(b) => b,
         Err(bad) => return unprocessable(&bad),
     };
-    let counts = match ingest.handoff.page(&source, mentions, SourceState::default(), now).await {
-        Ok(counts) => counts,
+    let counts = match ingest.handoff.page(&source, batch.mentions, SourceState::default(), now).await {
+        // An item repeated within the batch was received, and is a duplicate of its first.
+        Ok(mut counts) => {
+            counts.received += batch.repeated;
+            counts.duplicates += batch.repeated;
+            counts
+        }
         Err(HandOffError::Closed) => {
             return problem(StatusCode::SERVICE_UNAVAILABLE, "stormwatch is stopping; send again later")
         }

@@ -23,6 +23,7 @@
 //! of the daemon (which the library's lints forbid).
 #![allow(clippy::unwrap_used)]
 
+mod ack_links;
 mod alert_cli;
 mod alert_crash;
 mod alert_delivery;
@@ -38,6 +39,8 @@ mod poll_pipeline;
 mod replay_cli;
 mod scoring_rules;
 mod secrets;
+mod server_api;
+mod server_edge;
 mod service_run;
 mod smtp_faults;
 mod soak;

@@ -57,7 +57,8 @@ fn the_daemon_detects_a_storm_alerts_serves_metrics_and_stops_on_sigterm() {
     let (no_token, _) = request(port, "POST", &format!("/api/v1/alerts/{id}/ack"), "", "");
     let (wrong_token, _) =
         request(port, "POST", &format!("/api/v1/alerts/{id}/ack"), "Authorization: Bearer nope\r\n", "");
-    let (by_link, page) = get(port, &link);
+    // The link's page asks; its button posts to the same signed URL, which acknowledges.
+    let (by_link, page) = request(port, "POST", &link, "", "");
     let auth = "Authorization: Bearer tok-123\r\nContent-Type: application/json\r\n";
     let (by_api, api_answer) = request(port, "POST", &format!("/api/v1/alerts/{id}/ack"), auth, r#"{"by": "ann"}"#);
     // SIGTERM, as systemd and docker stop send it.

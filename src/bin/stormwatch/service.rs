@@ -12,7 +12,7 @@ use stormwatch::config::Config;
 use stormwatch::pipeline::Pipeline;
 use stormwatch::secret::Environment;
 use stormwatch::sentiment::Scorer;
-use stormwatch::server::Stats;
+use stormwatch::server::{Listener, Stats};
 use stormwatch::store::{Purpose, Store};
 use stormwatch::telemetry;
 
@@ -38,10 +38,13 @@ pub fn run(config_path: &Path) -> Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     rt.block_on(async {
         let mut requests = Requests::new(config_path)?;
+        // Bound once and handed to each pipeline (rebound only when `server.listen` changes), so
+        // that a reload never refuses a connection: they wait in the backlog meanwhile.
+        let mut listener = Listener::bind(pipeline.config().server.listen).await?;
         loop {
             let storage = pipeline.config().storage.path.clone();
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-            let mut running = tokio::spawn(pipeline.run(stop_rx));
+            let mut running = tokio::spawn(pipeline.run_on(listener.clone(), stop_rx));
             // Until a stop, or a reload with a configuration that is valid as a whole.
             let next = loop {
                 let request = tokio::select! {
@@ -56,10 +59,14 @@ pub fn run(config_path: &Path) -> Result<ExitCode> {
                     Request::Reload(why) => {
                         // This reload reads the file: a change event for what it holds now is no news.
                         requests.reading_now();
-                        match reload(config_path, &storage, &store, &scorer, &stats) {
-                            Ok(p) => {
+                        let built = match reload(config_path, &storage, &store, &scorer, &stats) {
+                            Ok(p) => listener.at(p.config().server.listen).await.map(|l| (p, l)).map_err(Into::into),
+                            Err(e) => Err(e),
+                        };
+                        match built {
+                            Ok(next) => {
                                 tracing::info!(trigger = why, "configuration reloaded");
-                                break Some(p);
+                                break Some(next);
                             }
                             Err(e) => {
                                 metrics::counter!(telemetry::RELOAD_FAILURES).increment(1);
@@ -79,9 +86,9 @@ pub fn run(config_path: &Path) -> Result<ExitCode> {
             }
             match next {
                 None => return Ok(ExitCode::SUCCESS),
-                Some(p) => {
+                Some((p, l)) => {
                     metrics::counter!(telemetry::RELOADS).increment(1);
-                    pipeline = p;
+                    (pipeline, listener) = (p, l);
                 }
             }
         }

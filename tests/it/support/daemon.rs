@@ -69,6 +69,16 @@ impl Daemon {
         }
     }
 
+    /// Waits until the daemon's server answers `/healthz` on 127.0.0.1:`port` (20 s at most).
+    pub fn wait_serving(&mut self, port: u16) {
+        let end = Instant::now() + Duration::from_secs(20);
+        while super::http::get(port, "/healthz").0 != 200 {
+            self.alive();
+            assert!(Instant::now() < end, "the server did not answer within 20 s:\n{}", self.tail());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Sends SIGTERM and waits up to `limit` for the exit; returns the status and how long it took.
     pub fn stop(&mut self, limit: Duration) -> (ExitStatus, Duration) {
         let _ = signal(self.child.id(), "TERM");

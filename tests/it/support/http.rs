@@ -115,3 +115,29 @@ pub fn serve_json(answer: impl Fn(&str) -> String + Send + 'static) -> SocketAdd
     });
     addr
 }
+
+/// Writes `text` as it is (a request the test shapes byte for byte: its own `Host`, no
+/// `Content-Length`) to 127.0.0.1:`port`; the whole answer as it came, read for at most 10 s.
+pub fn raw(port: u16, text: &str) -> String {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = s.write_all(text.as_bytes());
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// The value of header `name` (case-insensitive) in the head of `answer`, as `exchange` and
+/// `raw` return it.
+pub fn header<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
+    let head = answer.split("\r\n\r\n").next().unwrap_or("");
+    head.lines().skip(1).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// The status code of an answer as `exchange` and `raw` return it (0 when nothing answered).
+pub fn status_of(answer: &str) -> u16 {
+    answer.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
