@@ -268,7 +268,7 @@ mod tests {
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0]["label"], "pos");
         let msgs: Vec<&str> = err.lines().collect();
-        assert!(msgs[0].starts_with("line 1: not a JSON object"), "{err}");
+        assert!(msgs[0].starts_with("line 1: expected one JSON object per line"), "{err}");
         assert!(msgs[1].starts_with("line 2: expected {\"text\"") && msgs[1].contains("missing field `text`"), "{err}");
         assert!(msgs[2].starts_with("line 3: invalid UTF-8"), "{err}");
         assert!(
