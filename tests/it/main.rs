@@ -33,6 +33,7 @@ mod demo;
 mod eval_dev;
 mod faults;
 mod injection;
+mod plain_text;
 mod poll_pipeline;
 mod replay_cli;
 mod scoring_rules;
