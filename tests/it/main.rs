@@ -36,6 +36,7 @@ mod feedparser_corpus;
 mod injection;
 mod plain_text;
 mod poll_pipeline;
+mod poll_supervision;
 mod replay_cli;
 mod scoring_rules;
 mod secrets;
