@@ -13,6 +13,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub(crate) const POLLS: &str = "stormwatch_polls_total";
 pub(crate) const POLL_ERRORS: &str = "stormwatch_poll_errors_total";
+pub(crate) const SOURCE_PANICS: &str = "stormwatch_source_panics_total";
 pub(crate) const MENTIONS_NEW: &str = "stormwatch_mentions_new_total";
 pub(crate) const MENTIONS_INGESTED: &str = "stormwatch_mentions_ingested_total";
 pub(crate) const MENTIONS_SCORED: &str = "stormwatch_mentions_scored_total";
@@ -61,6 +62,7 @@ pub(crate) fn upkeep() {
 fn describe() {
     describe_counter!(POLLS, "Polls of a source.");
     describe_counter!(POLL_ERRORS, "Failed polls, by source and kind of failure.");
+    describe_counter!(SOURCE_PANICS, "Poll tasks that panicked and were started again, by source.");
     describe_counter!(MENTIONS_NEW, "Mentions not seen before, by source (matched to a watch or not).");
     describe_counter!(MENTIONS_INGESTED, "Mentions scored for a watch, by source, language and label.");
     describe_counter!(MENTIONS_SCORED, "Mentions scored and counted by detection.");

@@ -3,7 +3,8 @@
 //! No HTTP is involved.
 //!
 //! Each line is one object: `{"id", "text", "author", "followers", "lang", "created", "url"}`.
-//! Only `text` is required (HTML in it is stripped). Without an `id`, the id is a hash of the
+//! Only `text` is required; it is plain text, kept as written (`text::plain_text`: `<` and `&`
+//! are characters the writer typed, not markup). Without an `id`, the id is a hash of the
 //! line's bytes (`fnv1a-…`): it stays the same when the file is appended to, truncated or
 //! rewritten, so a line read twice is recognised; two identical lines are the same mention.
 //! `created` is RFC 3339, RFC 2822 or epoch seconds/milliseconds (a string or a number) and
@@ -41,7 +42,7 @@ use tokio::sync::{mpsc, Mutex};
 
 use super::primary_lang;
 use super::registry::Settings;
-use super::text::html_to_text;
+use super::text::plain_text;
 use super::{cursor, fields, sane_time, Http, Kind, Page, PageRequest, Skipped, SourceError};
 use crate::model::Mention;
 use crate::secret::Environment;
@@ -185,7 +186,7 @@ pub(crate) fn mention_from_object(
     now: DateTime<Utc>,
 ) -> Result<LineMention, String> {
     let text = match obj.get("text") {
-        Some(Value::String(s)) => html_to_text(s),
+        Some(Value::String(s)) => plain_text(s),
         None | Some(Value::Null) => return Err("no \"text\"".into()),
         Some(_) => return Err("\"text\" is not a string".into()),
     };
@@ -213,7 +214,7 @@ pub(crate) fn mention_from_object(
 
 /// FNV-1a, 64 bits: stable across Rust versions and platforms, unlike `DefaultHasher`, since
 /// its values are stored (line ids, the head of the file in the cursor).
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
@@ -563,7 +564,7 @@ mod tests {
         assert_eq!(out.lines, 4, "three mentions and a blank line; not the partial one");
         assert_eq!(out.consumed, LINES.find(r#"{"id": "tw-4""#).unwrap());
         let [a, b, c] = &out.mentions[..] else { panic!("{:?}", out.mentions) };
-        assert_eq!((a.id.as_str(), a.text.as_str()), ("tw-1", "Kroonbank app down again & no word"));
+        assert_eq!((a.id.as_str(), a.text.as_str()), ("tw-1", "Kroonbank app <b>down</b> again &amp; no word"), "as written");
         assert_eq!((a.author.as_deref(), a.reach, a.lang.as_deref()), (Some("@anna"), Some(1520), Some("en")));
         assert_eq!(a.published, t("2024-05-01T10:02:53Z"));
         assert_eq!(a.url.as_deref(), Some("https://x.example/anna/1"));
@@ -603,7 +604,7 @@ mod tests {
         buf.extend_from_slice(b"{\"id\": \"d\", \"text\": 5}\n");
         buf.extend_from_slice(b"{\"id\": {\"x\": 1}, \"text\": \"odd id\"}\n");
         buf.extend_from_slice(b"{\"id\": \"a\", \"text\": \"again\"}\n");
-        buf.extend_from_slice(b"{\"id\": \"e\", \"text\": \"<p></p>\"}\n");
+        buf.extend_from_slice(b"{\"id\": \"e\", \"text\": \" \\t \\n \"}\n");
         buf.extend_from_slice(b"{\"id\": \"f\", \"text\": \"also fine\"}\n");
         let out = parse_file(&buf, 100, None, "s", now());
         let ids: Vec<&str> = out.mentions.iter().map(|m| m.id.as_str()).collect();

@@ -7,9 +7,11 @@
 //! the array); `fields` point inside one item: `id` and `text` are required, `author`,
 //! `followers`, `lang`, `created` and `url` optional. Ids may be strings or numbers; followers
 //! a number or a numeric string; `created` RFC 3339, RFC 2822 or epoch seconds/milliseconds
-//! (a string or a number). Text goes through `html_to_text` (YouTube's `textDisplay` is
-//! HTML). An item without an id or text is skipped with its pointer and why; a body that is
-//! not JSON, or whose `items` is not an array, is a `Parse` error. A missing or null `items`
+//! (a string or a number). Text is plain text, kept as written (`text::plain_text`: only
+//! whitespace is tidied), since a JSON API's text field is what the user typed: `a<b` is not a
+//! tag. For YouTube, point `text` at `textOriginal` (what was typed), not `textDisplay` (HTML
+//! made of it). An item without an id or text is skipped with its pointer and why; a body that
+//! is not JSON, or whose `items` is not an array, is a `Parse` error. A missing or null `items`
 //! is an empty page (X leaves `data` out when nothing matched) unless the body carries an
 //! `errors`/`error` member, which is reported.
 //!
@@ -46,7 +48,7 @@ use url::Url;
 use super::http::parse_json_body;
 use super::primary_lang;
 use super::registry::Settings;
-use super::text::html_to_text;
+use super::text::plain_text;
 use super::{
     cursor, fields, sane_time, Http, HttpRequest, Kind, Page, PageRequest, Skipped, SourceError, MAX_FUTURE_SKEW,
 };
@@ -303,7 +305,7 @@ fn read_item(
             .ok_or((None, format!("id at {:?} is {}, not a string or number", f.id, type_name(v))))?,
     };
     let text = match raw.pointer(&f.text) {
-        Some(Value::String(s)) => html_to_text(s),
+        Some(Value::String(s)) => plain_text(s),
         None | Some(Value::Null) => return Err((Some(id), format!("no text at {:?}", f.text))),
         Some(v) => return Err((Some(id), format!("text at {:?} is {}, not a string", f.text, type_name(v)))),
     };
@@ -641,7 +643,7 @@ mod tests {
             author: Some("/snippet/topLevelComment/snippet/authorDisplayName".into()),
             created: Some("/snippet/topLevelComment/snippet/publishedAt".into()),
             url: Some("/snippet/topLevelComment/snippet/authorChannelUrl".into()),
-            ..fields("/id", "/snippet/topLevelComment/snippet/textDisplay")
+            ..fields("/id", "/snippet/topLevelComment/snippet/textOriginal")
         }
     }
 
@@ -671,7 +673,8 @@ mod tests {
         assert_eq!(first.lang.as_deref(), Some("nl"));
         assert_eq!(first.published, t("2024-09-24T11:58:02Z"));
         assert_eq!(page.items[0].created, Some(t("2024-09-24T11:58:02Z")));
-        assert_eq!(page.items[1].mention.text, "@kroonbank app down again?? & support not answering");
+        // As X sent it: the json kind reads text as written and decodes no entities.
+        assert_eq!(page.items[1].mention.text, "@kroonbank app down again?? &amp; support not answering");
         assert_eq!(page.items[2].mention.lang, None, "\"und\" is no language");
         assert_eq!(page.next_page.as_deref(), Some("b26v89c19zqg8o3fpzbkk8g7vs3ndyjlx0gb5icc07zb1"));
     }
@@ -740,7 +743,7 @@ mod tests {
             page.skipped,
             [Skipped {
                 item: "UgwDeleted000000000004AaABAg".into(),
-                why: "no text at \"/snippet/topLevelComment/snippet/textDisplay\"".into()
+                why: "no text at \"/snippet/topLevelComment/snippet/textOriginal\"".into()
             }]
         );
         assert!(page.next_page.as_deref().is_some_and(|n| n.starts_with("Z2V0X25ld2VzdF9maXJzdC0t")));
@@ -765,7 +768,7 @@ mod tests {
         let page = parse_json(body, "", &f, None, "forum", now()).unwrap();
         let ms: Vec<&Mention> = page.items.iter().map(|i| &i.mention).collect();
         assert_eq!(ms.len(), 3);
-        assert_eq!((ms[0].id.as_str(), ms[0].text.as_str()), ("901", "Kroonbank & the outage"));
+        assert_eq!((ms[0].id.as_str(), ms[0].text.as_str()), ("901", "<p>Kroonbank &amp; the outage</p>"), "as written");
         assert_eq!((ms[0].reach, ms[1].reach, ms[2].reach), (Some(12500), Some(88), None));
         assert_eq!(
             (ms[0].lang.as_deref(), ms[1].lang.as_deref(), ms[2].lang.as_deref()),

@@ -17,6 +17,7 @@
 //! without a network) — and one line in the `kinds!` registry below, which also declares the
 //! kind's module.
 
+mod charset;
 mod cursor;
 mod fields;
 pub mod handoff;
@@ -227,6 +228,16 @@ pub fn sane_time(published: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (DateT
             (now, Some("publication time in the future; using the fetch time"))
         }
         Some(t) => (t, None),
+    }
+}
+
+/// What a caught panic said, when it said it with a string (as `panic!`, failed asserts and
+/// overflowing arithmetic do), for the error that replaces it.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(s), _) => s,
+        (None, Some(s)) => s,
+        (None, None) => "no message",
     }
 }
 

@@ -10,15 +10,24 @@
 //! `MAX_BACKOFF`, with jitter); when the server said `Retry-After` or ran out of rate limit,
 //! at least that long. A failing source waits on its own timer only: it never delays another.
 //! At most `PER_HOST` polls run against one host at a time.
+//!
+//! Each source's task is supervised (`supervise`): a panic in it (a bug, or a library that
+//! panicked on a body) is caught, logged with the source's name, counted
+//! (`stormwatch_source_panics_total{source}`), recorded in the source's health (so the status
+//! page shows it), and the task starts again after `FIRST_RESTART_WAIT`, doubling per panic in
+//! a row up to `MAX_RESTART_WAIT`. One broken source never silently stops polling.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
+use tokio::sync::watch::Receiver;
 use tokio::sync::Semaphore;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::handoff::{blocking, HandOff, HandOffError};
 use super::http::{Http, Validators};
@@ -32,6 +41,10 @@ pub(crate) const MAX_PAGES_PER_POLL: usize = 50;
 pub(crate) const PER_HOST: usize = 2;
 /// The longest wait after repeated failures.
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
+/// The wait before a panicked poll task starts again; doubled per panic in a row.
+pub(crate) const FIRST_RESTART_WAIT: Duration = Duration::from_secs(1);
+/// The longest wait between restarts of a task that keeps panicking.
+pub(crate) const MAX_RESTART_WAIT: Duration = Duration::from_secs(5 * 60);
 
 /// Counters over all sources, for logs now and `/metrics` later.
 #[derive(Debug, Default)]
@@ -46,6 +59,8 @@ pub struct PollStats {
     pub handed_on: AtomicU64,
     pub duplicates: AtomicU64,
     pub skipped_items: AtomicU64,
+    /// Poll tasks that panicked (and were started again).
+    pub panics: AtomicU64,
 }
 
 /// What one poll of one source did.
@@ -103,7 +118,7 @@ impl Source {
     pub async fn probe(&self, now: DateTime<Utc>) -> Result<super::Page, SourceError> {
         let cursor = serde_json::Value::Null;
         let validators = Validators::default();
-        let backfill_since = now - chrono::Duration::from_std(self.spec.backfill).unwrap_or_default();
+        let backfill_since = before(now, self.spec.backfill);
         let req =
             PageRequest { source: &self.spec.name, cursor: &cursor, validators: &validators, backfill_since, now };
         self.kind.page(&self.http, &req).await
@@ -116,7 +131,7 @@ impl Source {
         let state = blocking(move || store.source_state(&name)).await?.unwrap_or_default();
         let mut cursor = state.cursor;
         let mut validators = Validators { etag: state.etag, last_modified: state.last_modified };
-        let backfill_since = now - chrono::Duration::from_std(self.spec.backfill).unwrap_or_default();
+        let backfill_since = before(now, self.spec.backfill);
         let mut report = PollReport::default();
         ctx.stats.polls.fetch_add(1, Ordering::Relaxed);
         for _ in 0..MAX_PAGES_PER_POLL {
@@ -176,6 +191,12 @@ impl Source {
     }
 }
 
+/// `span` before `now`, or the earliest time there is when that is further back: a backfill of
+/// `100000000d` means "everything", not an overflow (which panicked here once).
+pub(crate) fn before(now: DateTime<Utc>, span: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(span).ok().and_then(|d| now.checked_sub_signed(d)).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 /// The health after a poll, from the health before it.
 pub fn next_health(before: &SourceHealth, report: &PollReport, now: DateTime<Utc>) -> SourceHealth {
     let mut h = before.clone();
@@ -227,12 +248,7 @@ pub(crate) const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Polls every source on its own schedule until `shutdown` fires; forgets seen ids older
 /// than `seen_ttl` every `PRUNE_EVERY`.
-pub async fn run(
-    sources: Vec<Source>,
-    ctx: PollContext,
-    seen_ttl: Duration,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
+pub async fn run(sources: Vec<Source>, ctx: PollContext, seen_ttl: Duration, mut shutdown: Receiver<bool>) {
     let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();
     {
@@ -240,7 +256,7 @@ pub async fn run(
         let mut shutdown = shutdown.clone();
         tasks.spawn(async move {
             loop {
-                let cutoff = crate::clock::now() - chrono::Duration::from_std(seen_ttl).unwrap_or_default();
+                let cutoff = before(crate::clock::now(), seen_ttl);
                 let s = store.clone();
                 match tokio::task::spawn_blocking(move || s.prune_seen(cutoff)).await {
                     Ok(Ok(n)) if n > 0 => debug!(forgotten = n, "pruned seen mention ids"),
@@ -256,53 +272,122 @@ pub async fn run(
     }
     for source in sources {
         let permit = hosts.entry(source.host()).or_insert_with(|| Arc::new(Semaphore::new(PER_HOST))).clone();
-        let ctx = ctx.clone();
-        let mut shutdown = shutdown.clone();
-        tasks.spawn(async move {
-            // Spread the first polls a little so they don't all start at once, but not by more
-            // than half a second: a service is not ready before its first polls.
-            let spread = source.spec.interval.mul_f64(0.1).min(Duration::from_millis(500));
-            let mut delay = spread.mul_f64(rand::random::<f64>());
-            loop {
-                tokio::select! {
-                    _ = crate::clock::sleep(delay) => {}
-                    _ = shutdown.changed() => return,
-                }
-                let Ok(_permit) = permit.acquire().await else { return };
-                let now = crate::clock::now();
-                let name = source.spec.name.clone();
-                let store = ctx.handoff.store.clone();
-                let before = tokio::task::spawn_blocking(move || store.health(&name))
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .flatten()
-                    .unwrap_or_default();
-                let report = match source.poll(&ctx, now).await {
-                    Ok(r) => r,
-                    Err(PollError::Closed) => return,
-                    Err(e) => PollReport { error: Some(SourceError::Io(e.to_string())), ..PollReport::default() },
-                };
-                let health = next_health(&before, &report, now);
-                log_poll(&source.spec.name, &report, &health);
-                let source_label = source.spec.name.clone();
-                metrics::counter!(telemetry::POLLS, "source" => source_label.clone()).increment(1);
-                if let Some(e) = &report.error {
-                    ctx.stats.failures.fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!(telemetry::POLL_ERRORS, "source" => source_label.clone(), "kind" => e.label())
-                        .increment(1);
-                }
-                metrics::counter!(telemetry::MENTIONS_NEW, "source" => source_label).increment(report.new as u64);
-                let (store, name, h) = (ctx.handoff.store.clone(), source.spec.name.clone(), health.clone());
-                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.record_health(&name, &h)).await {
-                    warn!(source = %source.spec.name, error = %e, "cannot record source health");
-                }
-                delay = next_delay(source.spec.interval, &health, &report, rand::random::<f64>() * 2.0 - 1.0);
-            }
-        });
+        tasks.spawn(supervise(source, permit, ctx.clone(), shutdown.clone()));
     }
     let _ = shutdown.changed().await;
     while tasks.join_next().await.is_some() {}
+}
+
+/// Runs one source's poll loop until `shutdown` fires or the pipeline stops, starting it
+/// again after a panic (see the module's doc).
+async fn supervise(source: Source, permit: Arc<Semaphore>, ctx: PollContext, mut shutdown: Receiver<bool>) {
+    // Spread the first polls a little so they don't all start at once, but not by more
+    // than half a second: a service is not ready before its first polls.
+    let spread = source.spec.interval.mul_f64(0.1).min(Duration::from_millis(500));
+    let mut first_delay = spread.mul_f64(rand::random::<f64>());
+    let mut wait = FIRST_RESTART_WAIT;
+    let completed = AtomicU64::new(0);
+    loop {
+        let polling = poll_loop(&source, &permit, &ctx, shutdown.clone(), first_delay, &completed);
+        let Err(panic) = AssertUnwindSafe(polling).catch_unwind().await else { return };
+        // A task that polled fine before it panicked starts over from the first wait.
+        if completed.swap(0, Ordering::Relaxed) > 0 {
+            wait = FIRST_RESTART_WAIT;
+        }
+        let why = super::panic_text(&*panic);
+        error!(source = %source.spec.name, panic = why, restart_in_s = wait.as_secs(), "poll task panicked; starting it again");
+        ctx.stats.panics.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(telemetry::SOURCE_PANICS, "source" => source.spec.name.clone()).increment(1);
+        record_panic(&ctx, &source.spec.name, why, wait).await;
+        // Real time, not the daemon's clock: a crash loop must not spin faster in a replay.
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+        wait = wait.saturating_mul(2).min(MAX_RESTART_WAIT);
+        first_delay = Duration::ZERO;
+    }
+}
+
+/// The source's health after its poll task panicked: a failed attempt, with why.
+async fn record_panic(ctx: &PollContext, source: &str, why: &str, wait: Duration) {
+    let mut health = load_health(ctx, source).await;
+    health.last_attempt = Some(crate::clock::now());
+    health.consecutive_failures += 1;
+    health.last_status = None;
+    health.last_error = Some(format!(
+        "the poll task panicked ({why}); started again in {}s. This is a bug: please report it with the log",
+        wait.as_secs()
+    ));
+    health.last_items = 0;
+    save_health(ctx, source, health).await;
+}
+
+/// Polls `source` on its schedule until `shutdown` fires or the pipeline stops; counts the
+/// polls it completed in `completed`.
+async fn poll_loop(
+    source: &Source,
+    permit: &Semaphore,
+    ctx: &PollContext,
+    mut shutdown: Receiver<bool>,
+    mut delay: Duration,
+    completed: &AtomicU64,
+) {
+    loop {
+        tokio::select! {
+            _ = crate::clock::sleep(delay) => {}
+            _ = shutdown.changed() => return,
+        }
+        let Ok(_permit) = permit.acquire().await else { return };
+        let now = crate::clock::now();
+        let before = load_health(ctx, &source.spec.name).await;
+        let report = match source.poll(ctx, now).await {
+            Ok(r) => r,
+            Err(PollError::Closed) => return,
+            Err(e) => PollReport { error: Some(SourceError::Io(e.to_string())), ..PollReport::default() },
+        };
+        let health = next_health(&before, &report, now);
+        log_poll(&source.spec.name, &report, &health);
+        count_poll(ctx, &source.spec.name, &report);
+        save_health(ctx, &source.spec.name, health.clone()).await;
+        completed.fetch_add(1, Ordering::Relaxed);
+        delay = next_delay(source.spec.interval, &health, &report, rand::random::<f64>() * 2.0 - 1.0);
+    }
+}
+
+fn count_poll(ctx: &PollContext, source: &str, report: &PollReport) {
+    let label = source.to_string();
+    metrics::counter!(telemetry::POLLS, "source" => label.clone()).increment(1);
+    if let Some(e) = &report.error {
+        ctx.stats.failures.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(telemetry::POLL_ERRORS, "source" => label.clone(), "kind" => e.label()).increment(1);
+    }
+    metrics::counter!(telemetry::MENTIONS_NEW, "source" => label).increment(report.new as u64);
+}
+
+/// The source's stored health; a fresh one (logged) when the state file cannot say.
+async fn load_health(ctx: &PollContext, source: &str) -> SourceHealth {
+    let (store, name) = (ctx.handoff.store.clone(), source.to_string());
+    match tokio::task::spawn_blocking(move || store.health(&name)).await {
+        Ok(Ok(health)) => health.unwrap_or_default(),
+        Ok(Err(e)) => {
+            warn!(source, error = %e, "cannot read source health; counting failures from zero");
+            SourceHealth::default()
+        }
+        Err(e) => {
+            warn!(source, error = %e, "cannot read source health; counting failures from zero");
+            SourceHealth::default()
+        }
+    }
+}
+
+async fn save_health(ctx: &PollContext, source: &str, health: SourceHealth) {
+    let (store, name) = (ctx.handoff.store.clone(), source.to_string());
+    match tokio::task::spawn_blocking(move || store.record_health(&name, &health)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => warn!(source, error = %e, "cannot record source health"),
+        Err(e) => warn!(source, error = %e, "cannot record source health"),
+    }
 }
 
 fn log_poll(source: &str, report: &PollReport, health: &SourceHealth) {
@@ -358,6 +443,14 @@ mod tests {
         assert_eq!(next_delay(iv, &failures(1), &limited, 0.0), Duration::from_secs(600));
         let paused = PollReport { pause: Some(Duration::from_secs(300)), ..PollReport::default() };
         assert_eq!(next_delay(iv, &failures(0), &paused, 0.0), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn a_backfill_further_back_than_time_goes_is_everything_not_an_overflow() {
+        let now = Utc::now();
+        assert_eq!(before(now, Duration::from_secs(100_000_000 * 86_400)), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(before(now, Duration::MAX), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(before(now, Duration::from_secs(3600)), now - chrono::Duration::hours(1));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! of `POST /api/v1/ingest?source=<name>` (for tools that already collect posts, or a firehose
 //! consumer in front of stormwatch). Each item has the `file` kind's shape:
 //! `{"id", "text", "author", "followers", "lang", "created", "url"}`, only `text` required.
+//! Text is plain text, kept as written (`text::plain_text`): `<` and `&` in it are characters
+//! the sender's users typed, not markup.
 //!
 //! A body is taken whole or not at all: if any item is unusable, none is, and the answer lists
 //! every bad item with its index and why, so the sender fixes and resends one batch. Items are
@@ -141,12 +143,12 @@ mod tests {
 
     #[test]
     fn a_batch_of_mentions_is_read_with_the_file_kinds_fields() {
-        let body = br#"[{"id": "a1", "text": "Kroon Bank is <b>down</b>", "followers": "1200", "lang": "nl-NL",
+        let body = br#"[{"id": "a1", "text": "Kroon Bank is <b>down</b> from <5 to >10", "followers": "1200", "lang": "nl-NL",
                         "created": "2025-11-24T15:00:00Z", "url": "https://example.org/a1"},
                        {"text": "no id here"}]"#;
         let m = parse_batch(body, "push", now()).unwrap().mentions;
         assert_eq!(m.len(), 2);
-        assert_eq!((m[0].id.as_str(), m[0].text.as_str(), m[0].reach), ("a1", "Kroon Bank is down", Some(1200)));
+        assert_eq!((m[0].id.as_str(), m[0].text.as_str(), m[0].reach), ("a1", "Kroon Bank is <b>down</b> from <5 to >10", Some(1200)), "as written");
         assert_eq!(m[0].lang.as_deref(), Some("nl"));
         assert_eq!(m[0].source, "push");
         assert!(m[1].id.starts_with("fnv1a-"), "{}", m[1].id);

@@ -1,9 +1,12 @@
 //! Reddit: the newest posts matching a search, or the newest posts of one subreddit.
 //!
 //! Without credentials it asks the public JSON listings, `GET {url}/search.json?q=…&sort=new`
-//! or `GET {url}/r/{subreddit}/new.json`, both with `limit=100&raw_json=1` (`raw_json` keeps
-//! `&`, `<` and `>` as written instead of HTML-escaping them, so titles and self-texts are
-//! plain markdown and are not run through `html_to_text`). With a client id and secret it first
+//! or `GET {url}/r/{subreddit}/new.json`, both with `limit=100&raw_json=1` (`raw_json` stops
+//! the legacy escaping of the whole JSON). Titles, self-texts and comment bodies are markdown,
+//! not HTML, but Reddit stores them with `&`, `<` and `>` escaped as `&amp;`, `&lt;` and
+//! `&gt;` and serves them so even with `raw_json`: those three are decoded (`unescape`), nothing
+//! else is, and nothing is stripped, so a post typed as `a <b> c` reads `a <b> c`. With a
+//! client id and secret it first
 //! gets an application-only token (`POST /api/v1/access_token`, HTTP basic auth, form body
 //! `grant_type=client_credentials`), keeps it until a minute before it expires, and sends the
 //! same requests with `Authorization: Bearer`. Real Reddit serves OAuth requests from another
@@ -412,26 +415,26 @@ fn mention(
     let gone = |t: &str| matches!(t.trim(), "[removed]" | "[deleted]");
     let text = match kind {
         "t3" => {
-            let title = str_field(data, "title").unwrap_or("").trim();
-            let selftext = str_field(data, "selftext").unwrap_or("").trim();
-            if gone(selftext) {
+            let title = unescape(str_field(data, "title").unwrap_or("").trim());
+            let selftext = unescape(str_field(data, "selftext").unwrap_or("").trim());
+            if gone(&selftext) {
                 return Err(format!("post {selftext}"));
             }
             if let Some(by) = str_field(data, "removed_by_category") {
                 return Err(format!("post removed ({by})"));
             }
             match (title.is_empty(), selftext.is_empty()) {
-                (_, true) => title.to_string(),
-                (true, false) => selftext.to_string(),
+                (_, true) => title,
+                (true, false) => selftext,
                 (false, false) => format!("{title}\n{selftext}"),
             }
         }
         "t1" => {
-            let body = str_field(data, "body").unwrap_or("").trim();
-            if gone(body) {
+            let body = unescape(str_field(data, "body").unwrap_or("").trim());
+            if gone(&body) {
                 return Err(format!("comment {body}"));
             }
-            body.to_string()
+            body
         }
         other => return Err(format!("not a post or comment (kind {other:?})")),
     };
@@ -455,6 +458,25 @@ fn mention(
         published,
         url,
     })
+}
+
+/// What the user typed, from Reddit's escaped form: `&amp;`, `&lt;` and `&gt;` decoded in one
+/// pass (so `&amp;lt;`, a user who typed `&lt;`, becomes `&lt;`); any other `&` is kept.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at..];
+        let (decoded, len) = [("&amp;", '&'), ("&lt;", '<'), ("&gt;", '>')]
+            .iter()
+            .find(|(escape, _)| after.starts_with(escape))
+            .map_or(('&', 1), |(escape, c)| (*c, escape.len()));
+        out.push(decoded);
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Seconds since the epoch, as a number (`1523049024.0`) or a string of one.
@@ -557,6 +579,15 @@ mod tests {
         assert_eq!(m[2].text, "Nog steeds geen app & geen <excuses>.");
         assert_eq!(m[2].id, "t1_kx9");
         assert_eq!(got.items[2].created_utc, Some(1714557000));
+    }
+
+    #[test]
+    fn only_reddits_three_escapes_are_decoded_once() {
+        assert_eq!(unescape("a &lt;b&gt; c"), "a <b> c");
+        assert_eq!(unescape("R&amp;D &amp;lt; &amp;amp;"), "R&D &lt; &amp;");
+        assert_eq!(unescape("&quot;x&quot; &#39; & &am"), "&quot;x&quot; &#39; & &am", "nothing else");
+        assert_eq!(unescape("<b>kept</b>"), "<b>kept</b>", "no stripping");
+        assert_eq!(unescape("&"), "&");
     }
 
     #[test]

@@ -1,5 +1,9 @@
-//! Turns the HTML that feeds put in text fields (Mastodon `content`, RSS descriptions, Atom
-//! summaries) into the plain text the scorer reads.
+//! The text the scorer reads, from what a source's API sends: HTML for the kinds whose API
+//! sends HTML (Mastodon `content`, RSS descriptions, Atom summaries, Hacker News comments:
+//! `html_to_text`), plain text as written for the rest (pushed mentions, `file` lines, `json`
+//! API fields: `plain_text`). Plain text is not HTML: `from <5 to >10 euro` and `a<b and c>d`
+//! are what the user wrote, and `&amp;` is five characters they typed; stripping "tags" there
+//! would cut the text and change what is scored. Both tidy whitespace the same way.
 //!
 //! Feed HTML is small and machine-written, so a tolerant one-pass reader is enough: tags are
 //! dropped (their text kept: a link's text, a mention's `@name`), `<script>`/`<style>`
@@ -54,7 +58,14 @@ pub fn html_to_text(html: &str) -> String {
     collapse_whitespace(&html_escape::decode_html_entities(&out))
 }
 
-/// Trims, turns runs of spaces and tabs into one space and runs of blank lines into one.
+/// Text that is not markup, kept as written: only whitespace is tidied (`collapse_whitespace`).
+pub fn plain_text(text: &str) -> String {
+    collapse_whitespace(text)
+}
+
+/// Trims, turns runs of spaces and tabs into one space and runs of blank lines into one line
+/// break. Other control characters are kept: the text is stored as it came, and each output
+/// escapes them for its medium (`escape.rs`: visibly on a terminal, JSON-escaped in JSON).
 fn collapse_whitespace(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
@@ -83,6 +94,16 @@ mod tests {
     #[test]
     fn scripts_and_styles_are_dropped_and_breaks_kept() {
         assert_eq!(html_to_text("a<br>b<script>alert(1)</script><style>p{}</style> c"), "a\nb c");
+    }
+
+    #[test]
+    fn plain_text_keeps_angle_brackets_and_entities_and_tidies_whitespace() {
+        assert_eq!(plain_text("from <5 to >10 euro"), "from <5 to >10 euro");
+        assert_eq!(plain_text("a<b and c>d, use <your-account-number>"), "a<b and c>d, use <your-account-number>");
+        assert_eq!(plain_text("R&amp;D &lt;3 <b>x</b>"), "R&amp;D &lt;3 <b>x</b>");
+        assert_eq!(plain_text(" a\tb  c\r\n\r\n\n d "), "a b c\nd");
+        assert_eq!(plain_text("bell\u{7} kept"), "bell\u{7} kept", "escaped where shown, not here");
+        assert_eq!(plain_text(""), "");
     }
 
     #[test]

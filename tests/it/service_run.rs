@@ -199,9 +199,9 @@ fn pushed_mentions_are_checked_deduplicated_counted_and_show_in_metrics_and_the_
     assert_eq!(get(port, "/readyz").0, 200, "a push source does not hold readiness back");
     let auth = "Authorization: Bearer tok-123\r\nContent-Type: application/json\r\n";
     let now = Utc::now().to_rfc3339();
-    // HTML in pushed text is stripped; an escaped tag arrives as text that looks like a tag.
+    // Pushed text is plain text, kept as written: a tag in it is text that looks like a tag.
     let batch = format!(
-        r#"[{{"id": "1", "text": "Kroon Bank app is down again, &lt;script&gt;alert(1)&lt;/script&gt; useless", "created": "{now}",
+        r#"[{{"id": "1", "text": "Kroon Bank app is down again, <script>alert(1)</script> useless", "created": "{now}",
              "author": "ann", "followers": 50000}},
             {{"id": "2", "text": "Kroon Bank helped me quickly, great service", "created": "{now}"}},
             {{"id": "3", "text": "nothing about the bank here", "created": "{now}"}}]"#

@@ -145,7 +145,8 @@ async fn x_v2_search_first_poll_drops_old_tweets_and_later_polls_ask_since_the_n
     let first = poll(kind.as_ref(), &mut cursor, since).await;
     assert_eq!(ids(&first), [(T0 + 31).to_string(), (T0 + 25).to_string(), (T0 + 19).to_string()]);
     let m = &first[0].mentions[0];
-    assert_eq!(m.text, "@kroonbank al een uur geen pinbetalingen & geen antwoord");
+    // The json kind reads text as written: an entity in it is what the API sent.
+    assert_eq!(m.text, "@kroonbank al een uur geen pinbetalingen &amp; geen antwoord");
     assert_eq!((m.author.as_deref(), m.lang.as_deref()), (Some("2244994945"), Some("nl")));
     assert_eq!(m.published, t("2024-09-24T11:55:00Z"));
     assert_eq!(m.source, "api");
@@ -194,7 +195,7 @@ async fn max_id_drops_items_a_server_returns_again_and_a_refused_token_is_an_htt
 
 #[derive(Default)]
 struct YouTube {
-    /// (id, publishedAt, textDisplay), any order; served newest first.
+    /// (id, publishedAt, text as typed), any order; served newest first.
     comments: Vec<(String, String, String)>,
     /// The `pageToken` of each request.
     tokens: Vec<Option<String>>,
@@ -237,7 +238,8 @@ async fn comment_threads(
                 "canRate": true, "viewerRating": "none", "likeCount": 0, "publishedAt": at, "updatedAt": at
             });
             if !text.is_empty() {
-                snippet["textDisplay"] = json!(text);
+                // As YouTube: `textOriginal` is what was typed, `textDisplay` HTML made of it.
+                snippet["textDisplay"] = json!(html_of(text));
                 snippet["textOriginal"] = json!(text);
             }
             json!({"kind": "youtube#commentThread", "etag": format!("e{id}"), "id": id,
@@ -256,6 +258,11 @@ async fn comment_threads(
     axum::Json(body).into_response()
 }
 
+/// `textDisplay` for a typed comment, escaped and with line breaks as YouTube renders them.
+fn html_of(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\'', "&#39;").replace('\n', "<br>")
+}
+
 fn comment(n: u32, at: &str, text: &str) -> (String, String, String) {
     (format!("UgzR3kq9nT0pTfU2YVl4AaABAg{n:02}"), at.to_string(), text.to_string())
 }
@@ -265,7 +272,7 @@ fn youtube_source(base: &str) -> Box<dyn Kind> {
         author: Some("/snippet/topLevelComment/snippet/authorDisplayName".into()),
         created: Some("/snippet/topLevelComment/snippet/publishedAt".into()),
         url: Some("/snippet/topLevelComment/snippet/authorChannelUrl".into()),
-        ..fields("/id", "/snippet/topLevelComment/snippet/textDisplay")
+        ..fields("/id", "/snippet/topLevelComment/snippet/textOriginal")
     };
     let url = format!(
         "{base}/youtube/v3/commentThreads?part=snippet&videoId=kR00nB4nk01&order=time&maxResults=3&textFormat=html"
@@ -280,9 +287,9 @@ async fn youtube_comments_page_back_to_the_backfill_start_then_only_newer_ones_w
     state.lock().unwrap().comments = vec![
         comment(1, "2024-09-24T09:00:00Z", "heel oud"),
         comment(2, "2024-09-24T09:50:00Z", "net te oud"),
-        comment(3, "2024-09-24T10:30:00Z", "De app doet het weer niet<br>Iemand anders ook?"),
-        comment(4, "2024-09-24T11:00:00Z", "Goede uitleg &#39;hoor&#39;"),
-        comment(5, "2024-09-24T11:30:00Z", "<b>Storing</b> sinds vanochtend"),
+        comment(3, "2024-09-24T10:30:00Z", "De app doet het weer niet\nIemand anders ook?"),
+        comment(4, "2024-09-24T11:00:00Z", "Goede uitleg 'hoor'"),
+        comment(5, "2024-09-24T11:30:00Z", "Storing sinds vanochtend >:("),
         comment(6, "2024-09-24T11:40:00Z", "zelfde hier"),
         comment(7, "2024-09-24T11:50:00Z", "klantenservice neemt niet op"),
     ];
@@ -300,7 +307,7 @@ async fn youtube_comments_page_back_to_the_backfill_start_then_only_newer_ones_w
     let texts: Vec<&str> = first.iter().flat_map(|p| p.mentions.iter().map(|m| m.text.as_str())).collect();
     assert_eq!(
         texts[2..],
-        ["Storing sinds vanochtend", "Goede uitleg 'hoor'", "De app doet het weer niet\nIemand anders ook?"]
+        ["Storing sinds vanochtend >:(", "Goede uitleg 'hoor'", "De app doet het weer niet\nIemand anders ook?"]
     );
     assert_eq!(first[0].mentions[0].author.as_deref(), Some("@viewer_07"));
     assert_eq!(first[0].mentions[0].published, t("2024-09-24T11:50:00Z"));

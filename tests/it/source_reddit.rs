@@ -32,13 +32,20 @@ const BASE: i64 = 1_714_500_000;
 struct Post {
     id: String,
     utc: i64,
+    title: String,
     selftext: String,
     /// Served without `name` and `id` (a broken item).
     nameless: bool,
 }
 
 fn post(id: &str, offset: i64) -> Post {
-    Post { id: id.into(), utc: BASE + offset, selftext: format!("Body of {id}."), nameless: false }
+    Post {
+        id: id.into(),
+        utc: BASE + offset,
+        title: format!("Kroonbank {id}"),
+        selftext: format!("Body of {id}."),
+        nameless: false,
+    }
 }
 
 #[derive(Default)]
@@ -69,7 +76,7 @@ fn child(p: &Post) -> Value {
         "is_self": true, "over_18": false, "removed_by_category": null, "subreddit_subscribers": 44134,
         "permalink": format!("/r/kroonbank/comments/{}/post/", p.id),
         "url": format!("https://www.reddit.com/r/kroonbank/comments/{}/post/", p.id),
-        "created": p.utc as f64 + 28800.0, "created_utc": p.utc as f64, "title": format!("Kroonbank {}", p.id),
+        "created": p.utc as f64 + 28800.0, "created_utc": p.utc as f64, "title": p.title,
     });
     if p.nameless {
         let d = data.as_object_mut().unwrap();
@@ -321,4 +328,19 @@ async fn refused_credentials_are_an_auth_error_without_the_secret() {
         Ok(_) => panic!("expected an auth error, got a page"),
     }
     assert!(server.lock().unwrap().log.iter().all(|l| l.0 == "/api/v1/access_token"), "no API call without a token");
+}
+
+#[tokio::test]
+async fn escaped_ampersands_and_angle_brackets_in_titles_and_self_texts_are_read_as_written() {
+    // Reddit stores what users type with `&`, `<` and `>` escaped, and serves it so in
+    // `title` and `selftext` even with raw_json=1. A user who typed `&lt;` meant those four
+    // characters: it arrives as `&amp;lt;` and must come back as `&lt;`, not as `<`.
+    let mut p = post("e1", 10);
+    p.title = "Kroonbank fees &amp; charges &gt; 10 euro".into();
+    p.selftext = "a &lt;b&gt; c, R&amp;D wrote &amp;lt;3 and <kept>".into();
+    let (url, _server) = serve(vec![p]).await;
+    let http = Http::new("stormwatch-test").unwrap();
+    let got = poll(&*kind(&url, false, None), &http, Value::Null, 0).await.unwrap();
+    let texts: Vec<&str> = got.mentions.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["Kroonbank fees & charges > 10 euro\na <b> c, R&D wrote &lt;3 and <kept>"]);
 }

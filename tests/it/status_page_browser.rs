@@ -71,11 +71,11 @@ fn the_status_page_renders_in_chromium_with_charts_no_console_errors_and_inert_m
     let dir = tempfile::tempdir().expect("temp dir");
     let now = Utc::now();
     let mut lines = storm_stream::stream_until(now - chrono::Duration::minutes(20), now);
-    // A storm post from a large account whose text is a script tag (escaped in the source
-    // markup, so it arrives as text that looks like markup).
+    // A storm post from a large account whose text is a script tag (file text is plain text,
+    // kept as written, so it arrives as text that looks like markup).
     let hostile = serde_json::json!({
         "id": "hostile-1",
-        "text": "Kroon Bank is down, terrible &lt;script&gt;document.title='pwned'&lt;/script&gt; awful",
+        "text": "Kroon Bank is down, terrible <script>document.title='pwned'</script> awful",
         "author": "<img src=x onerror=alert(1)>",
         "followers": 2_000_000,
         "created": (now - chrono::Duration::minutes(5)).to_rfc3339(),

@@ -141,3 +141,24 @@ pub fn header<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
 pub fn status_of(answer: &str) -> u16 {
     answer.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
 }
+
+/// Fixed bodies on a fresh port of 127.0.0.1, from the test's own tokio runtime: a GET of a
+/// key of `files` (a path such as `/feeds/a.xml`) answers 200 with its content type and bytes,
+/// any other path 404.
+pub async fn serve_files(files: std::collections::HashMap<String, (String, Vec<u8>)>) -> SocketAddr {
+    use axum::http::{header, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let files = std::sync::Arc::new(files);
+    let app = axum::Router::new().fallback(move |uri: Uri| {
+        let files = files.clone();
+        async move {
+            match files.get(uri.path()) {
+                Some((content_type, body)) => {
+                    ([(header::CONTENT_TYPE, content_type.clone())], body.clone()).into_response()
+                }
+                None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+            }
+        }
+    });
+    serve(app).await
+}
