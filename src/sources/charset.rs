@@ -116,7 +116,7 @@ fn decode_utf32(bytes: &[u8], big_endian: bool) -> String {
             char::from_u32(n).unwrap_or(char::REPLACEMENT_CHARACTER)
         })
         .collect();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         out.push(char::REPLACEMENT_CHARACTER);
     }
     out
