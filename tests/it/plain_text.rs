@@ -15,8 +15,7 @@ use stormwatch::sources::json::{self, JsonCursor, JsonFields};
 use stormwatch::sources::{file, Http, SourceKind, DEFAULT_MAX_BODY_BYTES};
 use stormwatch::store::Store;
 
-use crate::support::daemon::Daemon;
-use crate::support::free_port;
+use crate::support::daemon::PushDaemon;
 use crate::support::http::{self, get as http_get, request};
 use crate::support::sources::{self, build_kind, PollAt};
 
@@ -42,17 +41,7 @@ fn at() -> PollAt<'static> {
 
 #[test]
 fn pushed_text_is_stored_and_scored_as_written_not_as_html() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("api.token"), "tok-1").unwrap();
-    let port = free_port();
-    let config = format!(
-        "[storage]\npath = \"state.db\"\n[server]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"api.token\"\n\
-         [[sources]]\nname = \"crm\"\nkind = \"push\"\n\
-         [[watches]]\nname = \"kroon-bank\"\nterms = [\"kroon bank\"]\n"
-    );
-    let config_path = dir.path().join("stormwatch.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let mut daemon = Daemon::start(&config_path, dir.path().join("daemon.log"));
+    let PushDaemon { dir, mut daemon, port } = PushDaemon::start("tok-1", "");
     let end = Instant::now() + Duration::from_secs(20);
     while http_get(port, "/readyz").0 != 200 && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(50));

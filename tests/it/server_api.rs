@@ -4,31 +4,11 @@
 
 use serde_json::Value;
 
-use crate::support::daemon::Daemon;
-use crate::support::free_port;
+use crate::support::daemon::PushDaemon;
 use crate::support::http::request;
 
-/// A running daemon with a push source (`crm`) and the API token `tok-123`.
-struct Served {
-    _dir: tempfile::TempDir,
-    daemon: Daemon,
-    port: u16,
-}
-
-fn serve() -> Served {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("api.token"), "tok-123").expect("token");
-    let port = free_port();
-    let config = format!(
-        "[storage]\npath = \"state.db\"\n[server]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"api.token\"\n\
-         [[sources]]\nname = \"crm\"\nkind = \"push\"\n\
-         [[watches]]\nname = \"kroon-bank\"\nterms = [\"kroon bank\"]\n"
-    );
-    let config_path = dir.path().join("stormwatch.toml");
-    std::fs::write(&config_path, config).expect("config");
-    let mut daemon = Daemon::start(&config_path, dir.path().join("daemon.log"));
-    daemon.wait_serving(port);
-    Served { _dir: dir, daemon, port }
+fn serve() -> PushDaemon {
+    PushDaemon::start("tok-123", "")
 }
 
 const AUTH_JSON: &str = "Authorization: Bearer tok-123\r\nContent-Type: application/json\r\n";

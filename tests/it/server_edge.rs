@@ -6,33 +6,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::support::daemon::{signal, Daemon};
-use crate::support::free_port;
+use crate::support::daemon::{signal, PushDaemon};
 use crate::support::http::{exchange, get, header, raw, status_of};
 
-/// A running daemon with a push source and the API token `tok-123`; acknowledge links point
-/// at `https://sw.example.org/`.
-struct Served {
-    dir: tempfile::TempDir,
-    daemon: Daemon,
-    port: u16,
-}
-
-fn serve() -> Served {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("api.token"), "tok-123").expect("token");
-    let port = free_port();
-    let config = format!(
-        "[storage]\npath = \"state.db\"\n[server]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"api.token\"\n\
-         [alerts]\npublic_url = \"https://sw.example.org/\"\n\
-         [[sources]]\nname = \"crm\"\nkind = \"push\"\n\
-         [[watches]]\nname = \"kroon-bank\"\nterms = [\"kroon bank\"]\n"
-    );
-    let config_path = dir.path().join("stormwatch.toml");
-    std::fs::write(&config_path, config).expect("config");
-    let mut daemon = Daemon::start(&config_path, dir.path().join("daemon.log"));
-    daemon.wait_serving(port);
-    Served { dir, daemon, port }
+fn serve() -> PushDaemon {
+    PushDaemon::start("tok-123", "[alerts]\npublic_url = \"https://sw.example.org/\"\n")
 }
 
 fn get_with_host(port: u16, path: &str, host: &str) -> String {

@@ -119,3 +119,30 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()
 }
+
+/// A daemon with a push source (`crm`), a watch on "kroon bank" and the API token `token`, on
+/// a free loopback port, answering; `extra` is more TOML for the file (an `[alerts]` section).
+/// Its folder lives as long as it does.
+pub struct PushDaemon {
+    pub dir: tempfile::TempDir,
+    pub daemon: Daemon,
+    pub port: u16,
+}
+
+impl PushDaemon {
+    pub fn start(token: &str, extra: &str) -> PushDaemon {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("api.token"), token).expect("token");
+        let port = super::free_port();
+        let config = format!(
+            "[storage]\npath = \"state.db\"\n[server]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"api.token\"\n\
+             {extra}[[sources]]\nname = \"crm\"\nkind = \"push\"\n\
+             [[watches]]\nname = \"kroon-bank\"\nterms = [\"kroon bank\"]\n"
+        );
+        let config_path = dir.path().join("stormwatch.toml");
+        std::fs::write(&config_path, config).expect("config");
+        let mut daemon = Daemon::start(&config_path, dir.path().join("daemon.log"));
+        daemon.wait_serving(port);
+        PushDaemon { dir, daemon, port }
+    }
+}
