@@ -232,6 +232,18 @@ pub(crate) enum EvalCommand {
         #[command(flatten)]
         thresholds: ThresholdArgs,
     },
+    /// Negative recall and precision, macro-F1 and crisis category on brand-crisis posts.
+    Crisis {
+        /// Folder with {en,nl,sv,pl}/{dev,...}.tsv: id, label, category, text.
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = SplitArg::Dev)]
+        split: SplitArg,
+        /// Also list the negative posts the scorer missed, by id.
+        #[arg(long)]
+        misses: bool,
+        #[command(flatten)]
+        thresholds: ThresholdArgs,
+    },
     /// Language identification accuracy (short texts and all) and throughput.
     Lang {
         dir: PathBuf,

@@ -47,6 +47,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval(EvalCommand::Sentiment { dir, split, detect, thresholds }) => {
             eval::sentiment(&dir, split.into(), detect, &thresholds)
         }
+        Command::Eval(EvalCommand::Crisis { dir, split, misses, thresholds }) => {
+            eval::crisis(&dir, split.into(), misses, &thresholds)
+        }
         Command::Eval(EvalCommand::Lang { dir, split }) => eval::language(&dir, split.into()),
         Command::Replay(args) => replay::run(args),
         Command::Deliver { config, timeout } => alerts::deliver(&config, timeout.into()),

@@ -13,6 +13,8 @@ use std::time::Instant;
 use crate::model::{Label, Lang};
 use crate::sentiment::{Analysis, Scorer};
 
+pub mod crisis;
+
 /// Texts shorter than this many characters are "short" for language identification.
 pub(crate) const SHORT_TEXT_CHARS: usize = 40;
 
@@ -52,6 +54,22 @@ pub struct Example {
 /// Reads `dir/{lang}/{split}.tsv` for each language present; languages without a file are
 /// left out (so a partial checkout still evaluates what it has).
 pub fn load(dir: &Path, split: Split) -> Result<Vec<(Lang, Vec<Example>)>, EvalError> {
+    read_rows(dir, split, |cols| {
+        let [_, source, label, text] = cols else {
+            return Err("expected 4 tab-separated columns: id, source, label, text".into());
+        };
+        Ok(Example { source: source.to_string(), label: label.parse()?, text: text.to_string() })
+    })
+}
+
+/// Reads the rows of `dir/{lang}/{split}.tsv` (one header line, tab-separated, the last
+/// column may hold anything but a newline) through `row`, which gets the columns split into
+/// at most four and says what is wrong with a row it cannot read.
+fn read_rows<T>(
+    dir: &Path,
+    split: Split,
+    mut row: impl FnMut(&[&str]) -> Result<T, String>,
+) -> Result<Vec<(Lang, Vec<T>)>, EvalError> {
     let mut out = Vec::new();
     for lang in Lang::ALL {
         let path = dir.join(lang.code()).join(split.file_name());
@@ -60,24 +78,17 @@ pub fn load(dir: &Path, split: Split) -> Result<Vec<(Lang, Vec<Example>)>, EvalE
         }
         let raw = std::fs::read(&path).map_err(|source| EvalError::Read { path: path.clone(), source })?;
         let text = String::from_utf8_lossy(&raw);
-        let mut examples = Vec::new();
+        let mut rows = Vec::new();
         for (i, line) in text.lines().enumerate().skip(1) {
             if line.trim().is_empty() {
                 continue;
             }
             let cols: Vec<&str> = line.splitn(4, '\t').collect();
-            let [_, source, label, text] = cols[..] else {
-                return Err(EvalError::Format {
-                    path,
-                    line: i + 1,
-                    problem: "expected 4 tab-separated columns".into(),
-                });
-            };
-            let label =
-                label.parse().map_err(|problem| EvalError::Format { path: path.clone(), line: i + 1, problem })?;
-            examples.push(Example { source: source.to_string(), label, text: text.to_string() });
+            let parsed =
+                row(&cols).map_err(|problem| EvalError::Format { path: path.clone(), line: i + 1, problem })?;
+            rows.push(parsed);
         }
-        out.push((lang, examples));
+        out.push((lang, rows));
     }
     if out.is_empty() {
         return Err(EvalError::Empty(dir.to_path_buf()));
@@ -141,6 +152,26 @@ impl Confusion {
     pub(crate) fn accuracy(&self) -> f64 {
         let right: u64 = (0..3).map(|l| self.counts[l][l]).sum();
         ratio(right, self.total())
+    }
+
+    /// Share of the texts labelled `l` that the scorer labelled `l`.
+    pub fn recall(&self, l: Label) -> f64 {
+        ratio(self.counts[idx(l)][idx(l)], self.gold(idx(l)))
+    }
+
+    /// Share of the texts the scorer labelled `l` that are labelled `l`.
+    pub fn precision(&self, l: Label) -> f64 {
+        ratio(self.counts[idx(l)][idx(l)], self.predicted(idx(l)))
+    }
+
+    /// The counts as a Markdown table, gold labels in rows.
+    pub(crate) fn matrix_table(&self) -> String {
+        let mut s = String::from("| gold \\ predicted | neg | neu | pos |\n|---|---:|---:|---:|\n");
+        for (l, name) in ["neg", "neu", "pos"].iter().enumerate() {
+            let r = self.counts[l];
+            let _ = writeln!(s, "| {name} | {} | {} | {} |", r[0], r[1], r[2]);
+        }
+        s
     }
 
     /// Share of texts predicted neg or pos.
