@@ -218,9 +218,12 @@ impl Analysis {
         let resolved = ev.has(CueFamily::Resolved);
         // Scare quotes and applause are ironic next to something bad; alone they are
         // quotation ("the 'TV Lover' badge") and applause.
+        // Two of them together are irony enough ("„Nowa, ulepszona receptura” … Dziękujemy 👌").
         let quoted_praise = self.hits.iter().any(|h| h.score > 0.0 && h.rules.contains(Rules::QUOTED));
-        let bitter_frame = (ev.has(CueFamily::Thanks) || ev.applause_signs > 0 || quoted_praise) && negative;
-        let markers = ev.irony_signs > 0 || ev.has(CueFamily::Sarcasm);
+        let weak = [ev.has(CueFamily::Thanks), ev.applause_signs > 0, quoted_praise];
+        let weak_markers = weak.iter().filter(|w| **w).count();
+        let bitter_frame = weak_markers > 0 && negative;
+        let markers = ev.irony_signs > 0 || ev.has(CueFamily::Sarcasm) || weak_markers >= 2;
         let ironic = markers || !resolved && (complaint || bitter_frame);
         if !ironic {
             return;
