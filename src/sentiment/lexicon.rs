@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 use frostem::{Algorithm, Stemmer};
 use rustc_hash::FxHashMap;
 
+use super::cue::Cue;
 use super::morphology;
 use super::wordmap::{Generations, WordMap};
 
@@ -53,16 +54,26 @@ pub(crate) struct Term {
     pub valence: f32,
     pub role: Role,
     pub crisis: Option<(CrisisCategory, f32)>,
+    /// What the complaint rules read in it (`complaint.tsv`).
+    pub cue: Option<Cue>,
 }
 
 impl Term {
     fn new(text: &str) -> Term {
-        Term { text: text.into(), valence: 0.0, role: Role::Plain, crisis: None }
+        Term { text: text.into(), valence: 0.0, role: Role::Plain, crisis: None, cue: None }
     }
 
     /// Whether the term moves a score at all (negators and the like only modify others).
     pub(crate) fn scores(&self) -> bool {
-        self.valence != 0.0 || self.crisis.is_some()
+        self.valence != 0.0
+            || self.crisis.is_some()
+            || self.cue.is_some_and(|c| c.family.standalone_valence().is_some())
+    }
+
+    /// Whether the scorer needs to find the term at all: it scores, or the complaint rules
+    /// read it.
+    fn matters(&self) -> bool {
+        self.scores() || self.cue.is_some()
     }
 }
 
@@ -128,6 +139,7 @@ pub(crate) struct LexiconSources<'a> {
     pub intensifiers: &'a str,
     pub contrast: &'a str,
     pub crisis: &'a str,
+    pub complaint: &'a str,
     pub stopwords: &'a str,
     pub common: &'a str,
 }
@@ -144,6 +156,7 @@ impl LexiconSources<'static> {
                     intensifiers: include_str!(concat!("../../lexicons/", $l, "/intensifiers.tsv")),
                     contrast: include_str!(concat!("../../lexicons/", $l, "/contrast.txt")),
                     crisis: include_str!(concat!("../../lexicons/", $l, "/crisis.tsv")),
+                    complaint: include_str!(concat!("../../lexicons/", $l, "/complaint.tsv")),
                     stopwords: include_str!(concat!("../../lexicons/", $l, "/stopwords.txt")),
                     common: include_str!(concat!("../../lexicons/", $l, "/common.txt")),
                 }
@@ -239,6 +252,7 @@ impl Lexicon {
         b.function_words(src.stopwords)?;
         b.valences("slang.tsv", src.slang)?;
         b.crisis(src.crisis)?;
+        b.complaint(src.complaint)?;
         b.frequent_words(src.common)?;
         b.inflected(src.inflected)?;
         b.stems();
@@ -520,6 +534,17 @@ impl Builder {
         Ok(())
     }
 
+    fn complaint(&mut self, src: &str) -> Result<(), LexiconError> {
+        const FILE: &str = "complaint.tsv";
+        for (line, cols) in data_lines(src) {
+            let text = self.term_text(FILE, line, cols[0])?;
+            let family = cols.get(1).ok_or_else(|| self.err(FILE, line, "missing family column"))?;
+            let cue = Cue::parse(family, cols.get(2).copied()).map_err(|e| self.err(FILE, line, e))?;
+            self.term_mut(text).cue = Some(cue);
+        }
+        Ok(())
+    }
+
     fn negators(&mut self, src: &str) -> Result<(), LexiconError> {
         const FILE: &str = "negators.tsv";
         for (line, cols) in data_lines(src) {
@@ -635,7 +660,7 @@ impl Builder {
     fn stems(&mut self) {
         let lex = &mut self.lex;
         for (id, term) in lex.terms.iter().enumerate() {
-            if !term.scores() || term.text.contains(' ') || term.text.starts_with('#') {
+            if !term.matters() || term.text.contains(' ') || term.text.starts_with('#') {
                 continue;
             }
             if term.text.chars().count() < MIN_STEM_WORD_CHARS {
@@ -655,6 +680,7 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sentiment::cue::CueFamily;
 
     fn tiny() -> Lexicon {
         Lexicon::load(
@@ -667,11 +693,27 @@ mod tests {
                 intensifiers: "bardzo\t0.293\n",
                 contrast: "ale\n",
                 crisis: "awaria\toutage\t2\nnie działa\toutage\t2.5\n#bojkot\tboycott\t2\n",
+                complaint: "wciąż\tstill\t-\nzwrot\trefund\tservice\n",
                 stopwords: "lub\n",
                 common: "",
             },
         )
         .unwrap()
+    }
+
+    #[test]
+    fn complaint_cues_load_and_only_complaints_score() {
+        let lex = tiny();
+        let mut memo = StemMemo::default();
+        let still = lex.term(lex.resolve("wciąż", false, &mut memo).unwrap().term);
+        assert_eq!(still.cue.map(|c| c.family), Some(CueFamily::Still));
+        assert!(!still.scores(), "evidence alone moves no score");
+        let refund = lex.term(lex.resolve("zwrot", false, &mut memo).unwrap().term);
+        assert!(refund.scores());
+        assert_eq!(refund.cue.and_then(|c| c.category), Some(CrisisCategory::Service));
+        let err = Lexicon::load(Lang::Nl, &LexiconSources { complaint: "nog steeds\tstil\t-\n", ..Default::default() })
+            .unwrap_err();
+        assert_eq!((err.file.as_str(), err.line), ("nl/complaint.tsv", 1), "{err}");
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! * `batch`, `eval` — scoring JSON lines, and measuring the scorer on labelled data.
 
 pub mod batch;
+pub(crate) mod cue;
 pub mod eval;
 pub(crate) mod lang;
 pub(crate) mod lexicon;

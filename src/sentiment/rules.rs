@@ -69,6 +69,21 @@ pub(crate) fn crisis_valence(weight: f32) -> f32 {
 /// Valence per unit of crisis weight above 1.
 pub(crate) const CRISIS_VALENCE_PER_WEIGHT: f32 = 1.25;
 
+/// Factor for praise read as sarcasm: it turns against the brand, a little weaker than it
+/// was said (like a negation: "great job" said bitterly is about as bad as "not good").
+pub(crate) const SARCASM_SCALAR: f32 = -0.74;
+
+/// Valences of the complaint constructions, sized like lexicon words: waiting an hour or
+/// "still no answer" is about as bad as "annoying" (-1.8 in VADER), a bare "again" with a
+/// complaint adds a little, a pointed question at the brand a little more.
+pub(crate) const WAITING_VALENCE: f32 = -1.5;
+pub(crate) const STILL_NOT_VALENCE: f32 = -1.5;
+pub(crate) const AGAIN_VALENCE: f32 = -1.0;
+pub(crate) const QUESTION_VALENCE: f32 = -0.8;
+/// A duration with nothing else: complaints count the time they lost far more often than
+/// praise does, but alone it is weak evidence.
+pub(crate) const DURATION_VALENCE: f32 = -0.6;
+
 /// Adds `amount` to the magnitude of `v` (subtracts for a negative amount), keeping its sign.
 pub(crate) fn emphasize(v: f32, amount: f32) -> f32 {
     if v > 0.0 {
@@ -116,8 +131,14 @@ impl Rules {
     pub(crate) const STEM: Rules = Rules(1 << 9);
     pub(crate) const CRISIS_WEIGHT: Rules = Rules(1 << 10);
     pub const PHRASE: Rules = Rules(1 << 11);
+    /// A complaint read from facts: a broken state, harm, a refund, waiting, "still not".
+    pub const COMPLAINT: Rules = Rules(1 << 13);
+    /// Praise turned against the brand: sarcasm markers or a complaint around it.
+    pub const SARCASM: Rules = Rules(1 << 14);
+    /// In scare quotes: someone else's word, not the writer's praise.
+    pub const QUOTED: Rules = Rules(1 << 15);
 
-    const NAMES: [(Rules, &'static str); 12] = [
+    const NAMES: [(Rules, &'static str); 15] = [
         (Rules::PHRASE, "phrase"),
         (Rules::INFLECTED, "inflected form"),
         (Rules::STEM, "matched by stem"),
@@ -130,6 +151,9 @@ impl Rules {
         (Rules::NEGATED, "negated"),
         (Rules::BEFORE_CONTRAST, "before contrast (x0.5)"),
         (Rules::AFTER_CONTRAST, "after contrast (x1.5)"),
+        (Rules::COMPLAINT, "complaint"),
+        (Rules::QUOTED, "in scare quotes"),
+        (Rules::SARCASM, "sarcasm: praise inverted"),
     ];
 
     pub fn contains(self, other: Rules) -> bool {

@@ -24,6 +24,9 @@ pub struct SignLexicon {
     /// Longest emoticon made of letters and digits only ("xd"): longer plain words are never
     /// looked up.
     max_alnum_emoticon_len: usize,
+    /// Emoji that mark irony (`complaint-signs.tsv`): few, so a slice scan beats a hash.
+    /// `true`: irony alone (🙃 🙄); `false`: applause (👏 👌), ironic only next to a complaint.
+    irony: Vec<(char, bool)>,
 }
 
 impl SignLexicon {
@@ -37,6 +40,7 @@ impl SignLexicon {
                     include_str!("../../lexicons/emoticons.tsv"),
                     include_str!("../../lexicons/emoticons-extra.tsv"),
                 )
+                .and_then(|s| s.with_complaint_signs(include_str!("../../lexicons/complaint-signs.tsv")))
             })
             .as_ref()
             .map_err(Clone::clone)
@@ -80,6 +84,29 @@ impl SignLexicon {
             signs.emoticons.insert(text.into(), v);
         }
         Ok(signs)
+    }
+
+    /// Adds the irony markers of `complaint-signs.tsv` (`emoji<TAB>sarcasm`).
+    pub(crate) fn with_complaint_signs(mut self, src: &str) -> Result<SignLexicon, LexiconError> {
+        const FILE: &str = "complaint-signs.tsv";
+        for (line, cols) in data_lines(src) {
+            let mut chars = cols[0].chars();
+            let (Some(c), None) = (chars.next(), chars.next()) else {
+                return Err(err(FILE, line, format!("{:?} is not a single emoji", cols[0])));
+            };
+            match cols.get(1).copied() {
+                Some("sarcasm") => self.irony.push((c, true)),
+                Some("applause") => self.irony.push((c, false)),
+                other => return Err(err(FILE, line, format!("family {other:?}: expected sarcasm or applause"))),
+            }
+        }
+        Ok(self)
+    }
+
+    /// Whether the emoji `c` marks irony: `Some(true)` alone ("🙃", "🙄"), `Some(false)`
+    /// next to a complaint (applause, "👏"), `None` not at all.
+    pub(crate) fn irony(&self, c: char) -> Option<bool> {
+        self.irony.iter().find(|(e, _)| *e == c).map(|(_, alone)| *alone)
     }
 
     pub(crate) fn emoji(&self, c: char) -> Option<f32> {
@@ -159,5 +186,12 @@ mod tests {
         assert!(s.may_start_emoticon(b':') && s.may_start_emoticon(b'<'));
         assert!(s.emoticon("xd").is_some_and(|v| v > 0.0), "laughter is an emoticon in every language");
         assert!(s.may_be_emoticon("xDD") && !s.may_be_emoticon("xylophone"));
+        assert_eq!((s.irony('🙃'), s.irony('👏'), s.irony('😊')), (Some(true), Some(false), None));
+    }
+
+    #[test]
+    fn a_bad_complaint_sign_names_file_and_line() {
+        let err = SignLexicon::default().with_complaint_signs("🙃\tsarcasm\n🙄\tirony\n").unwrap_err();
+        assert_eq!((err.file.as_str(), err.line), ("complaint-signs.tsv", 2), "{err}");
     }
 }

@@ -45,7 +45,15 @@ pub(crate) mod flag {
     pub(crate) const ELONGATED: u8 = 2;
     /// Came from splitting a hashtag.
     pub(crate) const FROM_HASHTAG: u8 = 4;
+    /// Inside quotation marks of at most `MAX_QUOTED_WORDS` words: scare quotes
+    /// ("the 'upgrade'", „jak u babci”) put a word in someone else's mouth.
+    pub(crate) const QUOTED: u8 = 8;
+    /// On a sentence end: the sentence ended with `?`.
+    pub(crate) const QUESTION: u8 = 16;
 }
+
+/// Quotations longer than this are citations, not scare quotes.
+const MAX_QUOTED_WORDS: usize = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Token {
@@ -140,6 +148,15 @@ impl Tokens {
         self.push(kind, 0, at);
     }
 
+    /// Flags the words from token `from` on as quoted, if they are few enough to be scare
+    /// quotes.
+    fn mark_quoted(&mut self, from: usize) {
+        let quoted = &mut self.tokens[from..];
+        if quoted.iter().filter(|t| t.kind == TokenKind::Word).count() <= MAX_QUOTED_WORDS {
+            quoted.iter_mut().filter(|t| t.kind == TokenKind::Word).for_each(|t| t.flags |= flag::QUOTED);
+        }
+    }
+
     fn full(&mut self) -> bool {
         if self.tokens.len() >= MAX_TOKENS {
             self.truncated = true;
@@ -152,6 +169,8 @@ impl Tokens {
 pub fn tokenize(text: &str, signs: &impl Signs, out: &mut Tokens) {
     out.clear();
     let mut decoded = std::mem::take(&mut out.decoded);
+    // The first token after an opening quotation mark that is not closed yet.
+    let mut quote_from: Option<usize> = None;
     for chunk in (Chunks { rest: text }) {
         if out.full() {
             break;
@@ -164,9 +183,26 @@ pub fn tokenize(text: &str, signs: &impl Signs, out: &mut Tokens) {
         if try_emoticon(chunk, signs, out) {
             continue;
         }
+        let opens = chunk.starts_with(is_quote) && chunk.chars().count() > 1;
+        if opens {
+            quote_from = Some(out.tokens.len());
+        }
         tokenize_chunk(chunk, signs, out);
+        if let Some(from) = quote_from {
+            let closes = chunk.trim_end_matches(|c| ".,!?;:…)".contains(c)).ends_with(is_quote);
+            if closes {
+                out.mark_quoted(from);
+                quote_from = None;
+            } else if out.tokens.len() - from > MAX_QUOTED_WORDS {
+                quote_from = None;
+            }
+        }
     }
     out.decoded = decoded;
+}
+
+fn is_quote(c: char) -> bool {
+    matches!(c, '"' | '\'' | '`' | '“' | '”' | '„' | '‘' | '’' | '‚' | '«' | '»')
 }
 
 /// Splits on whitespace like `str::split(char::is_whitespace)` minus the empty pieces, but
@@ -403,6 +439,9 @@ fn tokenize_chunk(chunk: &str, signs: &impl Signs, out: &mut Tokens) {
             '?' => {
                 out.questions += 1;
                 out.push_boundary(TokenKind::SentenceEnd);
+                if let Some(end) = out.tokens.last_mut() {
+                    end.flags |= flag::QUESTION;
+                }
             }
             _ if c.is_ascii_punctuation() || c == '…' => {
                 // The rest of the chunk may be an emoticon: "great:)", "ok:-(".

@@ -75,6 +75,9 @@ fn explain(out: &mut impl Write, text: &str, a: &Analysis) -> io::Result<()> {
                 what.push_str(", ");
             }
             what.push_str(rule);
+            if let (true, Some(family)) = (rule == "complaint", h.complaint) {
+                what.push_str(&format!(": {family}"));
+            }
         }
         if let Some(c) = h.category {
             what.push_str(&format!(" [{c}]"));

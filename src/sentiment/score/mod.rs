@@ -21,6 +21,9 @@ use std::ops::Range;
 
 use crate::model::{CrisisCategory, Label, Lang, Sentiment, TermScore};
 
+mod complaint;
+
+use super::cue::CueFamily;
 use super::lang::{LanguageDetector, SpellMemo};
 use super::lexicon::{Form, Lexicon, LexiconError, NegationScope, Resolved, Role, StemMemo};
 use super::rules::{self, Rules};
@@ -138,6 +141,8 @@ impl Scorer {
         out.lexicon = lang.map(|l| self.lexicons[l.index()]);
         out.resolve(self.signs);
         out.score();
+        out.read_complaints(self.signs);
+        out.emphasize();
         out.compound = rules::normalize(out.sum);
         out.label = self.thresholds.label(out.compound);
     }
@@ -194,7 +199,10 @@ struct Hit {
     base: f32,
     score: f32,
     rules: Rules,
-    category: Option<CrisisCategory>,
+    /// The category the item points at, and how strongly (its crisis weight).
+    category: Option<(CrisisCategory, f32)>,
+    /// The complaint family or construction it was read as.
+    complaint: Option<&'static str>,
 }
 
 /// One item that moved the score, explained.
@@ -210,7 +218,13 @@ pub struct Explained<'a> {
     pub score: f32,
     pub rules: Rules,
     pub category: Option<CrisisCategory>,
+    /// The complaint family or construction ("waiting", "still not", "harm") it was read as.
+    pub complaint: Option<&'static str>,
 }
+
+/// How strongly a complaint cue points at its category, next to crisis weights of 1 (a topic
+/// word) to 3 (unambiguous).
+const COMPLAINT_CATEGORY_WEIGHT: f32 = 1.5;
 
 /// At most this many items are kept for the explanation; all of them count in the score.
 const MAX_HITS: usize = 256;
@@ -227,7 +241,8 @@ pub struct Analysis {
     lexicon: Option<&'static Lexicon>,
     lang: Option<Lang>,
     lang_source: LangSource,
-    categories: [bool; 7],
+    /// Evidence per crisis category (summed weights of the items pointing at it).
+    categories: [f32; 7],
     sum: f32,
     emphasis: f32,
     compound: f32,
@@ -246,7 +261,7 @@ impl Default for Analysis {
             lexicon: None,
             lang: None,
             lang_source: LangSource::Unknown,
-            categories: [false; 7],
+            categories: [0.0; 7],
             sum: 0.0,
             emphasis: 0.0,
             compound: 0.0,
@@ -282,9 +297,13 @@ impl Analysis {
         self.tokens.truncated
     }
 
-    /// Crisis categories hit by terms that were not negated, in a fixed order.
+    /// Crisis categories hit by items that were not negated, the best supported first (ties
+    /// in a fixed order).
     pub fn categories(&self) -> impl Iterator<Item = CrisisCategory> + '_ {
-        CrisisCategory::ALL.into_iter().filter(|c| self.categories[*c as usize])
+        let mut ranked = CrisisCategory::ALL;
+        // Stable: equal evidence keeps the fixed order.
+        ranked.sort_by(|a, b| self.categories[*b as usize].total_cmp(&self.categories[*a as usize]));
+        ranked.into_iter().filter(|c| self.categories[*c as usize] > 0.0)
     }
 
     /// Every item that moved the score, in text order.
@@ -297,7 +316,15 @@ impl Analysis {
                 HitSource::Phrase(id) => (term_text(*id), None),
                 HitSource::Sign { text } => (text_of(text), None),
             };
-            Explained { term, lemma, base: h.base, score: h.score, rules: h.rules, category: h.category }
+            Explained {
+                term,
+                lemma,
+                base: h.base,
+                score: h.score,
+                rules: h.rules,
+                category: h.category.map(|(c, _)| c),
+                complaint: h.complaint,
+            }
         })
     }
 
@@ -317,7 +344,7 @@ impl Analysis {
         self.hits.clear();
         self.lexicon = None;
         self.lang = None;
-        self.categories = [false; 7];
+        self.categories = [0.0; 7];
         self.sum = 0.0;
         self.emphasis = 0.0;
         self.compound = 0.0;
@@ -455,6 +482,7 @@ impl Analysis {
                         score: valence * w,
                         rules,
                         category: None,
+                        complaint: None,
                     }
                 }
                 Slot::Word { token, len, flags, found: Some(found), .. } => {
@@ -464,14 +492,22 @@ impl Analysis {
                     }
                 }
             };
-            if let Some(c) = hit.category {
-                self.categories[c as usize] = true;
-            }
-            self.sum += hit.score;
-            if self.hits.len() < MAX_HITS {
-                self.hits.push(hit);
-            }
+            self.add_hit(hit);
         }
+    }
+
+    fn add_hit(&mut self, hit: Hit) {
+        if let Some((c, w)) = hit.category {
+            self.categories[c as usize] += w;
+        }
+        self.sum += hit.score;
+        if self.hits.len() < MAX_HITS {
+            self.hits.push(hit);
+        }
+    }
+
+    /// `!` and `?` emphasis on the whole sum.
+    fn emphasize(&mut self) {
         if self.sum != 0.0 {
             self.emphasis = rules::punctuation_emphasis(self.tokens.exclamations, self.tokens.questions);
             self.sum = rules::emphasize(self.sum, self.emphasis);
@@ -494,11 +530,16 @@ impl Analysis {
         // A crisis term without a valence of its own is a topic word ("klantenservice"):
         // it still tags its category, but moves the score only by its crisis weight.
         let mut rules = Rules::default();
+        // A complaint cue that names a complaint on its own ("crashed", "voedselvergiftiging").
+        let complaint = term.cue.filter(|c| c.family.standalone_valence().is_some());
         let base = if term.valence != 0.0 {
             term.valence
-        } else {
+        } else if let Some(crisis) = term.crisis {
             rules.insert(Rules::CRISIS_WEIGHT);
-            rules::crisis_valence(term.crisis.map_or(0.0, |(_, w)| w))
+            rules::crisis_valence(crisis.1)
+        } else {
+            rules.insert(Rules::COMPLAINT);
+            complaint.and_then(|c| c.family.standalone_valence()).unwrap_or(0.0)
         };
         let mut v = base;
         match found.form {
@@ -523,6 +564,53 @@ impl Analysis {
             rules.insert(Rules::ELONGATED);
         }
 
+        let (mut negated, mut intensity) = self.context(i, caps_matter);
+        // "No refund" is no better than "refund": asking for money back is the complaint.
+        if complaint.is_some_and(|c| c.family == CueFamily::Refund) {
+            negated = false;
+        }
+        if intensity != 0.0 {
+            // A negated booster softens: "not very good" is milder than "not good".
+            if negated && intensity > 0.0 {
+                intensity = -intensity;
+            }
+            v = rules::emphasize(v, intensity);
+            rules.insert(if intensity > 0.0 { Rules::BOOSTED } else { Rules::DAMPENED });
+        }
+        if negated {
+            v *= if v < 0.0 { rules::NEGATED_NEGATIVE_SCALAR } else { rules::NEGATION_SCALAR };
+            rules.insert(Rules::NEGATED);
+        }
+        if flags & flag::QUOTED != 0 {
+            rules.insert(Rules::QUOTED);
+        }
+        let w = self.weight(i);
+        note_contrast(w, &mut rules);
+        v *= w;
+
+        let t = self.tokens.tokens[token as usize].range();
+        let source = if len > 1 {
+            HitSource::Phrase(found.term)
+        } else {
+            // An exact match is the lexicon's own text; the others show what they matched.
+            let differs = found.form != Form::Exact;
+            HitSource::Word { text: t.start as u32..t.end as u32, term: differs.then_some(found.term) }
+        };
+        let negated_any = negated || found.form == Form::InflectedNegated;
+        let category = match (term.crisis, term.cue.and_then(|c| c.category)) {
+            (Some(crisis), _) => Some(crisis),
+            (None, Some(c)) => Some((c, COMPLAINT_CATEGORY_WEIGHT)),
+            (None, None) => None,
+        }
+        .filter(|_| !negated_any);
+        let complaint = complaint.filter(|_| !negated_any).map(|c| c.family.as_str());
+        Some(Hit { source, base, score: v, rules, category, complaint })
+    }
+
+    /// Whether the item at slot `i` is negated, and how much intensifiers before it add:
+    /// up to `LOOK_BACK` words back and, for `both`-scope negators ("werkt niet"),
+    /// `LOOK_AHEAD` words on, never across a clause boundary or a contrast word.
+    fn context(&self, i: usize, caps_matter: bool) -> (bool, f32) {
         let mut negated = false;
         let mut intensity = 0.0;
         let mut distance = 0;
@@ -562,33 +650,7 @@ impl Analysis {
                 }
             }
         }
-        if intensity != 0.0 {
-            // A negated booster softens: "not very good" is milder than "not good".
-            if negated && intensity > 0.0 {
-                intensity = -intensity;
-            }
-            v = rules::emphasize(v, intensity);
-            rules.insert(if intensity > 0.0 { Rules::BOOSTED } else { Rules::DAMPENED });
-        }
-        if negated {
-            v *= if v < 0.0 { rules::NEGATED_NEGATIVE_SCALAR } else { rules::NEGATION_SCALAR };
-            rules.insert(Rules::NEGATED);
-        }
-        let w = self.weight(i);
-        note_contrast(w, &mut rules);
-        v *= w;
-
-        let t = self.tokens.tokens[token as usize].range();
-        let source = if len > 1 {
-            HitSource::Phrase(found.term)
-        } else {
-            // An exact match is the lexicon's own text; the others show what they matched.
-            let differs = found.form != Form::Exact;
-            HitSource::Word { text: t.start as u32..t.end as u32, term: differs.then_some(found.term) }
-        };
-        let negated_any = negated || found.form == Form::InflectedNegated;
-        let category = term.crisis.filter(|_| !negated_any).map(|(c, _)| c);
-        Some(Hit { source, base, score: v, rules, category })
+        (negated, intensity)
     }
 }
 

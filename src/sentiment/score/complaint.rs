@@ -1,0 +1,243 @@
+//! Reading complaints that a word list misses, after the words have been scored:
+//!
+//! * **constructions** made of cues that mean nothing alone (`cue::CueFamily`): a number
+//!   before a time unit ("52 minutes", "drie weken") is a *duration*, and with a wait, a
+//!   "since" or any other complaint it is *waiting*; "still" before a negation or a wait is
+//!   *still not* ("wciąż nie ma zwrotu", "har fortfarande inte fått"); "again" or "3 times"
+//!   with a complaint is *again*; a "why" question with a complaint is a *question* at the
+//!   brand. Each adds an item to the explanation, once per text.
+//! * **sarcasm**: praise turned against the brand. Irony markers (🙃, "ja hoor", "no
+//!   pewnie"), praise in scare quotes, or praise and thanks next to a complaint invert every
+//!   positive item, unless the text says the problem was solved ("thanks for fixing it so
+//!   fast" stays thanks) or the praise comes after a "but".
+//!
+//! Negated cues are no evidence ("didn't have to wait").
+
+use crate::sentiment::cue::CueFamily;
+use crate::sentiment::rules::{self, Rules};
+use crate::sentiment::signs::SignLexicon;
+use crate::sentiment::tokenize::{flag, TokenKind};
+
+use super::{Analysis, Hit, HitSource, Slot};
+use crate::model::CrisisCategory;
+use crate::sentiment::lexicon::Role;
+
+/// How many slots after "still" a negation or a wait may stand ("still haven't got",
+/// "nog steeds geen", "har fortfarande inte fått").
+const STILL_REACH: usize = 4;
+
+/// Category weight of a construction that points at service (waiting, still no answer).
+const CONSTRUCTION_CATEGORY_WEIGHT: f32 = 1.0;
+
+/// Crisis weight from which a crisis term counts as a complaint for the sarcasm rule
+/// ("storing", "data breach"); topic words ("klantenservice", 1.0) do not.
+const COMPLAINT_CRISIS_WEIGHT: f32 = 1.5;
+
+/// Where each cue family was first seen (a slot index), not negated.
+#[derive(Debug, Default)]
+struct Evidence {
+    first: [Option<u32>; CueFamily::COUNT],
+    /// The first number directly followed by a time unit: the unit's slot.
+    duration: Option<u32>,
+    /// A number directly followed by "times": a repetition.
+    repetition: bool,
+    /// Irony emoji that are enough alone (🙃 🙄) and applause (👏 👌) that needs a complaint.
+    irony_signs: u32,
+    applause_signs: u32,
+}
+
+impl Evidence {
+    fn at(&self, f: CueFamily) -> Option<usize> {
+        self.first[f as usize].map(|i| i as usize)
+    }
+
+    fn has(&self, f: CueFamily) -> bool {
+        self.first[f as usize].is_some()
+    }
+}
+
+impl Analysis {
+    pub(super) fn read_complaints(&mut self, signs: &SignLexicon) {
+        let Some(lex) = self.lexicon else { return };
+        let mut ev = Evidence::default();
+        let caps_matter = self.tokens.caps_contrast();
+        let mut previous_number = false;
+        for i in 0..self.slots.len() {
+            let Slot::Word { token, found, role, .. } = self.slots[i] else {
+                previous_number = false;
+                continue;
+            };
+            let word = self.tokens.str(&self.tokens.tokens[token as usize]);
+            let digits = word.bytes().next().is_some_and(|b| b.is_ascii_digit());
+            let cue = found.and_then(|r| lex.term(r.term).cue).filter(|_| role == Role::Plain);
+            // "52min", "3h": a number with its unit in one token.
+            let glued_unit = digits && {
+                let unit = word.trim_start_matches(|c: char| c.is_ascii_digit() || c == ',' || c == '.');
+                !unit.is_empty()
+                    && lex
+                        .exact(unit)
+                        .resolved
+                        .and_then(|r| lex.term(r.term).cue)
+                        .is_some_and(|c| c.family == CueFamily::Unit)
+            };
+            let family = cue.map(|c| c.family);
+            if family == Some(CueFamily::Unit) && previous_number || glued_unit {
+                ev.duration.get_or_insert(i as u32);
+            }
+            if family == Some(CueFamily::Times) && previous_number {
+                ev.repetition = true;
+            }
+            previous_number = digits || family == Some(CueFamily::Number);
+            if let Some(f) = family {
+                if ev.first[f as usize].is_none() && !self.context(i, caps_matter).0 {
+                    ev.first[f as usize] = Some(i as u32);
+                }
+            }
+        }
+        for t in &self.tokens.tokens {
+            if t.kind == TokenKind::Emoji {
+                match self.tokens.str(t).chars().next().and_then(|c| signs.irony(c)) {
+                    Some(true) => ev.irony_signs += 1,
+                    Some(false) => ev.applause_signs += 1,
+                    None => {}
+                }
+            }
+        }
+        self.constructions(&ev);
+        self.sarcasm(&ev);
+    }
+
+    /// Whether something already reads as a complaint: a negative crisis term that is more
+    /// than a topic word, a complaint cue, or a construction.
+    fn has_complaint(&self) -> bool {
+        self.hits.iter().any(|h| {
+            h.score < 0.0 && (h.complaint.is_some() || h.category.is_some_and(|(_, w)| w >= COMPLAINT_CRISIS_WEIGHT))
+        })
+    }
+
+    fn has_negative(&self) -> bool {
+        self.hits.iter().any(|h| h.score < 0.0)
+    }
+
+    fn constructions(&mut self, ev: &Evidence) {
+        let waiting_context = ev.has(CueFamily::Wait)
+            || ev.has(CueFamily::Since)
+            || ev.has(CueFamily::Still)
+            || ev.has(CueFamily::Unanswered)
+            || self.has_negative();
+        if let Some(at) = ev.duration {
+            if waiting_context {
+                let category =
+                    ev.has(CueFamily::Wait).then_some((CrisisCategory::Service, CONSTRUCTION_CATEGORY_WEIGHT));
+                self.add_construction(at as usize, "waiting", rules::WAITING_VALENCE, category);
+            } else {
+                self.add_construction(at as usize, "duration", rules::DURATION_VALENCE, None);
+            }
+        }
+        if let Some(at) = ev.at(CueFamily::Still).filter(|&s| self.still_not_follows(s)) {
+            self.add_construction(
+                at,
+                "still not",
+                rules::STILL_NOT_VALENCE,
+                Some((CrisisCategory::Service, CONSTRUCTION_CATEGORY_WEIGHT)),
+            );
+        }
+        let complaint = self.has_complaint() || self.has_negative();
+        let again = ev.at(CueFamily::Again).or(ev.repetition.then_some(usize::MAX));
+        if let Some(at) = again.filter(|_| complaint) {
+            // A repetition ("3 times") has no single word to show: point at the first hit.
+            let at = if at == usize::MAX { self.first_word_slot() } else { at };
+            self.add_construction(at, "again", rules::AGAIN_VALENCE, None);
+        }
+        if let Some(at) = ev.at(CueFamily::Question).filter(|&q| complaint && self.in_question(q)) {
+            self.add_construction(at, "question at the brand", rules::QUESTION_VALENCE, None);
+        }
+    }
+
+    /// "still" followed, within the clause, by a negation, a wait, no answer or a negative
+    /// item.
+    fn still_not_follows(&self, still: usize) -> bool {
+        let lex = self.lexicon;
+        for j in still + 1..(still + 1 + STILL_REACH).min(self.slots.len()) {
+            match self.slots[j] {
+                Slot::Boundary { .. } => return false,
+                Slot::Word { role: Role::Negator(_), .. } => return true,
+                Slot::Word { found: Some(r), .. } => {
+                    let Some(lex) = lex else { return false };
+                    let t = lex.term(r.term);
+                    let waits = t.cue.is_some_and(|c| matches!(c.family, CueFamily::Wait | CueFamily::Unanswered));
+                    if waits || t.valence < 0.0 || t.crisis.is_some_and(|(_, w)| w > 1.0) {
+                        return true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// Whether the sentence around slot `at` ends with a question mark.
+    fn in_question(&self, at: usize) -> bool {
+        let Slot::Word { token, .. } = self.slots[at] else { return false };
+        self.tokens.tokens[token as usize..]
+            .iter()
+            .find(|t| t.kind == TokenKind::SentenceEnd)
+            .is_some_and(|t| t.has(flag::QUESTION))
+    }
+
+    fn first_word_slot(&self) -> usize {
+        self.slots.iter().position(|s| matches!(s, Slot::Word { .. })).unwrap_or(0)
+    }
+
+    fn add_construction(
+        &mut self,
+        at: usize,
+        name: &'static str,
+        valence: f32,
+        category: Option<(CrisisCategory, f32)>,
+    ) {
+        let Some(Slot::Word { token, .. }) = self.slots.get(at).copied() else { return };
+        let r = self.tokens.tokens[token as usize].range();
+        let mut rules = Rules::default();
+        rules.insert(Rules::COMPLAINT);
+        self.add_hit(Hit {
+            source: HitSource::Word { text: r.start as u32..r.end as u32, term: None },
+            base: valence,
+            score: valence,
+            rules,
+            category,
+            complaint: Some(name),
+        });
+    }
+
+    /// Inverts praise when the text is ironic: a marker says so, or the praise stands next
+    /// to a complaint with nothing solved.
+    fn sarcasm(&mut self, ev: &Evidence) {
+        let complaint = self.has_complaint();
+        let negative = self.has_negative();
+        let resolved = ev.has(CueFamily::Resolved);
+        // Scare quotes and applause are ironic next to something bad; alone they are
+        // quotation ("the 'TV Lover' badge") and applause.
+        // Two of them together are irony enough ("„Nowa, ulepszona receptura” … Dziękujemy 👌").
+        let quoted_praise = self.hits.iter().any(|h| h.score > 0.0 && h.rules.contains(Rules::QUOTED));
+        let weak = [ev.has(CueFamily::Thanks), ev.applause_signs > 0, quoted_praise];
+        let weak_markers = weak.iter().filter(|w| **w).count();
+        let bitter_frame = weak_markers > 0 && negative;
+        let markers = ev.irony_signs > 0 || ev.has(CueFamily::Sarcasm) || weak_markers >= 2;
+        let ironic = markers || !resolved && (complaint || bitter_frame);
+        if !ironic {
+            return;
+        }
+        let mut delta = 0.0;
+        for h in &mut self.hits {
+            let genuine = h.rules.contains(Rules::NEGATED) || h.rules.contains(Rules::AFTER_CONTRAST);
+            if h.score > 0.0 && !genuine {
+                let inverted = h.score * rules::SARCASM_SCALAR;
+                delta += inverted - h.score;
+                h.score = inverted;
+                h.rules.insert(Rules::SARCASM);
+            }
+        }
+        self.sum += delta;
+    }
+}
