@@ -101,7 +101,7 @@ pub(crate) fn normalize(sum: f32) -> f32 {
 
 /// Which rules changed an item, for the explanation shown to users.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Rules(u16);
+pub struct Rules(u32);
 
 impl Rules {
     pub const NEGATED: Rules = Rules(1);
@@ -116,11 +116,14 @@ impl Rules {
     pub(crate) const STEM: Rules = Rules(1 << 9);
     pub(crate) const CRISIS_WEIGHT: Rules = Rules(1 << 10);
     pub const PHRASE: Rules = Rules(1 << 11);
+    /// Found as a part of a Dutch or Swedish compound ("betaalstoring" → "storing").
+    pub const COMPOUND: Rules = Rules(1 << 12);
 
-    const NAMES: [(Rules, &'static str); 12] = [
+    const NAMES: [(Rules, &'static str); 13] = [
         (Rules::PHRASE, "phrase"),
         (Rules::INFLECTED, "inflected form"),
         (Rules::STEM, "matched by stem"),
+        (Rules::COMPOUND, "compound part"),
         (Rules::CRISIS_WEIGHT, "crisis term"),
         (Rules::NEGATED_FORM, "negated form (nie-)"),
         (Rules::CAPS, "capitals"),
