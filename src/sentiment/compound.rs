@@ -6,16 +6,19 @@
 //! readings are tried, in this order:
 //!
 //! 1. **The last part carries the meaning** (in Germanic compounds the head comes last):
-//!    the longest ending of the word that is a known scoring word, so "driftstörningen" is
-//!    "störningen" (itself an inflected form of "störning") and "bankappen" is "appen".
+//!    the longest known ending of the word, so "driftstörningen" is "störningen" (itself an
+//!    inflected form of "störning") and "betaalstoring" is "storing".
 //! 2. **A crisis term at the start** names the topic even when the rest is unknown:
 //!    "klantenservice|medewerker", "storings|melding" (with the linking "-s-"). Compounds
 //!    that say the opposite ("storingsvrij", outage-free; "bedrägerisäker", fraud-proof) are
 //!    not split this way.
 //!
 //! Short parts are where false hits come from: "on|aardig" and "o|trevlig" are negations,
-//! "ver|goed" is a verb. Every part is at least `MIN_PART_CHARS` letters, and a first part
-//! that is a verb particle ("voor|goed" is "for good", not "good") blocks the split.
+//! "ver|goed" is a verb, "lock|down" no outage. A known part has at least
+//! `MIN_KNOWN_CHARS` letters, an unknown first part at least `MIN_PART_CHARS`, and a first
+//! part that is a verb particle ("voor|goed" is "for good", not "good") blocks the split.
+//! Which lexicon words may be parts is the caller's choice: the lexicon allows only the
+//! team's crisis terms.
 //!
 //! The lookups take string slices of the word, so splitting allocates nothing; it probes the
 //! lexicon at most twice per letter, and its answer is memoized with the stem lookups.
@@ -24,11 +27,12 @@ use crate::model::Lang;
 
 use super::lexicon::TermId;
 
-/// A known last part has at least this many letters: shorter crisis terms hide inside
-/// unrelated words (Dutch "lock|down" is not an outage).
-const MIN_HEAD_CHARS: usize = 5;
+/// A known part (the lexicon word a split finds) has at least this many letters: shorter
+/// crisis terms hide inside unrelated words (Dutch "lock|down" is not an outage, and
+/// "plat|teland", countryside, not "plat", down).
+const MIN_KNOWN_CHARS: usize = 5;
 
-/// Any first part has at least this many letters ("bank|appen").
+/// An unknown first part has at least this many letters ("bank|appen").
 const MIN_PART_CHARS: usize = 4;
 
 /// The unknown rest after a known crisis term at the start has at least this many letters
@@ -89,7 +93,7 @@ pub(crate) fn split(
 
     // 1. The longest known last part: left to right, the first hit is the longest.
     for (i, before) in points() {
-        if chars - before < MIN_HEAD_CHARS {
+        if chars - before < MIN_KNOWN_CHARS {
             break;
         }
         let (first, last) = word.split_at(i);
@@ -102,29 +106,33 @@ pub(crate) fn split(
     }
 
     // 2. The longest known crisis term at the start, with or without a linking element.
+    // "storingsvrij" and "bedrägerisäker" say the crisis is absent: a rest that starts with
+    // a privative part at any split that finds the term ("bedrägeri|säker", not only the
+    // longer "bedrägeri-s|äker") leaves the word unsplit.
     let mut found = None;
     for (i, before) in points() {
         if chars - before < MIN_REST_CHARS {
             break;
         }
-        let (first, rest) = word.split_at(i);
-        if let Some(term) = modifier(first).or_else(|| unlinked(first, rules.links).and_then(&modifier)) {
-            found = Some((term, rest));
+        if before < MIN_KNOWN_CHARS {
+            continue;
         }
+        let (first, rest) = word.split_at(i);
+        let Some(term) = modifier(first).or_else(|| unlinked(first, rules.links).and_then(&modifier)) else {
+            continue;
+        };
+        let rest = rest.trim_start_matches('-');
+        if rules.privative.iter().any(|p| rest.starts_with(p)) {
+            return None;
+        }
+        found = Some(term);
     }
-    let (term, rest) = found?;
-    // "storingsvrij" and "felfri" say the crisis is absent.
-    // The longest first part took its linking element, so the rest starts with the part.
-    let rest = rest.trim_start_matches('-');
-    if rules.privative.iter().any(|p| rest.starts_with(p)) {
-        return None;
-    }
-    Some(term)
+    found
 }
 
 /// `first` without the linking element it ends with, if what is left is long enough.
 fn unlinked<'w>(first: &'w str, links: &[&str]) -> Option<&'w str> {
-    links.iter().filter_map(|l| first.strip_suffix(l)).find(|stem| stem.chars().count() >= MIN_PART_CHARS)
+    links.iter().filter_map(|l| first.strip_suffix(l)).find(|stem| stem.chars().count() >= MIN_KNOWN_CHARS)
 }
 
 #[cfg(test)]
@@ -186,8 +194,9 @@ mod tests {
         assert_eq!(split_as(Lang::Nl, "vergoed", heads, &[]), None);
         // "voorgoed" is "for good".
         assert_eq!(split_as(Lang::Nl, "voorgoed", heads, &[]), None);
-        // A three-letter head is too short to trust.
-        assert_eq!(split_as(Lang::Nl, "bedrijfsrot", &["rot"], &[]), None);
+        // Known parts of four letters or fewer are too short to trust.
+        assert_eq!(split_as(Lang::Nl, "lockdown", &["down"], &[]), None);
+        assert_eq!(split_as(Lang::Nl, "platteland", &[], &["plat"]), None);
     }
 
     #[test]

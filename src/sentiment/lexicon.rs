@@ -787,6 +787,76 @@ mod tests {
     }
 
     #[test]
+    fn a_malformed_inflected_table_names_its_file_and_line() {
+        let src = |inflected| LexiconSources { sentiment: "goed\t2\n", inflected, ..Default::default() };
+        let err = Lexicon::load(Lang::Nl, &src(&[("inflected.tsv", "# header\ngoede\tgoed\t+\nbeter\n")])).unwrap_err();
+        assert_eq!((err.file.as_str(), err.line), ("nl/inflected.tsv", 3), "{err}");
+        let err =
+            Lexicon::load(Lang::Nl, &src(&[("inflected.tsv", ""), ("extra.tsv", "goede\tgoed\t*\n")])).unwrap_err();
+        assert_eq!((err.file.as_str(), err.line), ("nl/extra.tsv", 1), "{err}");
+        assert!(err.problem.contains("polarity"), "{err}");
+        let err = Lexicon::load(Lang::Nl, &src(&[("inflected.tsv", "mooie\tmooi\t+\n")])).unwrap_err();
+        assert!(err.problem.contains("not in the lexicon"), "{err}");
+    }
+
+    fn resolve_builtin(lang: Lang, word: &str) -> Option<(String, Form, Option<CrisisCategory>)> {
+        let lex = Lexicon::builtin(lang).unwrap();
+        let r = lex.resolve(word, false, &mut StemMemo::default())?;
+        let term = lex.term(r.term);
+        Some((term.text.to_string(), r.form, term.crisis.map(|(c, _)| c)))
+    }
+
+    #[test]
+    fn swedish_definite_and_plural_forms_find_their_lemma() {
+        assert_eq!(
+            resolve_builtin(Lang::Sv, "störningarna"),
+            Some(("störning".into(), Form::Inflected, Some(CrisisCategory::Outage)))
+        );
+        assert_eq!(
+            resolve_builtin(Lang::Sv, "kundtjänstens"),
+            Some(("kundtjänst".into(), Form::Inflected, Some(CrisisCategory::Service)))
+        );
+    }
+
+    #[test]
+    fn polish_case_forms_of_crisis_terms_keep_their_category() {
+        // polvader has no crisis lemmas; SGJP gives "wyciek" (leak) its instrumental.
+        assert_eq!(
+            resolve_builtin(Lang::Pl, "wyciekiem"),
+            Some(("wyciek".into(), Form::Inflected, Some(CrisisCategory::PrivacyFraud)))
+        );
+        let scorer = crate::sentiment::Scorer::builtin().unwrap();
+        let mut a = crate::sentiment::Analysis::default();
+        scorer.analyze("Znowu włamaniem na konta klientów się skończyło", Some(Lang::Pl), &mut a);
+        assert_eq!(a.categories().collect::<Vec<_>>(), [CrisisCategory::PrivacyFraud]);
+    }
+
+    #[test]
+    fn dutch_and_swedish_compounds_find_their_crisis_part() {
+        assert_eq!(
+            resolve_builtin(Lang::Sv, "nätverksstörningen"),
+            Some(("störningen".into(), Form::Compound, Some(CrisisCategory::Outage)))
+        );
+        assert_eq!(
+            resolve_builtin(Lang::Nl, "klantenservicemedewerker"),
+            Some(("klantenservice".into(), Form::Compound, Some(CrisisCategory::Service)))
+        );
+        // The memo gives the same answer the second time.
+        let lex = Lexicon::builtin(Lang::Nl).unwrap();
+        let mut memo = StemMemo::default();
+        let first = lex.resolve("klantenservicemedewerker", false, &mut memo);
+        assert_eq!(lex.resolve("klantenservicemedewerker", false, &mut memo), first);
+    }
+
+    #[test]
+    fn short_or_denying_compound_parts_do_not_split() {
+        // "down" is a crisis term, but "lockdown" is no outage; "plat" is, "platteland" not.
+        assert_ne!(resolve_builtin(Lang::Nl, "lockdown").map(|r| r.1), Some(Form::Compound));
+        assert_ne!(resolve_builtin(Lang::Nl, "platteland").map(|r| r.1), Some(Form::Compound));
+        assert_eq!(resolve_builtin(Lang::Nl, "storingsvrij"), None);
+    }
+
+    #[test]
     fn stems_only_match_inflections_not_derivations() {
         assert!(is_inflection_of("prachtige", "prachtig"));
         assert!(is_inflection_of("disappointingly", "disappoint"));
