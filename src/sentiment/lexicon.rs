@@ -176,7 +176,9 @@ impl LexiconSources<'static> {
         match lang {
             Lang::En => lang_files!("en", &[]),
             Lang::Nl => lang_files!("nl", &[("inflected.tsv", include_str!("../../lexicons/nl/inflected.tsv"))]),
-            Lang::Sv => lang_files!("sv", &[("inflected.tsv", include_str!("../../lexicons/sv/inflected.tsv"))]),
+            // Swedish has no table: the Hunspell dictionary is LGPL-3 and the issue asks for a
+            // permissive source (lexicons/SOURCES.md); the stemmer and compound split serve.
+            Lang::Sv => lang_files!("sv", &[]),
             Lang::Pl => lang_files!(
                 "pl",
                 &[
@@ -850,14 +852,10 @@ mod tests {
 
     #[test]
     fn swedish_definite_and_plural_forms_find_their_lemma() {
-        assert_eq!(
-            resolve_builtin(Lang::Sv, "störningarna"),
-            Some(("störning".into(), Form::Inflected, Some(CrisisCategory::Outage)))
-        );
-        assert_eq!(
-            resolve_builtin(Lang::Sv, "kundtjänstens"),
-            Some(("kundtjänst".into(), Form::Inflected, Some(CrisisCategory::Service)))
-        );
+        // No Swedish table ships (LGPL-3, lexicons/SOURCES.md): the stemmer finds them.
+        let found = |w| resolve_builtin(Lang::Sv, w).map(|(lemma, _, category)| (lemma, category));
+        assert_eq!(found("störningarna"), Some(("störning".into(), Some(CrisisCategory::Outage))));
+        assert_eq!(found("kundtjänstens"), Some(("kundtjänst".into(), Some(CrisisCategory::Service))));
     }
 
     #[test]
