@@ -10,12 +10,14 @@
 //!
 //! * `tokenize` — text to tokens, language-independent;
 //! * `lang` — which of the four languages a text is in, when the feed does not say;
-//! * `lexicon`, `signs` — what words, emoji and emoticons mean;
+//! * `lexicon`, `signs` — what words, emoji and emoticons mean (`morphology` and `compound`
+//!   find the lexicon words inside inflected forms and Dutch and Swedish compounds);
 //! * `rules` — the adjustments and their constants;
 //! * `score` — `Scorer` and its reusable `Analysis`;
 //! * `batch`, `eval` — scoring JSON lines, and measuring the scorer on labelled data.
 
 pub mod batch;
+mod compound;
 pub(crate) mod cue;
 pub mod eval;
 pub(crate) mod lang;

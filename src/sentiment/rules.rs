@@ -116,7 +116,7 @@ pub(crate) fn normalize(sum: f32) -> f32 {
 
 /// Which rules changed an item, for the explanation shown to users.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Rules(u16);
+pub struct Rules(u32);
 
 impl Rules {
     pub const NEGATED: Rules = Rules(1);
@@ -131,6 +131,8 @@ impl Rules {
     pub(crate) const STEM: Rules = Rules(1 << 9);
     pub(crate) const CRISIS_WEIGHT: Rules = Rules(1 << 10);
     pub const PHRASE: Rules = Rules(1 << 11);
+    /// Found as a part of a Dutch or Swedish compound ("betaalstoring" → "storing").
+    pub const COMPOUND: Rules = Rules(1 << 12);
     /// A complaint read from facts: a broken state, harm, a refund, waiting, "still not".
     pub const COMPLAINT: Rules = Rules(1 << 13);
     /// Praise turned against the brand: sarcasm markers or a complaint around it.
@@ -138,10 +140,11 @@ impl Rules {
     /// In scare quotes: someone else's word, not the writer's praise.
     pub const QUOTED: Rules = Rules(1 << 15);
 
-    const NAMES: [(Rules, &'static str); 15] = [
+    const NAMES: [(Rules, &'static str); 16] = [
         (Rules::PHRASE, "phrase"),
         (Rules::INFLECTED, "inflected form"),
         (Rules::STEM, "matched by stem"),
+        (Rules::COMPOUND, "compound part"),
         (Rules::CRISIS_WEIGHT, "crisis term"),
         (Rules::NEGATED_FORM, "negated form (nie-)"),
         (Rules::CAPS, "capitals"),

@@ -79,14 +79,14 @@ fn explain(out: &mut impl Write, text: &str, a: &Analysis) -> io::Result<()> {
                 what.push_str(&format!(": {family}"));
             }
         }
-        if let Some(c) = h.category {
-            what.push_str(&format!(" [{c}]"));
-        }
+        let category = h.category.map(|c| format!(" [{c}]")).unwrap_or_default();
         if h.base == 0.0 {
-            // A topic word: it tags a crisis category without judging.
-            let category = h.category.map(|c| format!(" [{c}]")).unwrap_or_default();
-            writeln!(out, "    {:<22} topic{category}", escape::terminal(h.term))?;
+            // A topic word: it tags a crisis category without judging. How it was found
+            // still shows ("klantenservicemedewerker" as "klantenservice", compound part).
+            let how = if h.lemma.is_some() { format!(" ({what})") } else { String::new() };
+            writeln!(out, "    {:<22} topic{how}{category}", escape::terminal(h.term))?;
         } else {
+            what.push_str(&category);
             writeln!(out, "    {:<22} {:+.2} (lexicon {:+.2}) {what}", escape::terminal(h.term), h.score, h.base)?;
         }
     }

@@ -546,6 +546,7 @@ impl Analysis {
             Form::Exact | Form::Squeezed => {}
             Form::Inflected => rules.insert(Rules::INFLECTED),
             Form::Stem => rules.insert(Rules::STEM),
+            Form::Compound => rules.insert(Rules::COMPOUND),
             Form::InflectedNegated => {
                 rules.insert(Rules::INFLECTED);
                 rules.insert(Rules::NEGATED_FORM);
