@@ -80,9 +80,6 @@ pub(crate) const WAITING_VALENCE: f32 = -1.5;
 pub(crate) const STILL_NOT_VALENCE: f32 = -1.5;
 pub(crate) const AGAIN_VALENCE: f32 = -1.0;
 pub(crate) const QUESTION_VALENCE: f32 = -0.8;
-/// A duration with nothing else: complaints count the time they lost far more often than
-/// praise does, but alone it is weak evidence.
-pub(crate) const DURATION_VALENCE: f32 = -0.6;
 
 /// Adds `amount` to the magnitude of `v` (subtracts for a negative amount), keeping its sign.
 pub(crate) fn emphasize(v: f32, amount: f32) -> f32 {

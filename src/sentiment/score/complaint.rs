@@ -62,9 +62,12 @@ impl Analysis {
         let mut ev = Evidence::default();
         let caps_matter = self.tokens.caps_contrast();
         let mut previous_number = false;
+        // "1 hour" is a duration though not a repetition.
+        let mut previous_one = false;
         for i in 0..self.slots.len() {
             let Slot::Word { token, found, role, .. } = self.slots[i] else {
                 previous_number = false;
+                previous_one = false;
                 continue;
             };
             let word = self.tokens.str(&self.tokens.tokens[token as usize]);
@@ -81,13 +84,16 @@ impl Analysis {
                         .is_some_and(|c| c.family == CueFamily::Unit)
             };
             let family = cue.map(|c| c.family);
-            if family == Some(CueFamily::Unit) && previous_number || glued_unit {
+            if family == Some(CueFamily::Unit) && (previous_number || previous_one) || glued_unit {
                 ev.duration.get_or_insert(i as u32);
             }
             if family == Some(CueFamily::Times) && previous_number {
                 ev.repetition = true;
             }
-            previous_number = digits || family == Some(CueFamily::Number);
+            // "1 keer", "in 1 time" repeat nothing: a repetition needs two or more.
+            let one = word == "1";
+            previous_one = one;
+            previous_number = digits && !one || family == Some(CueFamily::Number);
             if let Some(f) = family {
                 if ev.first[f as usize].is_none() && !self.context(i, caps_matter).0 {
                     ev.first[f as usize] = Some(i as u32);
@@ -108,7 +114,7 @@ impl Analysis {
     }
 
     /// Whether something already reads as a complaint: a negative crisis term that is more
-    /// than a topic word, a complaint cue, or a construction.
+    /// than a topic word, a complaint cue, or a construction; a merely negative word is not.
     fn has_complaint(&self) -> bool {
         self.hits.iter().any(|h| {
             h.score < 0.0 && (h.complaint.is_some() || h.category.is_some_and(|(_, w)| w >= COMPLAINT_CRISIS_WEIGHT))
@@ -125,14 +131,10 @@ impl Analysis {
             || ev.has(CueFamily::Still)
             || ev.has(CueFamily::Unanswered)
             || self.has_negative();
-        if let Some(at) = ev.duration {
-            if waiting_context {
-                let category =
-                    ev.has(CueFamily::Wait).then_some((CrisisCategory::Service, CONSTRUCTION_CATEGORY_WEIGHT));
-                self.add_construction(at as usize, "waiting", rules::WAITING_VALENCE, category);
-            } else {
-                self.add_construction(at as usize, "duration", rules::DURATION_VALENCE, None);
-            }
+        // A duration alone is no complaint: "finished it in 2 days", "12 minutes by scooter".
+        if let Some(at) = ev.duration.filter(|_| waiting_context) {
+            let category = ev.has(CueFamily::Wait).then_some((CrisisCategory::Service, CONSTRUCTION_CATEGORY_WEIGHT));
+            self.add_construction(at as usize, "waiting", rules::WAITING_VALENCE, category);
         }
         if let Some(at) = ev.at(CueFamily::Still).filter(|&s| self.still_not_follows(s)) {
             self.add_construction(
@@ -214,7 +216,6 @@ impl Analysis {
     /// to a complaint with nothing solved.
     fn sarcasm(&mut self, ev: &Evidence) {
         let complaint = self.has_complaint();
-        let negative = self.has_negative();
         let resolved = ev.has(CueFamily::Resolved);
         // Scare quotes and applause are ironic next to something bad; alone they are
         // quotation ("the 'TV Lover' badge") and applause.
@@ -222,7 +223,9 @@ impl Analysis {
         let quoted_praise = self.hits.iter().any(|h| h.score > 0.0 && h.rules.contains(Rules::QUOTED));
         let weak = [ev.has(CueFamily::Thanks), ev.applause_signs > 0, quoted_praise];
         let weak_markers = weak.iter().filter(|w| **w).count();
-        let bitter_frame = weak_markers > 0 && negative;
+        // Thanks next to a merely negative word is often genuine ("thanks for the support,
+        // haters gonna hate"); next to a complaint it is bitter.
+        let bitter_frame = weak_markers > 0 && complaint;
         let markers = ev.irony_signs > 0 || ev.has(CueFamily::Sarcasm) || weak_markers >= 2;
         let ironic = markers || !resolved && (complaint || bitter_frame);
         if !ironic {

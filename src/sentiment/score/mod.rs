@@ -598,7 +598,8 @@ impl Analysis {
             HitSource::Word { text: t.start as u32..t.end as u32, term: differs.then_some(found.term) }
         };
         let negated_any = negated || found.form == Form::InflectedNegated;
-        let category = match (term.crisis, term.cue.and_then(|c| c.category)) {
+        // Evidence cues ("wachten") point nowhere by themselves; complaint cues do.
+        let category = match (term.crisis, complaint.and_then(|c| c.category)) {
             (Some(crisis), _) => Some(crisis),
             (None, Some(c)) => Some((c, COMPLAINT_CATEGORY_WEIGHT)),
             (None, None) => None,
