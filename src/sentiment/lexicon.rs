@@ -587,9 +587,34 @@ impl Builder {
             let text = self.term_text(FILE, line, cols[0])?;
             let family = cols.get(1).ok_or_else(|| self.err(FILE, line, "missing family column"))?;
             let cue = Cue::parse(family, cols.get(2).copied()).map_err(|e| self.err(FILE, line, e))?;
-            self.term_mut(text).cue = Some(cue);
+            let inherited = self.phrase_valence(text);
+            let term = self.term_mut(text);
+            term.cue = Some(cue);
+            // An evidence phrase ("nice one", "tack för") is matched whole, so it would hide
+            // the valence of its words; it keeps their sum instead.
+            if term.valence == 0.0 && term.crisis.is_none() && term.role == Role::Plain {
+                term.valence = inherited;
+            }
         }
         Ok(())
+    }
+
+    /// The summed valence of a phrase's words, or 0 when one of them is a negator, an
+    /// intensifier or a contrast word (the phrase's meaning is then not the sum).
+    fn phrase_valence(&self, text: &str) -> f32 {
+        if !text.contains(' ') {
+            return 0.0;
+        }
+        let mut sum = 0.0;
+        for word in text.split(' ') {
+            let Some(e) = self.lex.exact.get(word).filter(|e| e.term != NO_TERM) else { continue };
+            let t = &self.lex.terms[e.term as usize];
+            if t.role != Role::Plain {
+                return 0.0;
+            }
+            sum += t.valence;
+        }
+        sum.clamp(-4.0, 4.0)
     }
 
     fn negators(&mut self, src: &str) -> Result<(), LexiconError> {
