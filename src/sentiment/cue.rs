@@ -37,6 +37,11 @@ pub enum CueFamily {
     Resolved,
     /// Irony markers and bitter set phrases: "yeah right", "ja hoor", "jaja", "no pewnie".
     Sarcasm,
+    /// "in", "within", "binnen", "inom", "w ciągu": before a duration, speed, not waiting
+    /// ("refund in 2 days", "blocked it within 10 minutes").
+    Within,
+    /// A third party reports: "says", "confirms", "meldt", "enligt", "komunikat".
+    Report,
     // Complaints on their own.
     /// Something broke or went wrong: "crashed", "kapot", "hängde sig", "zawiesza się".
     Broken,
@@ -51,7 +56,7 @@ pub enum CueFamily {
 impl CueFamily {
     pub(crate) const COUNT: usize = Self::NAMES.len();
 
-    const NAMES: [(CueFamily, &'static str); 15] = [
+    const NAMES: [(CueFamily, &'static str); 17] = [
         (CueFamily::Still, "still"),
         (CueFamily::Again, "again"),
         (CueFamily::Number, "number"),
@@ -63,6 +68,8 @@ impl CueFamily {
         (CueFamily::Thanks, "thanks"),
         (CueFamily::Resolved, "resolved"),
         (CueFamily::Sarcasm, "sarcasm"),
+        (CueFamily::Within, "within"),
+        (CueFamily::Report, "report"),
         (CueFamily::Broken, "broken"),
         (CueFamily::Harm, "harm"),
         (CueFamily::Refund, "refund"),

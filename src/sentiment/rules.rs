@@ -136,8 +136,12 @@ impl Rules {
     pub const SARCASM: Rules = Rules(1 << 14);
     /// In scare quotes: someone else's word, not the writer's praise.
     pub const QUOTED: Rules = Rules(1 << 15);
+    /// A crisis term in a text that says the problem was solved: no complaint.
+    pub const RESOLVED: Rules = Rules(1 << 16);
+    /// A crisis term in someone else's report of the incident: no complaint.
+    pub const REPORTED: Rules = Rules(1 << 17);
 
-    const NAMES: [(Rules, &'static str); 16] = [
+    const NAMES: [(Rules, &'static str); 18] = [
         (Rules::PHRASE, "phrase"),
         (Rules::INFLECTED, "inflected form"),
         (Rules::STEM, "matched by stem"),
@@ -154,6 +158,8 @@ impl Rules {
         (Rules::COMPLAINT, "complaint"),
         (Rules::QUOTED, "in scare quotes"),
         (Rules::SARCASM, "sarcasm: praise inverted"),
+        (Rules::RESOLVED, "resolved: no complaint"),
+        (Rules::REPORTED, "reported: no complaint"),
     ];
 
     pub fn contains(self, other: Rules) -> bool {

@@ -39,6 +39,8 @@ struct Evidence {
     first: [Option<u32>; CueFamily::COUNT],
     /// The first number directly followed by a time unit: the unit's slot.
     duration: Option<u32>,
+    /// A duration right after "in"/"within": something was fast.
+    fast: bool,
     /// A number directly followed by "times": a repetition.
     repetition: bool,
     /// Irony emoji that are enough alone (🙃 🙄) and applause (👏 👌) that needs a complaint.
@@ -62,12 +64,16 @@ impl Analysis {
         let mut ev = Evidence::default();
         let caps_matter = self.tokens.caps_contrast();
         let mut previous_number = false;
+        // "within" right before the number of a duration.
+        let mut within_before_number = false;
+        let mut previous_within = false;
         // "1 hour" is a duration though not a repetition.
         let mut previous_one = false;
         for i in 0..self.slots.len() {
             let Slot::Word { token, found, role, .. } = self.slots[i] else {
                 previous_number = false;
                 previous_one = false;
+                previous_within = false;
                 continue;
             };
             let word = self.tokens.str(&self.tokens.tokens[token as usize]);
@@ -85,8 +91,17 @@ impl Analysis {
             };
             let family = cue.map(|c| c.family);
             if family == Some(CueFamily::Unit) && (previous_number || previous_one) || glued_unit {
-                ev.duration.get_or_insert(i as u32);
+                let fast = if glued_unit { previous_within } else { within_before_number };
+                if fast {
+                    ev.fast = true;
+                } else {
+                    ev.duration.get_or_insert(i as u32);
+                }
             }
+            if digits || family == Some(CueFamily::Number) {
+                within_before_number = previous_within;
+            }
+            previous_within = family == Some(CueFamily::Within);
             if family == Some(CueFamily::Times) && previous_number {
                 ev.repetition = true;
             }
@@ -110,7 +125,9 @@ impl Analysis {
             }
         }
         self.constructions(&ev);
-        self.sarcasm(&ev);
+        if !self.sarcasm(&ev) {
+            self.de_escalate(&ev);
+        }
     }
 
     /// Whether something already reads as a complaint: a negative crisis term that is more
@@ -212,11 +229,35 @@ impl Analysis {
         });
     }
 
+    /// A report of an incident by someone else ("X says the outage was caused by …"), or an
+    /// incident solved ("is now fixed", "refund in 2 days") is no complaint: the crisis and
+    /// complaint terms keep their category but lose the valence they only had as crisis
+    /// terms. Words that judge ("terrible") keep theirs.
+    fn de_escalate(&mut self, ev: &Evidence) {
+        let rule = if ev.has(CueFamily::Resolved) || ev.fast {
+            Rules::RESOLVED
+        } else if ev.has(CueFamily::Report) {
+            Rules::REPORTED
+        } else {
+            return;
+        };
+        let mut delta = 0.0;
+        for h in &mut self.hits {
+            let borrowed = h.rules.contains(Rules::CRISIS_WEIGHT) || h.rules.contains(Rules::COMPLAINT);
+            if borrowed && h.score < 0.0 {
+                delta -= h.score;
+                h.score = 0.0;
+                h.rules.insert(rule);
+            }
+        }
+        self.sum += delta;
+    }
+
     /// Inverts praise when the text is ironic: a marker says so, or the praise stands next
-    /// to a complaint with nothing solved.
-    fn sarcasm(&mut self, ev: &Evidence) {
+    /// to a complaint with nothing solved. Says whether it was.
+    fn sarcasm(&mut self, ev: &Evidence) -> bool {
         let complaint = self.has_complaint();
-        let resolved = ev.has(CueFamily::Resolved);
+        let resolved = ev.has(CueFamily::Resolved) || ev.fast;
         // Scare quotes and applause are ironic next to something bad; alone they are
         // quotation ("the 'TV Lover' badge") and applause.
         // Two of them together are irony enough ("„Nowa, ulepszona receptura” … Dziękujemy 👌").
@@ -229,7 +270,7 @@ impl Analysis {
         let markers = ev.irony_signs > 0 || ev.has(CueFamily::Sarcasm) || weak_markers >= 2;
         let ironic = markers || !resolved && (complaint || bitter_frame);
         if !ironic {
-            return;
+            return false;
         }
         let mut delta = 0.0;
         for h in &mut self.hits {
@@ -242,5 +283,6 @@ impl Analysis {
             }
         }
         self.sum += delta;
+        true
     }
 }
