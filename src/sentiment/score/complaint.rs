@@ -262,7 +262,8 @@ impl Analysis {
         // quotation ("the 'TV Lover' badge") and applause.
         // Two of them together are irony enough ("„Nowa, ulepszona receptura” … Dziękujemy 👌").
         let quoted_praise = self.hits.iter().any(|h| h.score > 0.0 && h.rules.contains(Rules::QUOTED));
-        let weak = [ev.has(CueFamily::Thanks), ev.applause_signs > 0, quoted_praise];
+        let quotation = quoted_praise || self.tokens.tokens.iter().any(|t| t.has(flag::QUOTED));
+        let weak = [ev.has(CueFamily::Thanks), ev.applause_signs > 0, quotation];
         let weak_markers = weak.iter().filter(|w| **w).count();
         // Thanks next to a merely negative word is often genuine ("thanks for the support,
         // haters gonna hate"); next to a complaint it is bitter.
