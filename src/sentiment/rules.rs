@@ -80,6 +80,9 @@ pub(crate) const WAITING_VALENCE: f32 = -1.5;
 pub(crate) const STILL_NOT_VALENCE: f32 = -1.5;
 pub(crate) const AGAIN_VALENCE: f32 = -1.0;
 pub(crate) const QUESTION_VALENCE: f32 = -0.8;
+/// An irony set phrase with no praise to turn ("thanks for nothing") is about as bad as
+/// "disappointed" (-1.9 in VADER).
+pub(crate) const IRONY_VALENCE: f32 = -1.5;
 
 /// Adds `amount` to the magnitude of `v` (subtracts for a negative amount), keeping its sign.
 pub(crate) fn emphasize(v: f32, amount: f32) -> f32 {

@@ -110,7 +110,9 @@ impl Analysis {
             previous_one = one;
             previous_number = digits && !one || family == Some(CueFamily::Number);
             if let Some(f) = family {
-                if ev.first[f as usize].is_none() && !self.context(i, caps_matter).0 {
+                // "still" carries its negation with it ("fortfarande inte", "nog steeds niet").
+                let negated = f != CueFamily::Still && self.context(i, caps_matter).0;
+                if ev.first[f as usize].is_none() && !negated {
                     ev.first[f as usize] = Some(i as u32);
                 }
             }
@@ -215,18 +217,15 @@ impl Analysis {
         valence: f32,
         category: Option<(CrisisCategory, f32)>,
     ) {
-        let Some(Slot::Word { token, .. }) = self.slots.get(at).copied() else { return };
+        let Some(Slot::Word { token, len, found, .. }) = self.slots.get(at).copied() else { return };
         let r = self.tokens.tokens[token as usize].range();
+        let source = match found {
+            Some(f) if len > 1 => HitSource::Phrase(f.term),
+            _ => HitSource::Word { text: r.start as u32..r.end as u32, term: None },
+        };
         let mut rules = Rules::default();
         rules.insert(Rules::COMPLAINT);
-        self.add_hit(Hit {
-            source: HitSource::Word { text: r.start as u32..r.end as u32, term: None },
-            base: valence,
-            score: valence,
-            rules,
-            category,
-            complaint: Some(name),
-        });
+        self.add_hit(Hit { source, base: valence, score: valence, rules, category, complaint: Some(name) });
     }
 
     /// A report of an incident by someone else ("X says the outage was caused by …"), or an
@@ -254,7 +253,7 @@ impl Analysis {
     }
 
     /// Inverts praise when the text is ironic: a marker says so, or the praise stands next
-    /// to a complaint with nothing solved. Says whether it was.
+    /// to a complaint with nothing solved. Says whether it turned anything.
     fn sarcasm(&mut self, ev: &Evidence) -> bool {
         let complaint = self.has_complaint();
         let resolved = ev.has(CueFamily::Resolved) || ev.fast;
@@ -274,6 +273,7 @@ impl Analysis {
             return false;
         }
         let mut delta = 0.0;
+        let mut inverted_any = false;
         for h in &mut self.hits {
             let genuine = h.rules.contains(Rules::NEGATED) || h.rules.contains(Rules::AFTER_CONTRAST);
             if h.score > 0.0 && !genuine {
@@ -281,9 +281,133 @@ impl Analysis {
                 delta += inverted - h.score;
                 h.score = inverted;
                 h.rules.insert(Rules::SARCASM);
+                inverted_any = true;
             }
         }
         self.sum += delta;
-        true
+        // A bitter set phrase with no praise left to turn is the complaint itself: "Tack för
+        // ingenting", "dzięki za nic".
+        if let Some(at) = ev.at(CueFamily::Sarcasm).filter(|_| !inverted_any) {
+            self.add_construction(at, "irony", rules::IRONY_VALENCE, None);
+            return true;
+        }
+        inverted_any
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Label, Lang};
+    use crate::sentiment::{Analysis, Rules, Scorer};
+
+    fn analyze(lang: Lang, text: &str) -> Analysis {
+        let scorer = Scorer::builtin().expect("built-in lexicons load");
+        let mut a = Analysis::default();
+        scorer.analyze(text, Some(lang), &mut a);
+        a
+    }
+
+    /// The text is negative and the named complaint family or construction is among its
+    /// hits.
+    fn complaint(lang: Lang, text: &str, family: &str) {
+        let a = analyze(lang, text);
+        let families: Vec<_> = a.hits().filter_map(|h| h.complaint).collect();
+        assert_eq!(a.label(), Label::Neg, "{text}: {families:?}, compound {}", a.compound());
+        assert!(families.contains(&family), "{text}: expected {family}, got {families:?}");
+    }
+
+    fn sarcastic(lang: Lang, text: &str) {
+        let a = analyze(lang, text);
+        assert_eq!(a.label(), Label::Neg, "{text}: compound {}", a.compound());
+        assert!(a.hits().any(|h| h.rules.contains(Rules::SARCASM)), "{text}: no praise inverted");
+    }
+
+    #[test]
+    fn waiting_is_a_number_before_a_unit_in_a_complaint() {
+        complaint(Lang::En, "On hold for 52 minutes with @QuickBank", "waiting");
+        complaint(Lang::Nl, "Al drie weken wachten op een monteur", "waiting");
+        complaint(Lang::Sv, "40 minuter i telefonkö", "waiting");
+        complaint(Lang::Pl, "1 h 14 min na infolinii i nic", "waiting");
+    }
+
+    #[test]
+    fn still_reads_the_negation_after_it() {
+        complaint(Lang::En, "Still haven't heard anything from @SkyAir", "still not");
+        complaint(Lang::Nl, "Nog steeds geen antwoord van de klantenservice", "still not");
+        complaint(Lang::Sv, "Har fortfarande inte fått någon återbetalning", "still not");
+        complaint(Lang::Pl, "Wciąż nie ma zwrotu", "still not");
+    }
+
+    #[test]
+    fn again_counts_only_with_a_complaint() {
+        complaint(Lang::En, "Why is the app down for the third time this week?", "again");
+        complaint(Lang::Nl, "Alweer een storing bij de bank", "again");
+        complaint(Lang::Sv, "Driftstörningen igen, tredje gången denna vecka", "again");
+        complaint(Lang::Pl, "Znowu awaria aplikacji", "again");
+        let a = analyze(Lang::En, "Can't wait to see you again");
+        assert!(a.hits().all(|h| h.complaint.is_none()), "'again' alone is no complaint");
+    }
+
+    #[test]
+    fn broken_states_harm_and_refunds_are_complaints_on_their_own() {
+        complaint(Lang::En, "The update deleted all my saved cards", "broken");
+        complaint(Lang::Pl, "Aplikacja wylogowuje co 5 minut", "broken");
+        complaint(Lang::Sv, "Laddaren blev varm och luktade bränt", "harm");
+        complaint(Lang::Sv, "Har fortfarande inte fått någon återbetalning", "refund");
+    }
+
+    #[test]
+    fn questions_at_the_brand_count_only_with_a_complaint() {
+        complaint(Lang::En, "Why is the app down for the third time this week?", "question at the brand");
+        let a = analyze(Lang::En, "Why do cats purr?");
+        assert!(a.hits().all(|h| h.complaint.is_none()));
+    }
+
+    #[test]
+    fn praise_turns_bitter_next_to_a_complaint_or_an_irony_marker() {
+        sarcastic(Lang::En, "Great job @QuickBank, the app crashed again 🙃");
+        sarcastic(Lang::En, "Love how the 'upgrade' deleted all my saved cards");
+        sarcastic(Lang::Nl, "Wat een topservice weer 👏 twee weken wachten op een monteur");
+        sarcastic(Lang::Sv, "Jaja, helt fantastiskt");
+        sarcastic(Lang::Pl, "Trzeci dzień bez prądu. Dziękuję bardzo, naprawdę świetna robota");
+        complaint(Lang::Sv, "Tack för ingenting @Telia", "irony");
+    }
+
+    #[test]
+    fn genuine_praise_stays_praise() {
+        for (lang, text) in [
+            (Lang::En, "Thanks for fixing it so fast, great support!"),
+            (Lang::En, "Refund in 2 days, great service 👌"),
+            (Lang::En, "Finished the book in 2 days, loved it"),
+            (Lang::En, "I was just awarded the \"TV Lover\" badge"),
+            (Lang::En, "The outage was annoying but the support team was great"),
+            (Lang::Nl, "Storing snel opgelost, top service!"),
+        ] {
+            let a = analyze(lang, text);
+            assert_eq!(a.label(), Label::Pos, "{text}: compound {}", a.compound());
+            assert!(a.hits().all(|h| !h.rules.contains(Rules::SARCASM)), "{text}");
+        }
+    }
+
+    #[test]
+    fn negated_cues_are_no_evidence() {
+        let a = analyze(Lang::En, "Didn't have to wait, 5 minutes and done");
+        assert!(a.hits().all(|h| h.complaint != Some("waiting")), "{:?}", a.hits().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn reports_and_solved_incidents_are_no_complaints() {
+        let a = analyze(Lang::En, "QuickBank says the outage this morning is being investigated");
+        assert_ne!(a.label(), Label::Neg, "compound {}", a.compound());
+        assert_eq!(a.categories().next(), Some(crate::model::CrisisCategory::Outage), "the category stays");
+        let a = analyze(Lang::Nl, "De storing bij Kroon Bank is verholpen");
+        assert_ne!(a.label(), Label::Neg, "compound {}", a.compound());
+    }
+
+    #[test]
+    fn categories_are_ranked_by_evidence() {
+        let a = analyze(Lang::En, "Data breach at QuickBank: my card was used for fraud, and support is useless");
+        let cats: Vec<_> = a.categories().collect();
+        assert_eq!(cats.first(), Some(&crate::model::CrisisCategory::PrivacyFraud), "{cats:?}");
     }
 }
