@@ -267,6 +267,13 @@ pub struct Judged {
 /// z = 4 for five negative posts out of ten at night, which a quiet watch sees every few days.
 const DIP_MIN_MENTIONS: f64 = 20.0;
 
+/// The same approximation also needs the window to expect this many negative mentions at the
+/// watch's usual share (the textbook n·p ≥ 5 for a binomial): with 10% negative, 8 angry
+/// posts among 25 is a one-in-500 cluster that z calls 4.2, and a quiet watch has hundreds
+/// of windows a day. Found when the crisis-language rules (issue 19) made angry posts
+/// slightly more negative and a quiet day of the replay test tripped a dip.
+const DIP_MIN_EXPECTED_NEGATIVE: f64 = 5.0;
+
 /// Negative mentions kept for evidence.
 const RECENT: usize = 32;
 /// Characters of a mention's text kept for evidence.
@@ -701,6 +708,7 @@ impl WatchDetector {
         let dip_passes = dip.is_some()
             && warmed
             && longest.all >= (p.min_mentions as f64).max(DIP_MIN_MENTIONS)
+            && longest.all * self.state.usual.share().unwrap_or(0.1) >= DIP_MIN_EXPECTED_NEGATIVE
             && usual_mean - value >= p.dip_drop
             && z >= p.dip_z;
         let severity = if z >= 2.0 * p.dip_z { Severity::Critical } else { Severity::Warning };

@@ -271,11 +271,12 @@ impl Lexicon {
         b.function_words(src.stopwords)?;
         b.valences("slang.tsv", src.slang)?;
         b.crisis(src.crisis)?;
-        b.complaint(src.complaint)?;
         b.frequent_words(src.common)?;
         for (file, text) in src.inflected {
             b.inflected(file, text)?;
         }
+        // Cues last: a cue word that is an inflected form ("pomógł") keeps its lemma's meaning.
+        b.complaint(src.complaint)?;
         b.stems();
         Ok(b.lex)
     }
@@ -587,24 +588,38 @@ impl Builder {
             let text = self.term_text(FILE, line, cols[0])?;
             let family = cols.get(1).ok_or_else(|| self.err(FILE, line, "missing family column"))?;
             let cue = Cue::parse(family, cols.get(2).copied()).map_err(|e| self.err(FILE, line, e))?;
-            let inherited = self.phrase_valence(text);
+            let (valence, crisis) = self.inherited_meaning(text);
             let term = self.term_mut(text);
             term.cue = Some(cue);
-            // An evidence phrase ("nice one", "tack för") is matched whole, so it would hide
-            // the valence of its words; it keeps their sum instead.
+            // A cue becomes an exact term, which would hide what its words meant: an evidence
+            // phrase ("nice one", "tack för") keeps the sum of its words' valences, and a cue
+            // word that was an inflected form ("pomógł", helped) keeps its lemma's meaning.
             if term.valence == 0.0 && term.crisis.is_none() && term.role == Role::Plain {
-                term.valence = inherited;
+                term.valence = valence;
+                term.crisis = crisis;
             }
         }
         Ok(())
     }
 
+    /// What `text` meant before it became a cue: a word found as an inflected form means its
+    /// lemma; a phrase the summed valence of its words.
+    fn inherited_meaning(&self, text: &str) -> (f32, Option<(CrisisCategory, f32)>) {
+        if !text.contains(' ') {
+            return match self.lex.exact.get(text) {
+                Some(e) if e.term != NO_TERM && e.form == Form::Inflected => {
+                    let lemma = &self.lex.terms[e.term as usize];
+                    (lemma.valence, lemma.crisis)
+                }
+                _ => (0.0, None),
+            };
+        }
+        (self.phrase_valence(text), None)
+    }
+
     /// The summed valence of a phrase's words, or 0 when one of them is a negator, an
     /// intensifier or a contrast word (the phrase's meaning is then not the sum).
     fn phrase_valence(&self, text: &str) -> f32 {
-        if !text.contains(' ') {
-            return 0.0;
-        }
         let mut sum = 0.0;
         for word in text.split(' ') {
             let Some(e) = self.lex.exact.get(word).filter(|e| e.term != NO_TERM) else { continue };
