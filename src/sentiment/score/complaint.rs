@@ -26,6 +26,16 @@ use crate::sentiment::lexicon::Role;
 /// "nog steeds geen", "har fortfarande inte fått").
 const STILL_REACH: usize = 4;
 
+/// Texts longer than this many words are reviews and threads, not posts: praise and a
+/// complaint in them are a mixed verdict ("gripping book, a few hours well spent, but the
+/// ending is weak"), not sarcasm, and a negative word far away says nothing about a
+/// duration. A post of 280 characters has at most about 50 words.
+const POST_WORDS: usize = 50;
+
+/// How negative a word after "still" must be to make it a complaint ("still awful"): mild
+/// words are everyday ("my hope still is to leave …").
+const STILL_NEGATIVE: f32 = -1.5;
+
 /// Category weight of a construction that points at service (waiting, still no answer).
 const CONSTRUCTION_CATEGORY_WEIGHT: f32 = 1.0;
 
@@ -126,8 +136,9 @@ impl Analysis {
                 }
             }
         }
-        self.constructions(&ev);
-        if !self.sarcasm(&ev) {
+        let post = self.tokens.tokens.iter().filter(|t| t.kind == TokenKind::Word).count() <= POST_WORDS;
+        self.constructions(&ev, post);
+        if !(post && self.sarcasm(&ev)) {
             self.de_escalate(&ev);
         }
     }
@@ -144,12 +155,12 @@ impl Analysis {
         self.hits.iter().any(|h| h.score < 0.0)
     }
 
-    fn constructions(&mut self, ev: &Evidence) {
+    fn constructions(&mut self, ev: &Evidence, post: bool) {
         let waiting_context = ev.has(CueFamily::Wait)
             || ev.has(CueFamily::Since)
             || ev.has(CueFamily::Still)
             || ev.has(CueFamily::Unanswered)
-            || self.has_negative();
+            || post && self.has_negative();
         // A duration alone is no complaint: "finished it in 2 days", "12 minutes by scooter".
         if let Some(at) = ev.duration.filter(|_| waiting_context) {
             let category = ev.has(CueFamily::Wait).then_some((CrisisCategory::Service, CONSTRUCTION_CATEGORY_WEIGHT));
@@ -163,7 +174,9 @@ impl Analysis {
                 Some((CrisisCategory::Service, CONSTRUCTION_CATEGORY_WEIGHT)),
             );
         }
-        let complaint = self.has_complaint() || self.has_negative();
+        // "Again" and "why" are everyday words: only a complaint makes them part of one
+        // ("can't wait to see you again", "czemu tak dawno nie słuchałam").
+        let complaint = self.has_complaint();
         let again = ev.at(CueFamily::Again).or(ev.repetition.then_some(usize::MAX));
         if let Some(at) = again.filter(|_| complaint) {
             // A repetition ("3 times") has no single word to show: point at the first hit.
@@ -187,7 +200,9 @@ impl Analysis {
                     let Some(lex) = lex else { return false };
                     let t = lex.term(r.term);
                     let waits = t.cue.is_some_and(|c| matches!(c.family, CueFamily::Wait | CueFamily::Unanswered));
-                    if waits || t.valence < 0.0 || t.crisis.is_some_and(|(_, w)| w > 1.0) {
+                    let bad = t.valence <= STILL_NEGATIVE || t.crisis.is_some_and(|(_, w)| w > 1.0);
+                    let complains = t.cue.is_some_and(|c| c.family.standalone_valence().is_some());
+                    if waits || bad || complains {
                         return true;
                     }
                 }
