@@ -124,9 +124,15 @@ struct Entry {
 
 #[derive(Debug)]
 struct Phrase {
-    /// The words after the first one.
+    /// The words after the first one (at least one).
     rest: Box<[Box<str>]>,
     term: TermId,
+}
+
+impl Phrase {
+    fn second(&self) -> &str {
+        self.rest.first().map_or("", |w| w.as_ref())
+    }
 }
 
 /// An error in a lexicon file: which file, which line, what is wrong.
@@ -412,9 +418,14 @@ impl Lexicon {
         next: impl Fn(usize) -> Option<&'t str>,
     ) -> Option<(TermId, usize)> {
         let phrases = self.phrases.get(first)?;
-        phrases
+        // Sorted by second word: frequent first words start many phrases (Polish "nie" over
+        // a hundred), and only those with the right second word need a closer look.
+        let second = next(0)?;
+        let from = phrases.partition_point(|p| p.second() < second);
+        let to = from + phrases[from..].partition_point(|p| p.second() == second);
+        phrases[from..to]
             .iter()
-            .filter(|p| p.rest.iter().enumerate().all(|(i, w)| next(i) == Some(w.as_ref())))
+            .filter(|p| p.rest.iter().enumerate().skip(1).all(|(i, w)| next(i) == Some(w.as_ref())))
             .max_by_key(|p| p.rest.len())
             .map(|p| (p.term, p.rest.len() + 1))
     }
@@ -523,7 +534,10 @@ impl Builder {
             slot.term = id;
             slot.form = Form::Exact;
         } else {
-            self.lex.phrases.get_or_insert_with(first, Vec::new).push(Phrase { rest, term: id });
+            let phrase = Phrase { rest, term: id };
+            let list = self.lex.phrases.get_or_insert_with(first, Vec::new);
+            let at = list.partition_point(|p| p.second() <= phrase.second());
+            list.insert(at, phrase);
             self.lex
                 .exact
                 .get_or_insert_with(first, || Entry { term: NO_TERM, form: Form::Exact, starts_phrase: false })

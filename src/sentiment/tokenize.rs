@@ -392,6 +392,7 @@ fn is_emoji_modifier(c: char) -> bool {
         || ('\u{E0020}'..='\u{E007F}').contains(&c)
 }
 
+#[inline(always)]
 fn tokenize_chunk(chunk: &str, signs: &impl Signs, out: &mut Tokens) {
     let bytes = chunk.as_bytes();
     let mut i = 0;
