@@ -91,6 +91,13 @@ impl CueFamily {
     /// counts in a construction. Sized like the crisis weights: a broken state or harm is
     /// as bad as "terrible" (-2.5 is VADER's "horrible"); asking for a refund or getting no
     /// answer is plainly unhappy, a little less.
+    /// Whether a negation around the cue belongs to the complaint instead of denying it:
+    /// "still" comes with one ("fortfarande inte", "nog steeds niet"), and "no refund" is no
+    /// better than "refund".
+    pub(crate) fn negation_is_part_of_it(self) -> bool {
+        matches!(self, CueFamily::Still | CueFamily::Refund)
+    }
+
     pub(crate) fn standalone_valence(self) -> Option<f32> {
         match self {
             CueFamily::Broken | CueFamily::Harm => Some(-2.0),

@@ -51,11 +51,15 @@ struct Evidence {
     duration: Option<u32>,
     /// A duration right after "in"/"within": something was fast.
     fast: bool,
-    /// A number directly followed by "times": a repetition.
-    repetition: bool,
+    /// A number directly followed by "times" ("3 times"): the slot of "times".
+    repetition: Option<u32>,
     /// Irony emoji that are enough alone (🙃 🙄) and applause (👏 👌) that needs a complaint.
     irony_signs: u32,
     applause_signs: u32,
+    /// Some word stands in quotation marks.
+    quotation: bool,
+    /// Words in the text: a post, or a review whose praise and complaints are mixed.
+    words: usize,
 }
 
 impl Evidence {
@@ -113,30 +117,35 @@ impl Analysis {
             }
             previous_within = family == Some(CueFamily::Within);
             if family == Some(CueFamily::Times) && previous_number {
-                ev.repetition = true;
+                ev.repetition.get_or_insert(i as u32);
             }
             // "1 keer", "in 1 time" repeat nothing: a repetition needs two or more.
             let one = word == "1";
             previous_one = one;
             previous_number = digits && !one || family == Some(CueFamily::Number);
-            if let Some(f) = family {
-                // "still" carries its negation with it ("fortfarande inte", "nog steeds niet").
-                let negated = f != CueFamily::Still && self.context(i, caps_matter).0;
-                if ev.first[f as usize].is_none() && !negated {
+            // Only the first unnegated occurrence of each family is kept; the look-back for a
+            // negator runs only until it is found.
+            if let Some(f) = family.filter(|f| ev.first[*f as usize].is_none()) {
+                if f.negation_is_part_of_it() || !self.context(i, caps_matter).0 {
                     ev.first[f as usize] = Some(i as u32);
                 }
             }
         }
         for t in &self.tokens.tokens {
-            if t.kind == TokenKind::Emoji {
-                match self.tokens.str(t).chars().next().and_then(|c| signs.irony(c)) {
+            match t.kind {
+                TokenKind::Word => {
+                    ev.words += 1;
+                    ev.quotation |= t.has(flag::QUOTED);
+                }
+                TokenKind::Emoji => match self.tokens.str(t).chars().next().and_then(|c| signs.irony(c)) {
                     Some(true) => ev.irony_signs += 1,
                     Some(false) => ev.applause_signs += 1,
                     None => {}
-                }
+                },
+                _ => {}
             }
         }
-        let post = self.tokens.tokens.iter().filter(|t| t.kind == TokenKind::Word).count() <= POST_WORDS;
+        let post = ev.words <= POST_WORDS;
         self.constructions(&ev, post);
         if !(post && self.sarcasm(&ev)) {
             self.de_escalate(&ev);
@@ -177,10 +186,8 @@ impl Analysis {
         // "Again" and "why" are everyday words: only a complaint makes them part of one
         // ("can't wait to see you again", "czemu tak dawno nie słuchałam").
         let complaint = self.has_complaint();
-        let again = ev.at(CueFamily::Again).or(ev.repetition.then_some(usize::MAX));
+        let again = ev.at(CueFamily::Again).or(ev.repetition.map(|i| i as usize));
         if let Some(at) = again.filter(|_| complaint) {
-            // A repetition ("3 times") has no single word to show: point at the first hit.
-            let at = if at == usize::MAX { self.first_word_slot() } else { at };
             self.add_construction(at, "again", rules::AGAIN_VALENCE, None);
         }
         if let Some(at) = ev.at(CueFamily::Question).filter(|&q| complaint && self.in_question(q)) {
@@ -221,10 +228,6 @@ impl Analysis {
             .is_some_and(|t| t.has(flag::QUESTION))
     }
 
-    fn first_word_slot(&self) -> usize {
-        self.slots.iter().position(|s| matches!(s, Slot::Word { .. })).unwrap_or(0)
-    }
-
     fn add_construction(
         &mut self,
         at: usize,
@@ -255,16 +258,25 @@ impl Analysis {
         } else {
             return;
         };
-        let mut delta = 0.0;
-        for h in &mut self.hits {
+        self.rescore(rule, |h| {
             let borrowed = h.rules.contains(Rules::CRISIS_WEIGHT) || h.rules.contains(Rules::COMPLAINT);
-            if borrowed && h.score < 0.0 {
-                delta -= h.score;
-                h.score = 0.0;
+            (borrowed && h.score < 0.0).then_some(0.0)
+        });
+    }
+
+    /// Gives the hits `new` picks a new score (the rest keep theirs), marks them with `rule`
+    /// and keeps the sum in step; says whether any changed.
+    fn rescore(&mut self, rule: Rules, new: impl Fn(&Hit) -> Option<f32>) -> bool {
+        let mut changed = false;
+        for h in &mut self.hits {
+            if let Some(score) = new(h) {
+                self.sum += score - h.score;
+                h.score = score;
                 h.rules.insert(rule);
+                changed = true;
             }
         }
-        self.sum += delta;
+        changed
     }
 
     /// Inverts praise when the text is ironic: a marker says so, or the praise stands next
@@ -275,9 +287,7 @@ impl Analysis {
         // Scare quotes and applause are ironic next to something bad; alone they are
         // quotation ("the 'TV Lover' badge") and applause.
         // Two of them together are irony enough ("„Nowa, ulepszona receptura” … Dziękujemy 👌").
-        let quoted_praise = self.hits.iter().any(|h| h.score > 0.0 && h.rules.contains(Rules::QUOTED));
-        let quotation = quoted_praise || self.tokens.tokens.iter().any(|t| t.has(flag::QUOTED));
-        let weak = [ev.has(CueFamily::Thanks), ev.applause_signs > 0, quotation];
+        let weak = [ev.has(CueFamily::Thanks), ev.applause_signs > 0, ev.quotation];
         let weak_markers = weak.iter().filter(|w| **w).count();
         // Thanks next to a merely negative word is often genuine ("thanks for the support,
         // haters gonna hate"); next to a complaint it is bitter.
@@ -287,19 +297,10 @@ impl Analysis {
         if !ironic {
             return false;
         }
-        let mut delta = 0.0;
-        let mut inverted_any = false;
-        for h in &mut self.hits {
+        let inverted_any = self.rescore(Rules::SARCASM, |h| {
             let genuine = h.rules.contains(Rules::NEGATED) || h.rules.contains(Rules::AFTER_CONTRAST);
-            if h.score > 0.0 && !genuine {
-                let inverted = h.score * rules::SARCASM_SCALAR;
-                delta += inverted - h.score;
-                h.score = inverted;
-                h.rules.insert(Rules::SARCASM);
-                inverted_any = true;
-            }
-        }
-        self.sum += delta;
+            (h.score > 0.0 && !genuine).then_some(h.score * rules::SARCASM_SCALAR)
+        });
         // A bitter set phrase with no praise left to turn is the complaint itself: "Tack för
         // ingenting", "dzięki za nic".
         if let Some(at) = ev.at(CueFamily::Sarcasm).filter(|_| !inverted_any) {

@@ -23,7 +23,6 @@ use crate::model::{CrisisCategory, Label, Lang, Sentiment, TermScore};
 
 mod complaint;
 
-use super::cue::CueFamily;
 use super::lang::{LanguageDetector, SpellMemo};
 use super::lexicon::{Form, Lexicon, LexiconError, NegationScope, Resolved, Role, StemMemo};
 use super::rules::{self, Rules};
@@ -566,8 +565,7 @@ impl Analysis {
         }
 
         let (mut negated, mut intensity) = self.context(i, caps_matter);
-        // "No refund" is no better than "refund": asking for money back is the complaint.
-        if complaint.is_some_and(|c| c.family == CueFamily::Refund) {
+        if complaint.is_some_and(|c| c.family.negation_is_part_of_it()) {
             negated = false;
         }
         if intensity != 0.0 {
