@@ -218,6 +218,8 @@ pub enum SignalKind {
     HighReach,
     /// A source failing or silent: the watch cannot see part of what is said.
     BlindSpot,
+    /// A new subject in what is said: terms far above their own usual level.
+    Topic,
 }
 
 impl SignalKind {
@@ -228,6 +230,7 @@ impl SignalKind {
             SignalKind::SentimentDip => "sentiment_dip",
             SignalKind::HighReach => "high_reach",
             SignalKind::BlindSpot => "blind_spot",
+            SignalKind::Topic => "topic",
         }
     }
 }
@@ -298,6 +301,42 @@ pub struct Evidence {
     /// The last hours of the watch, oldest first, for the chart in an alert.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<TimelinePoint>,
+    /// What the watch's conversation is about right now beyond its usual: emerging topics,
+    /// strongest first (the topic signal's own topic first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<Topic>,
+    /// The same link or the same text spreading inside the window, most repeated first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stories: Vec<Story>,
+}
+
+/// An emerging topic: terms that are far above their own usual level in a watch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Topic {
+    /// Its words as people wrote them, most significant first ("storing", "inloggen").
+    pub terms: Vec<String>,
+    /// Mentions carrying it in the window, and what its usual level expected.
+    pub mentions: u32,
+    pub expected: f64,
+    /// How many of those mentions were negative.
+    pub negative: u32,
+    pub categories: Vec<(CrisisCategory, u32)>,
+    /// A few mentions that carry it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<MentionRef>,
+}
+
+/// The same link, or the same text (reposts, quotes, near-duplicates), repeated in a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Story {
+    /// The link everyone shares, if it is a link that spreads.
+    pub url: Option<String>,
+    /// The text (cut), as its first poster wrote it.
+    pub text: String,
+    /// Mentions repeating it in the window, and how many distinct authors.
+    pub mentions: u32,
+    pub authors: u32,
+    pub first_seen: chrono::DateTime<chrono::Utc>,
 }
 
 /// One step of a watch's recent history: what an alert's chart draws.
@@ -339,6 +378,8 @@ pub enum Measure {
     Reach,
     /// Sources failing or silent.
     Sources,
+    /// Mentions carrying an emerging topic's terms in the window.
+    TopicMentions,
 }
 
 /// A detected change in what is said about a watch.

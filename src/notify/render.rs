@@ -74,6 +74,16 @@ pub(crate) fn headline(s: &Signal) -> String {
             let who = e.top_mentions.first().and_then(|m| m.author.clone()).unwrap_or_else(|| "an account".into());
             format!("negative post by {} ({} followers)", cut(&who, 40), thousands(s.value as u64))
         }
+        Measure::TopicMentions => {
+            let words = e.topics.first().map(|t| t.terms.join(", ")).unwrap_or_default();
+            format!(
+                "new topic \"{}\", {} mentions/{} (baseline {})",
+                cut(&words, 60),
+                count(s.value),
+                span(s.window_secs),
+                count(s.baseline)
+            )
+        }
         Measure::Sources => {
             let names: Vec<&str> = e.blind_sources.iter().map(|b| b.source.as_str()).collect();
             format!("blind spot, {} source(s) failing or silent: {}", names.len(), names.join(", "))
