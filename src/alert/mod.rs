@@ -21,23 +21,31 @@ use serde::{Deserialize, Serialize};
 use crate::model::{CrisisCategory, Lang, Phase, Severity, Signal, SignalKind};
 
 pub use ack::AckSigner;
-pub(crate) use episode::{Acknowledged, Episode, Event, Status};
+pub(crate) use episode::{Acknowledged, Episode, Event, Status, Track};
 pub(crate) use policy::{AlertPolicy, QuietHours};
+pub use routing::GroupBy;
 pub(crate) use routing::{ReceiverPolicy, Routes};
 
 /// What one notification says about one episode: a snapshot with everything a channel
 /// needs to render it, so a delivery retried after a restart says what it said then.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notice {
+    /// The episode's id: for an incident, the incident id.
     pub alert_id: String,
     pub fingerprint: String,
+    /// An incident (`watch`) or one signal kind (`signal`).
+    #[serde(default = "GroupBy::by_signal")]
+    pub group: GroupBy,
     pub event: Event,
     /// Counts the episode's notices: with the alert id and the receiver, the idempotency key.
     pub seq: u32,
     pub severity: Severity,
     pub watch: String,
-    /// The latest signal of the episode, with its evidence.
+    /// The signal whose evidence is shown: the latest, unless a more severe one is going on.
     pub signal: Signal,
+    /// Every kind of signal in the episode, with its phase and numbers, in kind order.
+    #[serde(default)]
+    pub signals: Vec<Track>,
     pub started_at: DateTime<Utc>,
     pub at: DateTime<Utc>,
     pub ack_url: Option<String>,
@@ -138,14 +146,17 @@ pub fn sample_notice(watch: &str, now: DateTime<Utc>) -> Notice {
         },
     };
     let text = holding::default_template(Some(CrisisCategory::Outage), Lang::En).replace("{brand}", watch);
+    let signals = vec![episode::Track::of(&signal)];
     Notice {
         alert_id: format!("test-{}", now.timestamp()),
         fingerprint: "test".into(),
+        group: GroupBy::Watch,
         event: Event::Firing,
         seq: 1,
         severity: Severity::Warning,
         watch: watch.to_string(),
         signal,
+        signals,
         started_at: now,
         at: now,
         ack_url: None,
@@ -161,17 +172,24 @@ pub struct Alerter {
     /// The latest episode of each fingerprint (open, or resolved and kept for the cooldown).
     episodes: HashMap<String, Episode>,
     changed: BTreeSet<String>,
+    /// The groupings receivers use (and `[alerts] group_by`): signals feed an episode of each.
+    groupings: Vec<GroupBy>,
 }
 
 impl Alerter {
     /// `episodes`: as saved by an earlier run, so nothing is re-alerted after a restart.
     pub(crate) fn new(policy: AlertPolicy, routes: Routes, signer: AckSigner, episodes: Vec<Episode>) -> Alerter {
+        let mut groupings = routes.groupings();
+        groupings.push(policy.group_by);
+        groupings.sort();
+        groupings.dedup();
         Alerter {
             policy,
             routes,
             signer,
             episodes: episodes.into_iter().map(|e| (e.fingerprint.clone(), e)).collect(),
             changed: BTreeSet::new(),
+            groupings,
         }
     }
 
@@ -189,16 +207,42 @@ impl Alerter {
         keys.into_iter().filter_map(|k| self.episodes.get(&k).cloned()).collect()
     }
 
+    /// A signal: it continues or opens an episode in each grouping receivers use (blind spots
+    /// have one episode, heard by everyone).
     pub(crate) fn on_signal(&mut self, signal: &Signal) -> Vec<Outgoing> {
-        let fp = episode::fingerprint(&signal.watch, signal.kind);
+        let groupings = if signal.kind == SignalKind::BlindSpot { vec![GroupBy::Signal] } else { self.groupings.clone() };
+        let corroborated = self.corroborated(&signal.watch);
+        let mut out = Vec::new();
+        for group in groupings {
+            out.extend(self.feed(signal, group, corroborated));
+        }
+        out
+    }
+
+    /// Whether an open episode of the watch holds a signal that says more than "more
+    /// mentions": then a volume spike may be critical in every grouping.
+    fn corroborated(&self, watch: &str) -> bool {
+        self.episodes
+            .values()
+            .filter(|e| e.is_open() && e.watch() == watch)
+            .any(|e| e.tracks.iter().any(|t| t.open && episode::corroborates(t.kind)))
+    }
+
+    fn feed(&mut self, signal: &Signal, group: GroupBy, corroborated: bool) -> Vec<Outgoing> {
+        let fp = match group {
+            GroupBy::Watch if signal.kind != SignalKind::BlindSpot => episode::incident_fingerprint(&signal.watch),
+            _ => episode::fingerprint(&signal.watch, signal.kind),
+        };
         let policy = &self.policy;
         let event = match self.episodes.get_mut(&fp) {
-            Some(e) if signal.phase == Phase::Ended || e.continues_at(signal.at, policy) => e.on_signal(signal, policy),
+            Some(e) if signal.phase == Phase::Ended || e.continues_at(signal.at, policy) => {
+                e.on_signal(signal, corroborated, policy)
+            }
             // An end without a start (e.g. it started before the state was lost): nothing to say.
             _ if signal.phase == Phase::Ended => return Vec::new(),
             previous => {
                 let seq = previous.map_or(1, |e| e.seq + 1);
-                let (e, event) = Episode::open(signal, seq, policy);
+                let (e, event) = Episode::open(signal, group, seq, corroborated, policy);
                 self.episodes.insert(fp.clone(), e);
                 event
             }
@@ -207,13 +251,29 @@ impl Alerter {
         event.map(|ev| self.notify(&fp, ev, signal.at)).unwrap_or_default()
     }
 
+    /// Whether receivers of an episode's grouping still exist: an episode saved under a
+    /// grouping nobody uses any more (the config changed) gets no signals and is wound down.
+    fn fed(&self, e: &Episode) -> bool {
+        e.last_signal.kind == SignalKind::BlindSpot || self.groupings.contains(&e.group)
+    }
+
+    /// Whether a receiver hears about an episode: blind spots reach everyone, the rest only
+    /// receivers of the episode's grouping.
+    fn hears(r: &ReceiverPolicy, e: &Episode) -> bool {
+        e.last_signal.kind == SignalKind::BlindSpot || r.group_by == e.group
+    }
+
     /// Time passing: pending episodes fire, updates fall due, episodes resolve, critical
     /// episodes nobody acknowledged escalate.
     pub(crate) fn tick(&mut self, now: DateTime<Utc>) -> Vec<Outgoing> {
         let mut out = Vec::new();
         let keys: Vec<String> = self.episodes.keys().cloned().collect();
         for fp in keys {
+            let fed = self.episodes.get(&fp).is_some_and(|e| self.fed(e));
             let Some(e) = self.episodes.get_mut(&fp) else { continue };
+            if !fed && e.end_all(now) {
+                self.changed.insert(fp.clone());
+            }
             if let Some(ev) = e.tick(now, &self.policy) {
                 self.changed.insert(fp.clone());
                 out.extend(self.notify(&fp, ev, now));
@@ -224,12 +284,21 @@ impl Alerter {
         out
     }
 
-    /// Marks an alert acknowledged: it stops escalating. False if no open episode has the id.
+    /// Marks an alert acknowledged: it stops escalating. Someone is on the storm, so the
+    /// watch's other open episodes about what people say (those of another grouping) are
+    /// acknowledged with it; a blind spot is acknowledged on its own. False if no episode has
+    /// the id.
     pub(crate) fn acknowledge(&mut self, alert_id: &str, by: &str, at: DateTime<Utc>) -> bool {
-        let Some(e) = self.episodes.values_mut().find(|e| e.alert_id == alert_id) else { return false };
-        if e.acknowledged.is_none() {
-            e.acknowledged = Some(Acknowledged { at, by: by.to_string() });
-            self.changed.insert(e.fingerprint.clone());
+        let Some(e) = self.episodes.values().find(|e| e.alert_id == alert_id) else { return false };
+        let blind = e.last_signal.kind == SignalKind::BlindSpot;
+        let watch = e.watch().to_string();
+        for e in self.episodes.values_mut() {
+            let covered = e.alert_id == alert_id
+                || (!blind && e.is_open() && e.watch() == watch && e.last_signal.kind != SignalKind::BlindSpot);
+            if covered && e.acknowledged.is_none() {
+                e.acknowledged = Some(Acknowledged { at, by: by.to_string() });
+                self.changed.insert(e.fingerprint.clone());
+            }
         }
         true
     }
@@ -249,7 +318,9 @@ impl Alerter {
                 continue;
             }
             from.push(name.clone());
-            targets.extend(r.escalate_to.iter().filter(|t| !e.receivers.contains_key(*t)).cloned());
+            let next = r.escalate_to.iter().filter(|t| !e.receivers.contains_key(*t));
+            let next = next.filter(|t| self.routes.get(t).is_some_and(|r| Self::hears(r, e)));
+            targets.extend(next.cloned());
         }
         if from.is_empty() {
             return Vec::new();
@@ -270,8 +341,8 @@ impl Alerter {
             Event::Resolved | Event::Escalated => told,
             Event::Firing | Event::Update => {
                 let mut t = told;
-                let routed = self.routes.targets(&e.last_signal.watch, e.severity);
-                t.extend(routed.into_iter().map(|r| r.name.clone()));
+                let routed = self.routes.targets(e.watch(), e.severity);
+                t.extend(routed.into_iter().filter(|r| Self::hears(r, e)).map(|r| r.name.clone()));
                 t.sort();
                 t.dedup();
                 t
@@ -306,11 +377,13 @@ impl Alerter {
         Notice {
             alert_id: e.alert_id.clone(),
             fingerprint: e.fingerprint.clone(),
+            group: e.group,
             event,
             seq: e.notices,
             severity: e.severity,
             watch: signal.watch.clone(),
             signal: signal.clone(),
+            signals: e.tracks.clone(),
             started_at: e.started_at,
             at: now,
             ack_url: wants_ack.then(|| self.signer.link(&self.policy.public_url, &e.alert_id, expires)),

@@ -16,6 +16,11 @@ pub struct AlertPolicy {
     pub pending_for: std::time::Duration,
     /// At most one update per episode per this, while it grows.
     pub repeat_interval: std::time::Duration,
+    /// A new kind of signal joining an incident is told this long after the last notice at
+    /// the earliest, so signals that trip minutes apart arrive as one update.
+    pub group_interval: std::time::Duration,
+    /// How receivers that do not say otherwise group signals.
+    pub group_by: super::routing::GroupBy,
     /// Back to normal for this long before "resolved" is sent; a signal within it continues
     /// the episode silently (flapping).
     pub resolve_after: std::time::Duration,
@@ -44,6 +49,8 @@ impl Default for AlertPolicy {
         AlertPolicy {
             pending_for: std::time::Duration::ZERO,
             repeat_interval: minutes(30),
+            group_interval: minutes(5),
+            group_by: super::routing::GroupBy::Watch,
             resolve_after: minutes(15),
             cooldown: minutes(60),
             public_url: "http://127.0.0.1:9464".into(),
@@ -151,6 +158,7 @@ mod tests {
             quiet_hours: quiet,
             escalate_after: None,
             escalate_to: Vec::new(),
+            group_by: crate::alert::GroupBy::Watch,
         }
     }
 

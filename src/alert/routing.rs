@@ -3,8 +3,36 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use super::policy::QuietHours;
 use crate::model::Severity;
+
+/// How a receiver hears about a watch's signals: one thread per storm, or one per signal kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    /// Every signal of a watch that overlaps or follows within `resolve_after`: an incident.
+    #[default]
+    Watch,
+    /// Each signal kind of a watch on its own (before incidents, the only way).
+    Signal,
+}
+
+impl GroupBy {
+    /// What an episode saved before incidents existed was.
+    pub(crate) fn by_signal() -> GroupBy {
+        GroupBy::Signal
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<GroupBy> {
+        match s {
+            "watch" => Some(GroupBy::Watch),
+            "signal" => Some(GroupBy::Signal),
+            _ => None,
+        }
+    }
+}
 
 /// A receiver as the alert policy sees it: which watches and severities it hears about, when
 /// its notices are held, and where it escalates. How it is reached is notify's business
@@ -24,6 +52,8 @@ pub struct ReceiverPolicy {
     /// `escalate_to`.
     pub escalate_after: Option<Duration>,
     pub escalate_to: Vec<String>,
+    /// One thread per storm (`watch`) or per signal kind (`signal`).
+    pub group_by: GroupBy,
 }
 
 /// Receivers in config order, with each watch's explicit list.
@@ -42,6 +72,14 @@ impl Routes {
 
     pub(crate) fn get(&self, name: &str) -> Option<&ReceiverPolicy> {
         self.receivers.iter().find(|r| r.name == name)
+    }
+
+    /// The groupings some receiver uses.
+    pub(crate) fn groupings(&self) -> Vec<GroupBy> {
+        let mut g: Vec<GroupBy> = self.receivers.iter().map(|r| r.group_by).collect();
+        g.sort();
+        g.dedup();
+        g
     }
 
     /// The receivers of a first notification (or an update) at `severity`.
@@ -72,6 +110,7 @@ mod tests {
             quiet_hours: None,
             escalate_after: None,
             escalate_to: Vec::new(),
+            group_by: GroupBy::Watch,
         }
     }
 

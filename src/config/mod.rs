@@ -148,7 +148,14 @@ impl Config {
             &server,
             &mut warnings,
         );
-        let receivers = receivers::read_all(&receiver_entries, &watch_names, base_dir, &mut problems, &mut warnings);
+        let receivers = receivers::read_all(
+            &receiver_entries,
+            &watch_names,
+            alerts.group_by,
+            base_dir,
+            &mut problems,
+            &mut warnings,
+        );
         cross_check(&watches, &receivers, smtp.is_some(), &alerts, &mut problems);
         if sources.is_empty() {
             warnings.push("no [[sources]]: nothing will be polled or ingested".into());

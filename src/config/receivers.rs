@@ -8,7 +8,7 @@ use chrono::NaiveTime;
 use serde_json::Value;
 
 use crate::alert::holding::Templates;
-use crate::alert::{AlertPolicy, QuietHours, ReceiverPolicy};
+use crate::alert::{AlertPolicy, GroupBy, QuietHours, ReceiverPolicy};
 use crate::model::{Lang, Severity};
 use crate::notify::action::ActionTemplate;
 use crate::notify::{ReceiverKind, SmtpSpec, SmtpTls};
@@ -108,6 +108,8 @@ pub(super) fn alerts(t: &mut Table<'_>, server: &ServerSpec, warnings: &mut Vec<
         &[
             "for",
             "repeat_interval",
+            "group_interval",
+            "group_by",
             "resolve_after",
             "cooldown",
             "public_url",
@@ -126,6 +128,7 @@ pub(super) fn alerts(t: &mut Table<'_>, server: &ServerSpec, warnings: &mut Vec<
     for (key, into, range) in [
         ("for", &mut p.pending_for, Duration::ZERO..=day),
         ("repeat_interval", &mut p.repeat_interval, minute..=7 * day),
+        ("group_interval", &mut p.group_interval, Duration::ZERO..=day),
         ("resolve_after", &mut p.resolve_after, Duration::ZERO..=7 * day),
         ("cooldown", &mut p.cooldown, Duration::ZERO..=7 * day),
         ("ack_link_ttl", &mut p.ack_link_ttl, minute..=90 * day),
@@ -151,6 +154,9 @@ pub(super) fn alerts(t: &mut Table<'_>, server: &ServerSpec, warnings: &mut Vec<
             link
         }
     };
+    if let Some(g) = group_by(t) {
+        p.group_by = g;
+    }
     p.ack_secret = t.secret("ack_secret");
     p.fallback = t.string("fallback");
     if let Some(lang) = t.string("language") {
@@ -163,6 +169,19 @@ pub(super) fn alerts(t: &mut Table<'_>, server: &ServerSpec, warnings: &mut Vec<
         p.holding_statements = holding_statements(&mut statements);
     }
     p
+}
+
+/// `group_by = "watch" | "signal"`, if given and valid.
+fn group_by(t: &mut Table<'_>) -> Option<GroupBy> {
+    let given = t.string("group_by")?;
+    let parsed = GroupBy::parse(&given);
+    if parsed.is_none() {
+        t.problem(
+            "group_by",
+            format!("unknown grouping {given:?}: expected \"watch\" (one incident per storm) or \"signal\" (one alert per signal kind)"),
+        );
+    }
+    parsed
 }
 
 /// Where acknowledge links point when `public_url` is not set: the address the server listens
@@ -191,7 +210,7 @@ fn holding_statements(t: &mut Table<'_>) -> Templates {
     templates
 }
 
-const COMMON_KEYS: [&str; 10] = [
+const COMMON_KEYS: [&str; 11] = [
     "name",
     "kind",
     "min_severity",
@@ -202,6 +221,7 @@ const COMMON_KEYS: [&str; 10] = [
     "timezone",
     "escalate_after",
     "escalate_to",
+    "group_by",
 ];
 
 const KIND_KEYS: [(&str, &[&str]); 6] = [
@@ -217,6 +237,7 @@ const KIND_KEYS: [(&str, &[&str]); 6] = [
 pub(super) fn read_all(
     entries: &[Value],
     watch_names: &[&str],
+    default_group: GroupBy,
     base_dir: &Path,
     problems: &mut Problems,
     warnings: &mut Vec<String>,
@@ -254,6 +275,7 @@ pub(super) fn read_all(
             t.problem("escalate_to", "give escalate_after and escalate_to together");
         }
         let escalation_only = t.bool("escalation_only").unwrap_or(false);
+        let group_by = group_by(&mut t).unwrap_or(default_group);
         if let (Some(name), Some(kind)) = (name, kind) {
             let policy = ReceiverPolicy {
                 name,
@@ -264,6 +286,7 @@ pub(super) fn read_all(
                 quiet_hours,
                 escalate_after,
                 escalate_to,
+                group_by,
             };
             out.push(ReceiverSpec { policy, kind });
         }

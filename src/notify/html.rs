@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::render::{breakdowns, notice_subject, numbers, span, subject, thousands};
+use super::render::{breakdowns, detail_lines, notice_subject, numbers, span, subject, thousands};
 use crate::alert::{Event, Message, Notice};
 use crate::escape;
 use crate::model::Severity;
@@ -47,6 +47,14 @@ fn notice_html(n: &Notice, chart: bool) -> String {
             escape::html(&s.kind.as_str().replace('_', " ")),
             escape::html(&numbers(s))
         );
+    }
+    let details = detail_lines(n);
+    if !details.is_empty() {
+        out.push_str("<ul>");
+        for line in details {
+            let _ = write!(out, "<li>{}</li>", escape::html(&line));
+        }
+        out.push_str("</ul>");
     }
     let _ = write!(
         out,

@@ -2,9 +2,9 @@
 //! and breakdowns of an alert. Each medium (`text`, `html`, `slack`, `teams`, `webhook`,
 //! `action`) lays these out in its own format and escapes with `crate::escape` there.
 
-use crate::alert::{Event, Message, Notice, Summary};
+use crate::alert::{Episode, Event, Message, Notice, Summary, Track};
 use crate::escape::cut;
-use crate::model::{Measure, MentionRef, Severity, Signal};
+use crate::model::{Evidence, Measure, MentionRef, Severity, Signal, SignalKind};
 
 pub(crate) fn severity_word(s: Severity) -> &'static str {
     match s {
@@ -125,13 +125,134 @@ fn watch_list(s: &Summary) -> String {
     watches.join(", ")
 }
 
+/// Whether a notice is about an incident (several kinds of signal in one thread) rather than
+/// one signal kind.
+fn is_incident(n: &Notice) -> bool {
+    n.group == crate::alert::GroupBy::Watch && n.signal.kind != SignalKind::BlindSpot && !n.signals.is_empty()
+}
+
+/// One signal of an incident in a few words: "84 mentions/10 min (×9)", "negativity 55%
+/// (usually 7%)", "topic \"storing, inloggen\"".
+fn track_phrase(t: &Track) -> String {
+    match t.measure {
+        Measure::Mentions => {
+            let times = (t.baseline >= 0.5).then(|| t.value / t.baseline).map(|x| {
+                if x >= 10.0 {
+                    format!(" (×{x:.0})")
+                } else {
+                    format!(" (×{x:.1})")
+                }
+            });
+            format!("{} mentions/{}{}", count(t.value), span(t.window_secs), times.unwrap_or_default())
+        }
+        Measure::NegativeShare => format!("negativity {} (usually {})", pct(t.value), pct(t.baseline)),
+        Measure::NegativeMentions => format!(
+            "{} negative mentions/{} (usually {})",
+            count(t.value),
+            span(t.window_secs),
+            count(t.baseline)
+        ),
+        Measure::MeanSentiment => format!("mean sentiment {:+.2} (usually {:+.2})", t.value, t.baseline),
+        Measure::Reach => format!(
+            "post by {} ({} followers)",
+            cut(t.detail.as_deref().unwrap_or("an account"), 40),
+            thousands(t.value.max(0.0) as u64)
+        ),
+        Measure::TopicMentions => format!("topic \"{}\"", cut(t.detail.as_deref().unwrap_or("?"), 60)),
+        Measure::Sources => format!("{} source(s) blind", count(t.value)),
+    }
+}
+
+/// What an incident is, in a line: its signals still going on (or all, once they ended),
+/// and the topic the evidence names when no topic signal is among them.
+fn incident_headline(tracks: &[Track], evidence: &Evidence) -> String {
+    let open: Vec<&Track> = tracks.iter().filter(|t| t.open).collect();
+    let shown = if open.is_empty() { tracks.iter().collect() } else { open };
+    let mut parts: Vec<String> = shown.into_iter().map(track_phrase).collect();
+    if !tracks.iter().any(|t| t.kind == SignalKind::Topic) {
+        if let Some(t) = evidence.topics.first() {
+            parts.push(format!("topic \"{}\"", cut(&t.terms.join(", "), 60)));
+        }
+    }
+    parts.join(", ")
+}
+
+/// What an episode is about, in a line (status page, report, acknowledge page).
+pub(crate) fn episode_headline(e: &Episode) -> String {
+    if e.is_incident() && !e.tracks.is_empty() {
+        incident_headline(&e.tracks, &e.last_signal.evidence)
+    } else {
+        headline(&e.last_signal)
+    }
+}
+
+/// The kinds of signal in an episode: "volume, negativity".
+pub(crate) fn episode_kinds(e: &Episode) -> String {
+    let kinds: Vec<&str> = e.kinds().map(SignalKind::as_str).collect();
+    if kinds.is_empty() {
+        e.last_signal.kind.as_str().to_string()
+    } else {
+        kinds.join(", ")
+    }
+}
+
+/// Each signal of an incident with its phase: "negativity — critical, 14:05–14:40: …".
+pub(crate) fn signal_lines(n: &Notice) -> Vec<String> {
+    if !is_incident(n) {
+        return Vec::new();
+    }
+    n.signals
+        .iter()
+        .map(|t| {
+            let when = match t.ended_at {
+                Some(end) if !t.open => format!("{}–{}", t.started_at.format("%H:%M"), end.format("%H:%M UTC")),
+                _ => format!("since {}", t.started_at.format("%H:%M UTC")),
+            };
+            let kind = t.kind.as_str().replace('_', " ");
+            format!("{kind} — {}, {when}: {}", t.severity.as_str(), track_phrase(t))
+        })
+        .collect()
+}
+
+/// What an alert adds beyond the lead signal: an incident's signals, then the emerging topics
+/// and spreading stories of the evidence, one line each.
+pub(crate) fn detail_lines(n: &Notice) -> Vec<String> {
+    let mut lines = signal_lines(n);
+    lines.extend(topic_lines(&n.signal.evidence));
+    lines
+}
+
+/// The emerging topics and spreading stories of the evidence, one line each.
+pub(crate) fn topic_lines(e: &Evidence) -> Vec<String> {
+    let topics = e.topics.iter().map(|t| {
+        let neg = (t.mentions > 0).then(|| pct(t.negative as f64 / t.mentions as f64)).unwrap_or_else(|| "-".into());
+        let cats: Vec<String> = t.categories.iter().map(|(c, _)| c.to_string()).collect();
+        let cats = if cats.is_empty() { String::new() } else { format!(", {}", cats.join(", ")) };
+        format!(
+            "topic \"{}\": {} mentions (baseline {}), {neg} negative{cats}",
+            cut(&t.terms.join(", "), 80),
+            t.mentions,
+            count(t.expected)
+        )
+    });
+    let stories = e.stories.iter().map(|s| {
+        let link = s.url.as_deref().map(|u| format!(" — {}", cut(u, 200))).unwrap_or_default();
+        format!(
+            "spreading: \"{}\" {} times by {} authors since {}{link}",
+            cut(&s.text, 120),
+            s.mentions,
+            s.authors,
+            s.first_seen.format("%H:%M UTC")
+        )
+    });
+    topics.chain(stories).collect()
+}
+
 pub(crate) fn notice_subject(n: &Notice) -> String {
-    let tag = match n.event {
-        Event::Firing => severity_word(n.severity).to_string(),
-        Event::Update => format!("{} · update", severity_word(n.severity)),
-        Event::Escalated => format!("{} · escalated, not acknowledged", severity_word(n.severity)),
-        Event::Resolved => "RESOLVED".to_string(),
-    };
+    if is_incident(n) {
+        return incident_subject(n);
+    }
+    let tag = tag(n);
     let what = if n.event == Event::Resolved {
         let lasted = (n.at - n.started_at).num_seconds().max(0) as u64;
         format!("{} back to normal after {}", n.signal.kind.as_str().replace('_', " "), span(lasted))
@@ -139,6 +260,27 @@ pub(crate) fn notice_subject(n: &Notice) -> String {
         headline(&n.signal)
     };
     cut(&format!("[{tag}] {}: {what}", n.watch), 200)
+}
+
+fn incident_subject(n: &Notice) -> String {
+    let what = match n.event {
+        Event::Resolved => {
+            let lasted = (n.at - n.started_at).num_seconds().max(0) as u64;
+            let kinds: Vec<String> = n.signals.iter().map(|t| t.kind.as_str().replace('_', " ")).collect();
+            format!("storm over after {} ({})", span(lasted), kinds.join(", "))
+        }
+        _ => incident_headline(&n.signals, &n.signal.evidence),
+    };
+    cut(&format!("[{}] {}: {what}", tag(n), n.watch), 200)
+}
+
+fn tag(n: &Notice) -> String {
+    match n.event {
+        Event::Firing => severity_word(n.severity).to_string(),
+        Event::Update => format!("{} · update", severity_word(n.severity)),
+        Event::Escalated => format!("{} · escalated, not acknowledged", severity_word(n.severity)),
+        Event::Resolved => "RESOLVED".to_string(),
+    }
 }
 
 /// "@ann (12,000 followers) on mastodon — https://…": everything cut and plain.
@@ -224,10 +366,12 @@ pub(crate) mod tests {
         Notice {
             alert_id: "abc-1".into(),
             fingerprint: "abc".into(),
+            group: crate::alert::GroupBy::Signal,
             event: Event::Firing,
             seq: 1,
             severity: Severity::Critical,
             watch: "Kroon Bank".into(),
+            signals: Vec::new(),
             signal,
             started_at: at - chrono::Duration::minutes(15),
             at,
@@ -254,6 +398,49 @@ pub(crate) mod tests {
             subject(&Message::Alert(Box::new(resolved))),
             "[RESOLVED] Kroon Bank: negativity back to normal after 1 h 20 min"
         );
+    }
+
+    /// The Kroon Bank storm as one incident: volume, negativity and a topic in one line.
+    pub(crate) fn incident() -> Notice {
+        let mut n = notice();
+        n.group = crate::alert::GroupBy::Watch;
+        let mut volume = n.signal.clone();
+        volume.kind = SignalKind::Volume;
+        volume.measure = Measure::Mentions;
+        volume.window_secs = 600;
+        volume.value = 84.0;
+        volume.baseline = 9.2;
+        let mut negativity = n.signal.clone();
+        negativity.value = 0.55;
+        negativity.baseline = 0.07;
+        n.signal.evidence.topics = vec![crate::model::Topic {
+            terms: vec!["storing".into(), "inloggen".into()],
+            mentions: 40,
+            expected: 1.5,
+            negative: 30,
+            categories: vec![(CrisisCategory::Outage, 25)],
+            examples: Vec::new(),
+        }];
+        n.signals = vec![Track::of(&volume), Track::of(&negativity)];
+        n
+    }
+
+    #[test]
+    fn an_incident_subject_names_every_signal_and_the_topic() {
+        let n = incident();
+        assert_eq!(
+            notice_subject(&n),
+            "[CRITICAL] Kroon Bank: 84 mentions/10 min (×9.1), negativity 55% (usually 7%), topic \"storing, inloggen\""
+        );
+        let lines = signal_lines(&n);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].starts_with("volume — critical, since 14:05 UTC: 84 mentions"), "{lines:?}");
+        let topics = topic_lines(&n.signal.evidence);
+        assert_eq!(topics, ["topic \"storing, inloggen\": 40 mentions (baseline 1.5), 75% negative, outage"]);
+        let mut resolved = n;
+        resolved.event = Event::Resolved;
+        resolved.at = resolved.started_at + chrono::Duration::minutes(95);
+        assert_eq!(notice_subject(&resolved), "[RESOLVED] Kroon Bank: storm over after 1 h 35 min (volume, negativity)");
     }
 
     #[test]

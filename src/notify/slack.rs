@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use serde_json::{json, Value};
 
-use super::render::{breakdowns, mention_line, notice_subject, numbers, span, subject};
+use super::render::{breakdowns, detail_lines, mention_line, notice_subject, numbers, span, subject};
 use super::{http, Channel, SendError};
 use crate::alert::{Event, Message};
 use crate::escape;
@@ -46,6 +46,9 @@ pub(crate) fn payload(message: &Message) -> Value {
                     s.kind.as_str().replace('_', " "),
                     escape::slack(&numbers(s))
                 );
+            }
+            for line in detail_lines(n) {
+                let _ = writeln!(facts, "• {}", escape::slack(&line));
             }
             if !e.timeline.is_empty() {
                 let _ = writeln!(

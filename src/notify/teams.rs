@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::render::{breakdowns, mention_line, notice_subject, numbers, subject};
+use super::render::{breakdowns, detail_lines, mention_line, notice_subject, numbers, subject};
 use super::{http, Channel, SendError};
 use crate::alert::{Event, Message};
 use crate::escape;
@@ -55,6 +55,9 @@ pub(crate) fn payload(message: &Message) -> Value {
                 }
             }
             body.push(json!({"type": "FactSet", "facts": facts}));
+            for line in detail_lines(n) {
+                body.push(block(format!("- {}", escape::teams(&line)), json!({"spacing": "None"})));
+            }
             for m in e.top_mentions.iter().take(5) {
                 body.push(block(escape::teams(&mention_line(m)), json!({"isSubtle": true, "spacing": "Medium"})));
                 body.push(block(escape::teams(&escape::cut(&m.text, 280)), json!({"spacing": "None"})));

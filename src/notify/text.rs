@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::render::{breakdowns, mention_line, notice_subject, numbers, span, subject};
+use super::render::{breakdowns, detail_lines, mention_line, notice_subject, numbers, span, subject};
 use crate::alert::{Event, Message, Notice};
 use crate::escape;
 
@@ -36,6 +36,9 @@ fn notice_text(n: &Notice) -> String {
     let _ = writeln!(out, "{}\n", notice_subject(n));
     if n.event != Event::Resolved {
         let _ = writeln!(out, "What tripped: {} {}", s.kind.as_str().replace('_', " "), numbers(s));
+    }
+    for line in detail_lines(n) {
+        let _ = writeln!(out, "- {}", escape::plain(&line));
     }
     let _ = writeln!(
         out,

@@ -5,7 +5,8 @@ use serde_json::{json, Value};
 
 use super::render::{notice_subject, subject};
 use super::{http, Channel, SendError};
-use crate::alert::{Message, Notice};
+use crate::alert::{GroupBy, Message, Notice, Track};
+use crate::model::SignalKind;
 
 /// A signed webhook.
 pub(crate) struct Webhook {
@@ -30,6 +31,8 @@ fn notice_json(n: &Notice) -> Value {
     let pairs = |v: &[(String, u32)]| v.iter().map(|(k, c)| json!({"name": k, "count": c})).collect::<Vec<_>>();
     json!({
         "alert_id": n.alert_id,
+        "incident_id": (n.group == GroupBy::Watch && s.kind != SignalKind::BlindSpot).then_some(&n.alert_id),
+        "group_by": n.group,
         "fingerprint": n.fingerprint,
         "event": n.event.as_str(),
         "status": n.status(),
@@ -59,9 +62,30 @@ fn notice_json(n: &Notice) -> Value {
         "blind_sources": e.blind_sources,
         "mentions": e.top_mentions,
         "timeline": e.timeline,
+        "signals": n.signals.iter().map(track_json).collect::<Vec<_>>(),
+        "topics": e.topics,
+        "stories": e.stories,
         "holding_statement": n.holding,
         "ack_url": n.ack_url,
         "acknowledged": n.acknowledged,
+    })
+}
+
+/// One signal of an episode: its kind, phase and latest numbers.
+fn track_json(t: &Track) -> Value {
+    json!({
+        "signal": t.kind.as_str(),
+        "phase": if t.open { "firing" } else { "ended" },
+        "severity": t.severity,
+        "started_at": t.started_at,
+        "ended_at": t.ended_at,
+        "measure": t.measure,
+        "value": t.value,
+        "baseline": t.baseline,
+        "threshold": t.threshold,
+        "window_secs": t.window_secs,
+        "mentions": t.mentions,
+        "detail": t.detail,
     })
 }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::{EpisodeReport, Report};
 use crate::detect::counts::Trace;
 use crate::escape::{self, plain};
-use crate::notify::render::{headline, severity_word, span, thousands};
+use crate::notify::render::{severity_word, span, thousands};
 use crate::plot::{self, Marker};
 
 fn when(t: DateTime<Utc>) -> String {
@@ -69,8 +69,8 @@ fn episode_line(e: &EpisodeReport) -> String {
     format!(
         "[{}] {}: {} — fired {}, {end}{ack}",
         severity_word(ep.severity),
-        ep.last_signal.kind.as_str(),
-        headline(&ep.last_signal),
+        crate::notify::render::episode_kinds(ep),
+        crate::notify::render::episode_headline(ep),
         ep.fired_at.map(when).unwrap_or_default()
     )
 }

@@ -120,7 +120,7 @@ pub(super) async fn show(
          <tr><th>started</th><td>{}</td></tr><tr><th>alert id</th><td>{}</td></tr></table>",
         escape::html(&e.last_signal.watch),
         e.severity,
-        escape::html(&crate::notify::render::headline(&e.last_signal)),
+        escape::html(&crate::notify::render::episode_headline(&e)),
         when(e.started_at),
         escape::html(&e.alert_id),
     );

@@ -113,7 +113,7 @@ pub(crate) fn page(views: &[WatchView], volume_factors: &[(String, f64)], store:
         }
         for e in open {
             let class = if e.severity == crate::model::Severity::Critical { "critical" } else { "warning" };
-            let subject = crate::notify::render::headline(&e.last_signal);
+            let subject = crate::notify::render::episode_headline(e);
             let ack = e
                 .acknowledged
                 .as_ref()
@@ -123,7 +123,7 @@ pub(crate) fn page(views: &[WatchView], volume_factors: &[(String, f64)], store:
                 out,
                 "<p class=\"{class}\"><b>{:?} {}</b>: {} (since {}){ack}</p>",
                 e.severity,
-                escape::html(e.last_signal.kind.as_str()),
+                escape::html(&crate::notify::render::episode_kinds(e)),
                 escape::html(&subject),
                 when(Some(e.started_at))
             );
@@ -143,7 +143,7 @@ pub(crate) fn page(views: &[WatchView], volume_factors: &[(String, f64)], store:
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td></tr>",
             when(Some(e.started_at)),
             escape::html(&e.last_signal.watch),
-            escape::html(e.last_signal.kind.as_str()),
+            escape::html(&crate::notify::render::episode_kinds(e)),
             e.severity,
             escape::html(&state),
             e.acknowledged.as_ref().map(|a| escape::html(&a.by)).unwrap_or_default()
