@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::policy::AlertPolicy;
 use super::routing::GroupBy;
-use crate::model::{Measure, Phase, Severity, Signal, SignalKind};
+use crate::model::{Measure, MentionRef, Phase, Severity, Signal, SignalKind};
 
 /// The stable key of a watch's signal kind: the same across restarts, processes and
 /// versions, so receivers can group by it.
@@ -243,6 +243,20 @@ pub(crate) fn decode_saved(saved: &[String]) -> Vec<Episode> {
     out
 }
 
+/// Mentions an incident shows at most.
+const SHOWN_MENTIONS: usize = 5;
+
+/// Adds `more` to `mentions` without repeats, keeps the most reached.
+fn merge_mentions(mentions: &mut Vec<MentionRef>, more: impl Iterator<Item = MentionRef>) {
+    for m in more {
+        if !mentions.iter().any(|k| k.source == m.source && k.id == m.id) {
+            mentions.push(m);
+        }
+    }
+    mentions.sort_by_key(|m| std::cmp::Reverse(m.reach.unwrap_or(0)));
+    mentions.truncate(SHOWN_MENTIONS);
+}
+
 fn after(d: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
@@ -380,8 +394,17 @@ impl Episode {
                 }
             }
             joined = self.tracks.iter().any(|t| t.kind == signal.kind && t.notified_value.is_none());
+            let kept = std::mem::take(&mut self.last_signal.evidence.top_mentions);
             if self.leads(signal) {
                 self.last_signal = signal.clone();
+            }
+            if self.group == GroupBy::Watch {
+                // The far-reaching posts of the whole storm, not only of the latest window:
+                // the 480k-follower complaint that opened it stays in every update.
+                let mentions = &mut self.last_signal.evidence.top_mentions;
+                merge_mentions(mentions, kept.into_iter().chain(signal.evidence.top_mentions.iter().cloned()));
+            } else if self.last_signal.evidence.top_mentions.is_empty() {
+                self.last_signal.evidence.top_mentions = kept;
             }
             self.last_signal_at = now;
             self.severity = self.severity_of(corroborated);
@@ -556,9 +579,7 @@ pub(crate) mod tests {
         for minute in 0..=until {
             for s in signals.iter().filter(|s| s.at == at(minute)) {
                 let event = match episode.as_mut() {
-                    Some(e) if s.phase == Phase::Ended || e.continues_at(s.at, policy) => {
-                        e.on_signal(s, false, policy)
-                    }
+                    Some(e) if s.phase == Phase::Ended || e.continues_at(s.at, policy) => e.on_signal(s, false, policy),
                     _ if s.phase == Phase::Ended => None,
                     _ => {
                         let seq = episode.as_ref().map_or(1, |e| e.seq + 1);
@@ -691,10 +712,7 @@ pub(crate) mod tests {
 
     #[test]
     fn volume_alone_is_a_warning_and_turns_critical_when_sentiment_joins() {
-        let signals = [
-            of_kind(Volume, Started, Critical, 300.0, 0),
-            of_kind(Negativity, Started, Warning, 0.35, 10),
-        ];
+        let signals = [of_kind(Volume, Started, Critical, 300.0, 0), of_kind(Negativity, Started, Warning, 0.35, 10)];
         let (events, e) = run_grouped(&policy(0), &signals[..1], 5, GroupBy::Watch);
         assert_eq!(events, [(0, Event::Firing)]);
         assert_eq!(e.map(|e| e.severity), Some(Warning), "a busy day is not a crisis");

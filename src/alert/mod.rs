@@ -210,7 +210,8 @@ impl Alerter {
     /// A signal: it continues or opens an episode in each grouping receivers use (blind spots
     /// have one episode, heard by everyone).
     pub(crate) fn on_signal(&mut self, signal: &Signal) -> Vec<Outgoing> {
-        let groupings = if signal.kind == SignalKind::BlindSpot { vec![GroupBy::Signal] } else { self.groupings.clone() };
+        let groupings =
+            if signal.kind == SignalKind::BlindSpot { vec![GroupBy::Signal] } else { self.groupings.clone() };
         let corroborated = self.corroborated(&signal.watch);
         let mut out = Vec::new();
         for group in groupings {

@@ -375,6 +375,20 @@ mod tests {
     }
 
     #[test]
+    fn grouping_is_per_receiver_with_alerts_as_the_default_and_a_typo_is_named() {
+        let c = load(
+            "[alerts]\ngroup_by = \"signal\"\n\
+             [[receivers]]\nname = \"a\"\nkind = \"folder\"\npath = \"out\"\n\
+             [[receivers]]\nname = \"b\"\nkind = \"folder\"\npath = \"out\"\ngroup_by = \"watch\"\n",
+        )
+        .unwrap();
+        let groups: Vec<_> = c.receivers.iter().map(|r| r.policy.group_by).collect();
+        assert_eq!(groups, [crate::alert::GroupBy::Signal, crate::alert::GroupBy::Watch]);
+        let err = load("[alerts]\ngroup_by = \"storm\"\n").unwrap_err().to_string();
+        assert!(err.contains("alerts.group_by: unknown grouping \"storm\""), "{err}");
+    }
+
+    #[test]
     fn the_printed_config_shows_no_secret() {
         let c = load(
             "[[receivers]]\nname = \"s\"\nkind = \"slack\"\nurl = \"https://hooks.slack.com/services/T0/B0/XYZSECRET\"\n\

@@ -125,10 +125,10 @@ fn watch_list(s: &Summary) -> String {
     watches.join(", ")
 }
 
-/// Whether a notice is about an incident (several kinds of signal in one thread) rather than
-/// one signal kind.
+/// Whether a notice is about an incident of several kinds of signal (one kind reads best in
+/// the words of its own headline).
 fn is_incident(n: &Notice) -> bool {
-    n.group == crate::alert::GroupBy::Watch && n.signal.kind != SignalKind::BlindSpot && !n.signals.is_empty()
+    n.group == crate::alert::GroupBy::Watch && n.signal.kind != SignalKind::BlindSpot && n.signals.len() > 1
 }
 
 /// One signal of an incident in a few words: "84 mentions/10 min (×9)", "negativity 55%
@@ -146,12 +146,9 @@ fn track_phrase(t: &Track) -> String {
             format!("{} mentions/{}{}", count(t.value), span(t.window_secs), times.unwrap_or_default())
         }
         Measure::NegativeShare => format!("negativity {} (usually {})", pct(t.value), pct(t.baseline)),
-        Measure::NegativeMentions => format!(
-            "{} negative mentions/{} (usually {})",
-            count(t.value),
-            span(t.window_secs),
-            count(t.baseline)
-        ),
+        Measure::NegativeMentions => {
+            format!("{} negative mentions/{} (usually {})", count(t.value), span(t.window_secs), count(t.baseline))
+        }
         Measure::MeanSentiment => format!("mean sentiment {:+.2} (usually {:+.2})", t.value, t.baseline),
         Measure::Reach => format!(
             "post by {} ({} followers)",
@@ -179,7 +176,7 @@ fn incident_headline(tracks: &[Track], evidence: &Evidence) -> String {
 
 /// What an episode is about, in a line (status page, report, acknowledge page).
 pub(crate) fn episode_headline(e: &Episode) -> String {
-    if e.is_incident() && !e.tracks.is_empty() {
+    if e.is_incident() && e.tracks.len() > 1 {
         incident_headline(&e.tracks, &e.last_signal.evidence)
     } else {
         headline(&e.last_signal)
@@ -225,7 +222,7 @@ pub(crate) fn detail_lines(n: &Notice) -> Vec<String> {
 /// The emerging topics and spreading stories of the evidence, one line each.
 pub(crate) fn topic_lines(e: &Evidence) -> Vec<String> {
     let topics = e.topics.iter().map(|t| {
-        let neg = (t.mentions > 0).then(|| pct(t.negative as f64 / t.mentions as f64)).unwrap_or_else(|| "-".into());
+        let neg = if t.mentions > 0 { pct(t.negative as f64 / t.mentions as f64) } else { "-".into() };
         let cats: Vec<String> = t.categories.iter().map(|(c, _)| c.to_string()).collect();
         let cats = if cats.is_empty() { String::new() } else { format!(", {}", cats.join(", ")) };
         format!(
@@ -440,7 +437,10 @@ pub(crate) mod tests {
         let mut resolved = n;
         resolved.event = Event::Resolved;
         resolved.at = resolved.started_at + chrono::Duration::minutes(95);
-        assert_eq!(notice_subject(&resolved), "[RESOLVED] Kroon Bank: storm over after 1 h 35 min (volume, negativity)");
+        assert_eq!(
+            notice_subject(&resolved),
+            "[RESOLVED] Kroon Bank: storm over after 1 h 35 min (volume, negativity)"
+        );
     }
 
     #[test]

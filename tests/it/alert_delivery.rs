@@ -170,7 +170,11 @@ fn slack_and_teams_get_their_formats_with_no_injection_from_a_post() {
 fn quiet_hours_hold_warnings_and_release_them_as_one_summary() {
     let sink = WebhookSink::start(vec![]);
     // Quiet all day but one minute, in UTC: a warning is held.
-    let receivers = format!("{}quiet_hours = \"00:00-23:59\"\n", webhook_receiver("ops", &sink.url("/hook")));
+    // One alert per signal kind (group_by = "signal"), so two alerts are held.
+    let receivers = format!(
+        "{}quiet_hours = \"00:00-23:59\"\ngroup_by = \"signal\"\n",
+        webhook_receiver("ops", &sink.url("/hook"))
+    );
     let s = setup("", &receivers);
     let mut d = Dispatcher::open(&s.config, s.store.clone(), &Environment::default()).expect("dispatcher");
     let t = now();
@@ -196,7 +200,8 @@ fn quiet_hours_hold_warnings_and_release_them_as_one_summary() {
 #[test]
 fn past_the_hourly_cap_alerts_are_held_and_summarized_not_dropped() {
     let sink = WebhookSink::start(vec![]);
-    let receivers = format!("{}max_per_hour = 2\n", webhook_receiver("ops", &sink.url("/hook")));
+    // One alert per signal kind, so four alerts meet the cap of two.
+    let receivers = format!("{}max_per_hour = 2\ngroup_by = \"signal\"\n", webhook_receiver("ops", &sink.url("/hook")));
     let s = setup("", &receivers);
     let mut d = Dispatcher::open(&s.config, s.store.clone(), &Environment::default()).expect("dispatcher");
     let t = now();

@@ -35,6 +35,7 @@ mod demo;
 mod eval_dev;
 mod faults;
 mod feedparser_corpus;
+mod incidents;
 mod injection;
 mod plain_text;
 mod poll_pipeline;
