@@ -113,10 +113,15 @@ fn killed_at_random_moments_it_counts_every_mention_once_and_delivers_every_aler
     let mut rng = storm_stream::Rng(0x00c0_ffee_d00d_5eed);
     // Every start appends to the one log, so the starts can be counted in it.
     let mut daemon = Daemon::start(&config_path, log_path.clone());
+    // Where the log stood when the last start began: a kill can come before a start logs
+    // "running" (on a loaded machine start-up takes longer than the shortest gap), so the
+    // starts that came up cannot be counted; the last one's own lines can be.
+    let mut last_start = 0;
     for _ in 0..kills {
         std::thread::sleep(Duration::from_millis(200 + (rng.next() * 2800.0) as u64));
         let _ = daemon.child.kill(); // SIGKILL
         let _ = daemon.child.wait();
+        last_start = daemon.log().len();
         daemon = Daemon::start(&config_path, log_path.clone());
     }
 
@@ -125,7 +130,7 @@ fn killed_at_random_moments_it_counts_every_mention_once_and_delivers_every_aler
     let deadline = Instant::now() + Duration::from_secs(120);
     // Up means its last start logged "running" (signal handlers are in place by then, so the
     // SIGTERM below is a stop request, not a kill).
-    while daemon.log().matches("stormwatch running").count() < kills + 1 {
+    while !daemon.log().get(last_start..).is_some_and(|l| l.contains("stormwatch running")) {
         if Instant::now() > deadline {
             let _ = daemon.child.kill();
             panic!("the last start never came up:\n{}", daemon.log());
@@ -172,8 +177,9 @@ fn killed_at_random_moments_it_counts_every_mention_once_and_delivers_every_aler
     }
     assert!(compared > 100, "the steps compared hold the live part of the feed: {compared}");
     assert!(!log.contains("warms up again"), "no restart lost a window's baseline");
+    // A start killed before it logged "running" does not count; the last one came up (above).
     let restarts = log.matches("stormwatch running").count();
-    assert_eq!(restarts, kills + 1, "every start ran");
+    assert!((1..=kills + 1).contains(&restarts), "{restarts} starts logged for {kills} kills");
 
     // Every delivery delivered; duplicates only under one key; no alert fired twice.
     let deliveries = store.deliveries(None).expect("deliveries");
