@@ -243,7 +243,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Severity::Warning => "warning",
             Severity::Critical => "critical",

@@ -165,6 +165,59 @@ pub fn sample_notice(watch: &str, now: DateTime<Utc>) -> Notice {
     }
 }
 
+/// A storm as replay tells it: one incident of a watch, its signal kinds, when it fired and
+/// when it resolved (what receivers would have been sent, under the default policy).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentSummary {
+    pub id: String,
+    pub watch: String,
+    pub severity: Severity,
+    pub started_at: DateTime<Utc>,
+    /// `None`: a warning that ended before `for` passed, never sent.
+    pub fired_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub kinds: Vec<SignalKind>,
+}
+
+/// Groups replayed signals (in time order) into the incidents the alert step would have
+/// made of them with `policy` (`group_by` decides whether they are incidents or one episode
+/// per signal kind).
+pub fn incidents(signals: &[Signal], policy: &AlertPolicy) -> Vec<IncidentSummary> {
+    let mut alerter = Alerter::new(policy.clone(), Routes::default(), AckSigner::new(Vec::new()), Vec::new());
+    let mut seen: Vec<IncidentSummary> = Vec::new();
+    let mut record = |episodes: Vec<Episode>| {
+        for e in episodes {
+            let summary = IncidentSummary {
+                id: e.alert_id.clone(),
+                watch: e.watch().to_string(),
+                severity: e.severity,
+                started_at: e.started_at,
+                fired_at: e.fired_at,
+                resolved_at: match e.status {
+                    Status::Resolved { at } => Some(at),
+                    _ => None,
+                },
+                kinds: e.kinds().collect(),
+            };
+            match seen.iter_mut().find(|s| s.id == summary.id) {
+                Some(s) => *s = summary,
+                None => seen.push(summary),
+            }
+        }
+    };
+    for s in signals {
+        alerter.tick(s.at);
+        alerter.on_signal(s);
+        record(alerter.changed());
+    }
+    if let Some(last) = signals.last() {
+        // Long enough after the last signal for every incident to resolve.
+        alerter.tick(last.at + chrono::Duration::days(2));
+        record(alerter.changed());
+    }
+    seen
+}
+
 pub struct Alerter {
     policy: AlertPolicy,
     routes: Routes,

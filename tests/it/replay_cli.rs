@@ -83,6 +83,9 @@ fn a_recorded_storm_replays_into_signals_with_evidence_and_a_chart() {
     assert!(signals.iter().all(|s| s["at"].as_str().is_some_and(|a| a >= onset.to_rfc3339().as_str())), "{signals:#?}");
     let html = std::fs::read_to_string(&chart).expect("chart written");
     assert!(html.contains("<svg") && html.contains("kroon-bank: negative share"));
+    // The storm's signals are one incident, named with its kinds.
+    assert!(stderr.contains("watch \"kroon-bank\": 1 incident(s) sent"), "{stderr}");
+    assert!(stderr.contains("negativity") && stderr.contains("critical ("), "{stderr}");
 }
 
 #[test]

@@ -135,6 +135,23 @@ fn mentions(args: &ReplayArgs, input: &Path, config: &Path) -> Result<ExitCode> 
             w.name, w.mentions, w.negative, w.positive, w.other_language, w.late
         );
     }
+    let mut in_order = outcome.signals.clone();
+    in_order.sort_by_key(|s| s.at);
+    let incidents = stormwatch::alert::incidents(&in_order, &config.alerts);
+    for w in &outcome.watches {
+        let mine: Vec<_> = incidents.iter().filter(|i| i.watch == w.name && i.fired_at.is_some()).collect();
+        eprintln!("stormwatch: watch {:?}: {} incident(s) sent", w.name, mine.len());
+        for i in mine {
+            let end = i.resolved_at.map(|t| t.format("%H:%M").to_string()).unwrap_or_else(|| "open".into());
+            let kinds: Vec<&str> = i.kinds.iter().map(|k| k.as_str()).collect();
+            eprintln!(
+                "stormwatch:   {}–{end} {} ({})",
+                i.started_at.format("%Y-%m-%d %H:%M"),
+                i.severity.as_str(),
+                kinds.join(", ")
+            );
+        }
+    }
     if let Some(chart_path) = &args.chart {
         let svg =
             plot::stack(&outcome.watches.iter().flat_map(|w| watch_panels(w, &outcome.signals)).collect::<Vec<_>>());
