@@ -281,12 +281,22 @@ pub struct Evidence {
     pub mentions: u32,
     pub negative: u32,
     pub positive: u32,
-    /// Most frequent scored terms among the window's negative mentions, with counts.
+    /// The terms that pulled scores down most often among all the window's negative
+    /// mentions, each counted once per mention, most frequent first (at most 5). Counted in
+    /// bounded per-bucket tallies: a count is exact unless a very busy bucket ran out of
+    /// room for the term, and then it is at most that short.
     pub top_terms: Vec<(String, u32)>,
+    /// The crisis categories of all the window's negative mentions, each counted once per
+    /// mention, most frequent first (exact).
     pub categories: Vec<(CrisisCategory, u32)>,
-    /// The most-reached negative mentions, most reached first.
+    /// Examples, not counts: the most-reached negative mentions of the window that the
+    /// watch kept (the last 32 negative ones), most reached first (at most 5).
     pub top_mentions: Vec<MentionRef>,
+    /// Languages of all the window's mentions (the scored language, else the one the source
+    /// declared, else `?`), most frequent first (at most 5), then `other` for the rest, so
+    /// the counts add up to the mentions tallied.
     pub languages: Vec<(String, u32)>,
+    /// Sources of all the window's mentions, counted like `languages`.
     pub sources: Vec<(String, u32)>,
     /// For a blind spot: the sources the watch cannot see through, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

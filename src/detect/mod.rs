@@ -11,6 +11,8 @@
 //! * `persist` — window state saved to and loaded from the store;
 //! * `presets` — `sensitive | balanced | strict`, in time units, turned into per-bucket
 //!   parameters for a bucket width;
+//! * `tally` — evidence (terms, categories, languages, sources) counted over every mention
+//!   of a window, in bounded memory;
 //! * `watch` — one watch's buckets and every test on them: volume, negativity, sentiment
 //!   dip, high reach.
 //!
@@ -24,6 +26,7 @@ pub(crate) mod knobs;
 pub mod persist;
 pub mod presets;
 pub mod spike;
+pub(crate) mod tally;
 pub(crate) mod watch;
 
 pub(crate) use blind::{BlindSpotParams, BlindSpots};
