@@ -336,16 +336,20 @@ pub struct Topic {
     pub examples: Vec<MentionRef>,
 }
 
-/// The same link, or the same text (reposts, quotes, near-duplicates), repeated in a window.
+/// The same link, or the same text (reposts, quotes, near-duplicates), repeated in a window:
+/// named in evidence when at least 3 mentions by at least 2 authors carry it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Story {
-    /// The link everyone shares, if it is a link that spreads.
+    /// The link everyone shares (tracking parameters, fragment and trailing slash left
+    /// out), if it is a link that spreads; `None` for a repeated text.
     pub url: Option<String>,
-    /// The text (cut), as its first poster wrote it.
+    /// The text (cut to 140 characters), as the first to repeat it wrote it.
     pub text: String,
-    /// Mentions repeating it in the window, and how many distinct authors.
+    /// Mentions carrying it in the window.
     pub mentions: u32,
+    /// Distinct authors among them, counted up to 8.
     pub authors: u32,
+    /// When it was first seen (to the second), possibly before the window.
     pub first_seen: chrono::DateTime<chrono::Utc>,
 }
 

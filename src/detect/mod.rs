@@ -13,6 +13,8 @@
 //!   parameters for a bucket width;
 //! * `tally` — evidence (terms, categories, languages, sources) counted over every mention
 //!   of a window, in bounded memory;
+//! * `stories` and `fingerprint` — spreading stories: one link or text repeated in a
+//!   window, keyed without allocating;
 //! * `watch` — one watch's buckets and every test on them: volume, negativity, sentiment
 //!   dip, high reach.
 //!
@@ -22,10 +24,12 @@
 pub(crate) mod baseline;
 pub(crate) mod blind;
 pub mod counts;
+pub(crate) mod fingerprint;
 pub(crate) mod knobs;
 pub mod persist;
 pub mod presets;
 pub mod spike;
+pub(crate) mod stories;
 pub(crate) mod tally;
 pub(crate) mod watch;
 

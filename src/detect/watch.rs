@@ -24,13 +24,15 @@
 //! the ring cannot be counted any more; it is tallied in `late` and reported.
 //!
 //! Evidence is counted over every mention of the judged window (`tally.rs`: per-bucket
-//! tallies of terms, categories, languages and sources over the last 16 buckets); the last 32
-//! negative mentions are kept only as examples.
+//! tallies of terms, categories, languages and sources over the last 16 buckets), with the
+//! links and texts several people repeat in it (`stories.rs`); the last 32 negative mentions
+//! are kept only as examples.
 //!
 //! Memory per watch, at the defaults: the ring (180 buckets of 24 bytes: 4.3 kB), the volume spike
 //! detector (a 168-slot profile with its visit counts and a record queue: 1.9 kB typical, ≤ 12 kB),
 //! a few learned means, the last 32 negative mentions as examples (≤ 32 × ~500 bytes), and the
-//! evidence tallies (≤ 30 kB, a few kB in practice; bound in `tally.rs`).
+//! evidence tallies (≤ 30 kB, a few kB in practice; bound in `tally.rs`) and the story table
+//! (6.1 kB, plus at most 32 repeated stories' texts: ≤ 48 kB, usually none; `stories.rs`).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -42,6 +44,7 @@ use super::StateError;
 
 use super::presets::PresetSpec;
 use super::spike::{Judgement, SpikeDetector, SpikeParams, Transition};
+use super::stories::Stories;
 use super::tally::WindowTally;
 use crate::model::{
     Evidence, Label, Measure, Mention, MentionRef, Phase, Sentiment, Severity, Signal, SignalKind, TimelinePoint,
@@ -244,10 +247,12 @@ pub(crate) struct WatchState {
     reach_flagged: Vec<(String, DateTime<Utc>)>,
     /// Mentions older than the ring when they arrived: not counted.
     late: u64,
-    /// Terms, categories, languages and sources of the evidence window's mentions. Absent
-    /// from state saved before it existed.
+    /// Terms, categories, languages and sources of the evidence window's mentions, and the
+    /// links and texts repeated in it. Absent from state saved before they existed.
     #[serde(default)]
     tally: WindowTally,
+    #[serde(default)]
+    stories: Stories,
 }
 
 pub struct WatchDetector {
@@ -322,6 +327,7 @@ impl WatchDetector {
             reach_flagged: Vec::new(),
             late: 0,
             tally: WindowTally::new(params.evidence_window()),
+            stories: Stories::new(params.evidence_window()),
         };
         WatchDetector { name: name.to_string(), params, state, trace: None }
     }
@@ -341,6 +347,7 @@ impl WatchDetector {
         state.volume.params = params.volume_params();
         state.negative.params = params.negative_count_params();
         state.tally.fit(params.evidence_window());
+        state.stories.fit(params.evidence_window());
         Ok(WatchDetector { name: name.to_string(), params, state, trace: None })
     }
 
@@ -490,6 +497,7 @@ impl WatchDetector {
             bucket.neg_reach += 1.0 + (1.0 + reach as f32).log10();
         }
         self.state.tally.add(b, m, s);
+        self.state.stories.add(b, m);
         if !negative {
             return None;
         }
@@ -765,7 +773,7 @@ impl WatchDetector {
     }
 
     /// Evidence from buckets `start..=end`: counts from the ring, terms, categories,
-    /// languages and sources from the tallies, and examples from the negative
+    /// languages and sources from the tallies, stories, and examples from the negative
     /// mentions kept from those buckets (and the mention `id`, for high reach).
     fn evidence(&self, id: Option<&str>, start: i64, end: i64) -> Evidence {
         let mut e = Evidence::default();
@@ -792,6 +800,7 @@ impl WatchDetector {
         e.categories = tallied.categories;
         e.languages = tallied.languages;
         e.sources = tallied.sources;
+        e.stories = self.state.stories.in_window(start, end);
         if self.warmed_up() {
             let expected = (start..=end).map(|b| self.state.volume.band(self.slot(b)).0).sum();
             e.expected_mentions = Some(expected);
@@ -1203,6 +1212,29 @@ mod tests {
     }
 
     #[test]
+    fn a_text_reposted_by_many_is_named_as_a_story_in_the_evidence() {
+        let mut d = detector();
+        let mut stream = Stream::new();
+        stream.run(&mut d, 0, 60, |m| (daily(m), 0.12));
+        let at = t0() + chrono::Duration::minutes(61);
+        d.tick(at);
+        for (i, link) in
+            ["https://news.example/leak?utm_source=a", "https://News.example/leak/", "https://news.example/leak#x"]
+                .into_iter()
+                .enumerate()
+        {
+            let (mut m, s) = stream.mention(at, false, 10);
+            m.text = format!("look at this {link}");
+            m.author = Some(format!("sharer{i}"));
+            d.observe(&m, &s, at);
+        }
+        let b = d.bucket_of(at);
+        let e = d.evidence(None, b - 14, b);
+        let story = e.stories.iter().find(|s| s.url.is_some()).expect("the shared link is a story");
+        assert_eq!((story.url.as_deref(), story.mentions, story.authors), (Some("https://news.example/leak"), 3, 3));
+    }
+
+    #[test]
     fn state_saved_before_tallies_and_stories_existed_still_loads_and_counts() {
         let mut d = detector();
         let mut stream = Stream::new();
@@ -1211,7 +1243,7 @@ mod tests {
         // mentions with their own terms, categories and language.
         let mut old: serde_json::Value = serde_json::from_slice(&d.save().unwrap()).unwrap();
         let state = old.as_object_mut().unwrap();
-        assert!(state.remove("tally").is_some());
+        assert!(state.remove("tally").is_some() && state.remove("stories").is_some());
         for r in state["recent"].as_array_mut().unwrap() {
             let r = r.as_object_mut().unwrap();
             r.insert("terms".into(), serde_json::json!(["terrible"]));
