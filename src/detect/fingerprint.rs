@@ -44,10 +44,16 @@ const TRACKING: [&str; 17] = [
 
 /// The key of what a mention passes on, if it has one: its link's, else its text's.
 pub(crate) fn story_key(text: &str) -> Option<u64> {
-    match first_link(text) {
-        Some(link) => link_key(link),
-        None => text_key(text),
-    }
+    first_link(text).filter(|l| shared_link(text, l)).and_then(link_key).or_else(|| text_key(text))
+}
+
+/// Whether a link found in `text` names what is shared: not one cut at a length limit
+/// (`http://t.co/…` of a long retweet; cut, the links of unrelated retweets all read
+/// `http://t.co`), and not a bare site without a path.
+fn shared_link(text: &str, link: &str) -> bool {
+    let end = link.as_ptr() as usize - text.as_ptr() as usize + link.len();
+    let cut = text[end..].starts_with('…') || text[end..].starts_with("...");
+    !cut && parse_link(link).is_some_and(|l| !l.path.is_empty())
 }
 
 /// The first `http://` or `https://` link in a text, without the punctuation that usually
@@ -249,5 +255,58 @@ mod tests {
             story_key("unbelievable, boycott them: https://news.example/x/")
         );
         assert_eq!(story_key("short"), None);
+    }
+
+    #[test]
+    fn a_cut_link_or_a_bare_site_does_not_key_a_mention() {
+        // Real retweets cut at 140 characters: different posts, the same "http://t.co…".
+        let a =
+            "RT @sport: Lahm quits the national team? They should stop him! Maybe the army or something http://t.co…";
+        let b = "RT @news: Main topics on the portal today. I am all for protests at their building http://t.co…";
+        assert_ne!(story_key(a), story_key(b));
+        assert_eq!(story_key(a), text_key(a));
+        let bare = "everyone go look at https://kroonbank.example right now please";
+        assert_eq!(story_key(bare), text_key(bare));
+    }
+}
+
+/// How the keys behave on real posts: run with `cargo test --release --lib
+/// story_keys_on_the_sentiment_posts -- --ignored --nocapture` (needs `../shared/data`).
+/// Figures in docs/detection.md ("Spreading stories").
+#[cfg(test)]
+mod measure {
+    use std::collections::HashMap;
+
+    #[test]
+    #[ignore]
+    // A measurement, not a check: its output is the point.
+    #[allow(clippy::print_stdout)]
+    fn story_keys_on_the_sentiment_posts() {
+        for lang in ["en", "nl", "sv", "pl"] {
+            let (mut keyed, mut total) = (0, 0);
+            let mut by_key: HashMap<u64, Vec<String>> = HashMap::new();
+            for split in ["dev", "test"] {
+                let path = format!("{}/../shared/data/sentiment/{lang}/{split}.tsv", env!("CARGO_MANIFEST_DIR"));
+                let Ok(raw) = std::fs::read_to_string(&path) else { continue };
+                for text in raw.lines().skip(1).filter_map(|l| l.splitn(4, '\t').nth(3)) {
+                    total += 1;
+                    if let Some(k) = super::story_key(text) {
+                        keyed += 1;
+                        by_key.entry(k).or_default().push(text.to_string());
+                    }
+                }
+            }
+            let twice = by_key.values().filter(|v| v.len() >= 2).count();
+            let thrice = by_key.values().filter(|v| v.len() >= 3).count();
+            let differing: Vec<_> = by_key.values().filter(|v| v.iter().any(|t| t != &v[0])).collect();
+            println!(
+                "{lang}: {total} posts, {keyed} keyed, {twice} keys carried by 2+ posts ({thrice} by 3+), \
+                 {} of them by texts that differ",
+                differing.len()
+            );
+            for v in differing.iter().take(8) {
+                println!("    {:?}", &v[..v.len().min(3)]);
+            }
+        }
     }
 }
