@@ -17,9 +17,10 @@
 //! means for a watch.
 //!
 //! **Memory bound** per watch: the table `TRACKS` × 48 bytes = 6.1 kB; the repeats at most
-//! `REPEATS` × (96 bytes + link ≤ ~100 + text ≤ 4 × `TEXT_CHARS` + window hits 16 × 16 +
-//! authors 8 × 16) ≈ 32 × 1.5 kB = 48 kB in the worst case (every repeat with a long link
-//! and a 140-character text in four-byte letters), usually none or a few hundred bytes.
+//! `REPEATS` × (96 bytes + link ≤ `URL_BYTES` + text ≤ 4 × `TEXT_CHARS` + window hits
+//! 16 × 16 + authors 8 × 16) ≈ 16 × 1.4 kB = 22 kB in the worst case (every repeat with a
+//! 300-byte link and a 140-character text in four-byte letters), usually none or a few
+//! hundred bytes.
 //!
 //! **Evidence only, no signal of its own.** A story repeated three times by two people in a
 //! quarter of an hour is ordinary conversation: a news article shared, a meme, a bot
@@ -35,9 +36,11 @@ use crate::model::{Mention, Story};
 /// Keys a watch tracks.
 const TRACKS: usize = 128;
 /// Keys seen at least twice that keep their text at once.
-const REPEATS: usize = 32;
+const REPEATS: usize = 16;
 /// Distinct authors counted per story (a story shows "8" for 8 or more).
 const AUTHORS: usize = 8;
+/// Bytes of a story's link kept at most.
+const URL_BYTES: usize = 300;
 /// Characters of a story's text kept.
 const TEXT_CHARS: usize = 140;
 /// A story is named with at least this many mentions from at least this many authors.
@@ -158,7 +161,8 @@ impl Stories {
         t.first_seen = t.first_seen.min(published);
         let r = t.repeat.get_or_insert_with(|| {
             Box::new(Repeat {
-                url: first_link(&m.text).and_then(normalized_link),
+                // A link longer than any real article's is not kept (the text still shows).
+                url: first_link(&m.text).and_then(normalized_link).filter(|u| u.len() <= URL_BYTES),
                 text: m.text.chars().take(TEXT_CHARS).collect(),
                 hits: vec![(t.first_bucket, 1)],
                 authors: vec![(t.first_author, t.first_bucket)],
@@ -354,6 +358,26 @@ mod tests {
         let found = s.in_window(0, 14);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!((found[0].mentions, found[0].authors), (90, AUTHORS as u32), "every sighting counted");
+    }
+
+    #[test]
+    fn at_most_a_fixed_number_of_repeats_keep_their_text_and_the_most_seen_stay() {
+        let mut s = Stories::new(15);
+        let mut id = 0;
+        let mut post = |s: &mut Stories, text: &str, times: u32| {
+            for _ in 0..times {
+                id += 1;
+                s.add(1, &mention(id, &format!("a{id}"), text, 1));
+            }
+        };
+        post(&mut s, "the big story that everyone keeps reposting today", 5);
+        for k in 0..2 * REPEATS {
+            post(&mut s, &format!("smaller story number {k} repeated twice by people"), 2);
+        }
+        assert!(s.tracks.iter().filter(|t| t.repeat.is_some()).count() <= REPEATS);
+        let found = s.in_window(0, 1);
+        assert_eq!(found.len(), 1, "only the big one has 3 mentions: {found:?}");
+        assert_eq!(found[0].mentions, 5);
     }
 
     #[test]
