@@ -163,10 +163,21 @@ pub(crate) fn normalized_link(link: &str) -> Option<String> {
 pub(crate) fn text_key(text: &str) -> Option<u64> {
     let mut key = KeyWriter::default();
     let mut words = 0;
-    for word in text.split_whitespace() {
-        if words == KEY_WORDS {
-            break;
+    // Words split at ASCII white space only (a byte test, where `split_whitespace` decodes
+    // every character): a no-break space joins two words, the same way in every copy.
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && words < KEY_WORDS {
+        if bytes[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
         }
+        let start = i;
+        while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        // Both ends are at ASCII bytes or the end of the text: character boundaries.
+        let word = &text[start..i];
         let b = word.as_bytes();
         let skipped = b.first() == Some(&b'@')
             || (b.contains(&b':') && word.contains("://"))
@@ -178,9 +189,7 @@ pub(crate) fn text_key(text: &str) -> Option<u64> {
         }
         let before = key.written;
         if word.is_ascii() {
-            for &c in b.iter().filter(|c| c.is_ascii_alphanumeric()) {
-                key.push(c.to_ascii_lowercase());
-            }
+            key.push_ascii_word(b);
         } else {
             for c in word.chars().filter(|c| c.is_alphanumeric()) {
                 for l in c.to_lowercase() {
@@ -217,6 +226,24 @@ impl Default for KeyWriter {
 }
 
 impl KeyWriter {
+    /// An ASCII word's letters and digits, lower-cased: one tight loop into the buffer.
+    #[inline]
+    fn push_ascii_word(&mut self, word: &[u8]) {
+        for chunk in word.chunks(64) {
+            if self.len + chunk.len() > self.buf.len() {
+                self.hasher.write(&self.buf[..self.len]);
+                self.len = 0;
+            }
+            let start = self.len;
+            for &c in chunk {
+                self.buf[self.len] = c.to_ascii_lowercase();
+                self.len += c.is_ascii_alphanumeric() as usize;
+            }
+            self.written += self.len - start;
+        }
+    }
+
+    #[inline]
     fn push(&mut self, b: u8) {
         if self.len == self.buf.len() {
             self.hasher.write(&self.buf);

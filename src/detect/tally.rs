@@ -91,6 +91,11 @@ impl Capped {
         }
     }
 
+    /// The id of `text` if this bucket counts it already.
+    fn find(&self, names: &Names, text: &str) -> Option<u16> {
+        self.counts.iter().map(|(k, _)| *k).find(|k| names.text(*k) == text)
+    }
+
     fn clear(&mut self) {
         self.counts.clear();
         self.other = 0;
@@ -276,8 +281,10 @@ impl WindowTally {
         }
         let cap = self.names_cap();
         let lang = s.lang.map(|l| l.code()).or(m.lang.as_deref()).unwrap_or("?");
-        let lang = self.names.id(lang, b, cap);
-        let source = self.names.id(&m.source, b, cap);
+        // A bucket's few languages and sources are looked for among its own entries first:
+        // comparing a short text with a handful is cheaper than hashing it.
+        let lang = self.slots[i].languages.find(&self.names, lang).or_else(|| self.names.id(lang, b, cap));
+        let source = self.slots[i].sources.find(&self.names, &m.source).or_else(|| self.names.id(&m.source, b, cap));
         let mut terms = [None; TERMS_PER_MENTION];
         let negative = s.label == Label::Neg;
         if negative {
