@@ -281,12 +281,22 @@ pub struct Evidence {
     pub mentions: u32,
     pub negative: u32,
     pub positive: u32,
-    /// Most frequent scored terms among the window's negative mentions, with counts.
+    /// The terms that pulled scores down most often among all the window's negative
+    /// mentions, each counted once per mention, most frequent first (at most 5). Counted in
+    /// bounded per-bucket tallies: a count is exact unless a very busy bucket ran out of
+    /// room for the term, and then it is at most that short.
     pub top_terms: Vec<(String, u32)>,
+    /// The crisis categories of all the window's negative mentions, each counted once per
+    /// mention, most frequent first (exact).
     pub categories: Vec<(CrisisCategory, u32)>,
-    /// The most-reached negative mentions, most reached first.
+    /// Examples, not counts: the most-reached negative mentions of the window that the
+    /// watch kept (the last 32 negative ones), most reached first (at most 5).
     pub top_mentions: Vec<MentionRef>,
+    /// Languages of all the window's mentions (the scored language, else the one the source
+    /// declared, else `?`), most frequent first (at most 5), then `other` for the rest, so
+    /// the counts add up to the mentions tallied.
     pub languages: Vec<(String, u32)>,
+    /// Sources of all the window's mentions, counted like `languages`.
     pub sources: Vec<(String, u32)>,
     /// For a blind spot: the sources the watch cannot see through, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -326,16 +336,20 @@ pub struct Topic {
     pub examples: Vec<MentionRef>,
 }
 
-/// The same link, or the same text (reposts, quotes, near-duplicates), repeated in a window.
+/// The same link, or the same text (reposts, quotes, near-duplicates), repeated in a window:
+/// named in evidence when at least 3 mentions by at least 2 authors carry it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Story {
-    /// The link everyone shares, if it is a link that spreads.
+    /// The link everyone shares (tracking parameters, fragment and trailing slash left
+    /// out), if it is a link that spreads; `None` for a repeated text.
     pub url: Option<String>,
-    /// The text (cut), as its first poster wrote it.
+    /// The text (cut to 140 characters), as the first to repeat it wrote it.
     pub text: String,
-    /// Mentions repeating it in the window, and how many distinct authors.
+    /// Mentions carrying it in the window.
     pub mentions: u32,
+    /// Distinct authors among them, counted up to 8.
     pub authors: u32,
+    /// When it was first seen (to the second), possibly before the window.
     pub first_seen: chrono::DateTime<chrono::Utc>,
 }
 

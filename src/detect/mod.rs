@@ -11,6 +11,10 @@
 //! * `persist` — window state saved to and loaded from the store;
 //! * `presets` — `sensitive | balanced | strict`, in time units, turned into per-bucket
 //!   parameters for a bucket width;
+//! * `tally` — evidence (terms, categories, languages, sources) counted over every mention
+//!   of a window, in bounded memory;
+//! * `stories` and `fingerprint` — spreading stories: one link or text repeated in a
+//!   window, keyed without allocating;
 //! * `watch` — one watch's buckets and every test on them: volume, negativity, sentiment
 //!   dip, high reach.
 //!
@@ -20,10 +24,13 @@
 pub(crate) mod baseline;
 pub(crate) mod blind;
 pub mod counts;
+pub(crate) mod fingerprint;
 pub(crate) mod knobs;
 pub mod persist;
 pub mod presets;
 pub mod spike;
+pub(crate) mod stories;
+pub(crate) mod tally;
 pub(crate) mod watch;
 
 pub(crate) use blind::{BlindSpotParams, BlindSpots};

@@ -23,10 +23,18 @@
 //! replay) seeds the baselines at once when it arrives in time order. A mention older than
 //! the ring cannot be counted any more; it is tallied in `late` and reported.
 //!
+//! Evidence is counted over every mention of the judged window (`tally.rs`: per-bucket
+//! tallies of terms, categories, languages and sources over the last 16 buckets), with the
+//! links and texts several people repeat in it (`stories.rs`); the last 32 negative mentions
+//! are kept only as examples.
+//!
 //! Memory per watch, at the defaults: the ring (180 buckets of 24 bytes: 4.3 kB), the volume spike
 //! detector (a 168-slot profile with its visit counts and a record queue: 1.9 kB typical, ≤ 12 kB),
-//! a few learned means, and the last 32 negative mentions for evidence (≤ 32 × ~600 bytes):
-//! 29.3 kB per watch measured after a simulated week (`benches/detection.rs`: 1,000 watches, 28 MiB).
+//! a few learned means, the last 32 negative mentions as examples (≤ 32 × ~500 bytes), and the
+//! evidence tallies (≤ 30 kB, a few kB in practice; bound in `tally.rs`) and the story table
+//! (6.1 kB, plus at most 16 repeated stories' texts: ≤ 22 kB, usually none; `stories.rs`):
+//! 40.1 kB per watch measured after a simulated week (`benches/detection.rs`: 1,000 watches,
+//! 38.2 MiB). Bound of the evidence parts together: ≤ 30 kB + ≤ 28 kB per watch.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -38,9 +46,10 @@ use super::StateError;
 
 use super::presets::PresetSpec;
 use super::spike::{Judgement, SpikeDetector, SpikeParams, Transition};
+use super::stories::Stories;
+use super::tally::WindowTally;
 use crate::model::{
-    CrisisCategory, Evidence, Label, Measure, Mention, MentionRef, Phase, Sentiment, Severity, Signal, SignalKind,
-    TimelinePoint,
+    Evidence, Label, Measure, Mention, MentionRef, Phase, Sentiment, Severity, Signal, SignalKind, TimelinePoint,
 };
 
 /// How one watch decides, resolved from its preset and overrides.
@@ -102,6 +111,11 @@ impl WatchParams {
         self.negative_share.max(self.share_factor * usual_share.unwrap_or(0.1)).min(0.95)
     }
 
+    /// The longest window evidence is asked for, in buckets: what tallies and stories cover.
+    fn evidence_window(&self) -> usize {
+        self.buckets(self.spec.short.max(self.negativity_window)).max(1) as usize
+    }
+
     fn ring_len(&self) -> usize {
         let needed = self.buckets(self.lateness) + self.buckets(self.spec.short.max(self.negativity_window)) + 1;
         self.buckets(self.ring).max(needed).max(1) as usize
@@ -138,13 +152,10 @@ struct Bucket {
     neg_reach: f32,
 }
 
-/// A negative mention kept for evidence.
+/// A negative mention kept as an example for evidence (what is counted is in `tally`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Recent {
     mention: MentionRef,
-    terms: Vec<String>,
-    categories: Vec<CrisisCategory>,
-    lang: Option<String>,
 }
 
 /// Open/closed state of one signal kind's event.
@@ -238,6 +249,12 @@ pub(crate) struct WatchState {
     reach_flagged: Vec<(String, DateTime<Utc>)>,
     /// Mentions older than the ring when they arrived: not counted.
     late: u64,
+    /// Terms, categories, languages and sources of the evidence window's mentions, and the
+    /// links and texts repeated in it. Absent from state saved before they existed.
+    #[serde(default)]
+    tally: WindowTally,
+    #[serde(default)]
+    stories: Stories,
 }
 
 pub struct WatchDetector {
@@ -311,6 +328,8 @@ impl WatchDetector {
             volume_severity: None,
             reach_flagged: Vec::new(),
             late: 0,
+            tally: WindowTally::new(params.evidence_window()),
+            stories: Stories::new(params.evidence_window()),
         };
         WatchDetector { name: name.to_string(), params, state, trace: None }
     }
@@ -329,6 +348,8 @@ impl WatchDetector {
         }
         state.volume.params = params.volume_params();
         state.negative.params = params.negative_count_params();
+        state.tally.fit(params.evidence_window());
+        state.stories.fit(params.evidence_window());
         Ok(WatchDetector { name: name.to_string(), params, state, trace: None })
     }
 
@@ -474,10 +495,14 @@ impl WatchDetector {
         bucket.pos += (s.label == Label::Pos) as u32;
         bucket.compound_sum += s.compound;
         bucket.compound_sq += s.compound * s.compound;
+        if negative {
+            bucket.neg_reach += 1.0 + (1.0 + reach as f32).log10();
+        }
+        self.state.tally.add(b, m, s);
+        self.state.stories.add(b, m);
         if !negative {
             return None;
         }
-        bucket.neg_reach += 1.0 + (1.0 + reach as f32).log10();
         self.remember(m, s);
         self.high_reach(m, s, b, now)
     }
@@ -497,9 +522,6 @@ impl WatchDetector {
                 compound: s.compound,
                 published: m.published,
             },
-            terms: s.terms.iter().filter(|t| t.score < 0.0).take(TOP).map(|t| t.term.clone()).collect(),
-            categories: s.categories.clone(),
-            lang: s.lang.map(|l| l.code().to_string()).or_else(|| m.lang.clone()),
         });
     }
 
@@ -752,8 +774,9 @@ impl WatchDetector {
         }
     }
 
-    /// Evidence from buckets `start..=end` and the negative mentions kept from them (and the
-    /// mention `id`, for high reach).
+    /// Evidence from buckets `start..=end`: counts from the ring, terms, categories,
+    /// languages and sources from the tallies, stories, and examples from the negative
+    /// mentions kept from those buckets (and the mention `id`, for high reach).
     fn evidence(&self, id: Option<&str>, start: i64, end: i64) -> Evidence {
         let mut e = Evidence::default();
         for b in start..=end {
@@ -769,25 +792,17 @@ impl WatchDetector {
             .iter()
             .filter(|r| Some(r.mention.id.as_str()) == id || (from..to).contains(&r.mention.published))
             .collect();
-        let mut terms = Tally::default();
-        let mut categories = Tally::default();
-        let mut languages = Tally::default();
-        let mut sources = Tally::default();
-        for r in &negatives {
-            r.terms.iter().for_each(|t| terms.bump(t.clone()));
-            r.categories.iter().for_each(|c| categories.bump(*c));
-            languages.bump(r.lang.clone().unwrap_or_else(|| "?".into()));
-            sources.bump(r.mention.source.clone());
-        }
         negatives.sort_by(|a, b| {
             let first = |r: &Recent| Some(r.mention.id.as_str()) == id;
             first(b).cmp(&first(a)).then(b.mention.reach.unwrap_or(0).cmp(&a.mention.reach.unwrap_or(0)))
         });
         e.top_mentions = negatives.into_iter().take(TOP).map(|r| r.mention.clone()).collect();
-        e.top_terms = terms.top();
-        e.categories = categories.top();
-        e.languages = languages.top();
-        e.sources = sources.top();
+        let tallied = self.state.tally.count(start, end);
+        e.top_terms = tallied.terms;
+        e.categories = tallied.categories;
+        e.languages = tallied.languages;
+        e.sources = tallied.sources;
+        e.stories = self.state.stories.in_window(start, end);
         if self.warmed_up() {
             let expected = (start..=end).map(|b| self.state.volume.band(self.slot(b)).0).sum();
             e.expected_mentions = Some(expected);
@@ -846,35 +861,11 @@ struct Level {
     z: f64,
 }
 
-/// Counts of things, for evidence: most frequent first, ties by name.
-struct Tally<K>(Vec<(K, u32)>);
-
-impl<K> Default for Tally<K> {
-    fn default() -> Self {
-        Tally(Vec::new())
-    }
-}
-
-impl<K: PartialEq + Ord> Tally<K> {
-    fn bump(&mut self, k: K) {
-        match self.0.iter_mut().find(|(x, _)| *x == k) {
-            Some((_, n)) => *n += 1,
-            None => self.0.push((k, 1)),
-        }
-    }
-
-    fn top(mut self) -> Vec<(K, u32)> {
-        self.0.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        self.0.truncate(TOP);
-        self.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::detect::Preset;
-    use crate::model::TermScore;
+    use crate::model::{CrisisCategory, TermScore};
 
     fn t0() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-03-02T00:00:00Z").unwrap().with_timezone(&Utc)
@@ -1181,6 +1172,91 @@ mod tests {
             // Compared as text, so a failure prints something readable.
             assert_eq!(String::from_utf8_lossy(&again.save().unwrap()), String::from_utf8_lossy(&d.save().unwrap()));
         }
+    }
+
+    /// Fifteen minutes from `from`: each minute 10 negative mentions (every third from
+    /// Bluesky, in Dutch) and 5 positive ones. Returns the first and last bucket.
+    fn busy_quarter(d: &mut WatchDetector, stream: &mut Stream, from: i64) -> (i64, i64) {
+        for minute in from..from + 15 {
+            let at = t0() + chrono::Duration::minutes(minute);
+            d.tick(at);
+            for i in 0..15 {
+                let (mut m, mut s) = stream.mention(at, i < 10, 10);
+                if i % 3 == 0 {
+                    m.source = "bluesky".into();
+                    s.lang = Some(crate::model::Lang::Nl);
+                }
+                d.observe(&m, &s, at);
+            }
+        }
+        let first = d.bucket_of(t0() + chrono::Duration::minutes(from));
+        (first, first + 14)
+    }
+
+    #[test]
+    fn evidence_counts_every_mention_of_the_window_not_a_sample() {
+        let mut d = detector();
+        let mut stream = Stream::new();
+        stream.run(&mut d, 0, 60, |m| (daily(m), 0.12));
+        let (start, end) = busy_quarter(&mut d, &mut stream, 60);
+        let e = d.evidence(None, start, end);
+        assert_eq!((e.mentions, e.negative), (225, 150), "more negative mentions than the 32 kept as examples");
+        assert_eq!(e.top_terms, [("terrible".to_string(), 150)]);
+        assert_eq!(e.categories, [(CrisisCategory::Outage, 150)]);
+        // i % 3 == 0 for i in 0..15: 5 of 15 a minute.
+        assert_eq!(e.sources, [("feed".to_string(), 150), ("bluesky".to_string(), 75)]);
+        assert_eq!(e.languages, [("en".to_string(), 150), ("nl".to_string(), 75)]);
+        assert_eq!(e.top_mentions.len(), TOP, "examples are still a few");
+        // A window inside it counts only its own buckets.
+        let e = d.evidence(None, end - 1, end);
+        assert_eq!(e.top_terms, [("terrible".to_string(), 20)]);
+        assert_eq!(e.sources.iter().map(|(_, n)| n).sum::<u32>(), e.mentions);
+    }
+
+    #[test]
+    fn a_text_reposted_by_many_is_named_as_a_story_in_the_evidence() {
+        let mut d = detector();
+        let mut stream = Stream::new();
+        stream.run(&mut d, 0, 60, |m| (daily(m), 0.12));
+        let at = t0() + chrono::Duration::minutes(61);
+        d.tick(at);
+        for (i, link) in
+            ["https://news.example/leak?utm_source=a", "https://News.example/leak/", "https://news.example/leak#x"]
+                .into_iter()
+                .enumerate()
+        {
+            let (mut m, s) = stream.mention(at, false, 10);
+            m.text = format!("look at this {link}");
+            m.author = Some(format!("sharer{i}"));
+            d.observe(&m, &s, at);
+        }
+        let b = d.bucket_of(at);
+        let e = d.evidence(None, b - 14, b);
+        let story = e.stories.iter().find(|s| s.url.is_some()).expect("the shared link is a story");
+        assert_eq!((story.url.as_deref(), story.mentions, story.authors), (Some("https://news.example/leak"), 3, 3));
+    }
+
+    #[test]
+    fn state_saved_before_tallies_and_stories_existed_still_loads_and_counts() {
+        let mut d = detector();
+        let mut stream = Stream::new();
+        stream.run(&mut d, 0, 60, |m| (daily(m), 0.12));
+        // What an older version saved: no tallies or stories, and the evidence buffer's
+        // mentions with their own terms, categories and language.
+        let mut old: serde_json::Value = serde_json::from_slice(&d.save().unwrap()).unwrap();
+        let state = old.as_object_mut().unwrap();
+        assert!(state.remove("tally").is_some() && state.remove("stories").is_some());
+        for r in state["recent"].as_array_mut().unwrap() {
+            let r = r.as_object_mut().unwrap();
+            r.insert("terms".into(), serde_json::json!(["terrible"]));
+            r.insert("categories".into(), serde_json::json!(["outage"]));
+            r.insert("lang".into(), serde_json::json!("en"));
+        }
+        let saved = serde_json::to_vec(&old).unwrap();
+        let mut d = WatchDetector::restore("acme", WatchParams::new(Preset::Balanced.spec()), &saved).unwrap();
+        let (start, end) = busy_quarter(&mut d, &mut stream, 60);
+        let e = d.evidence(None, start, end);
+        assert_eq!(e.top_terms, [("terrible".to_string(), 150)]);
     }
 
     #[test]
