@@ -91,6 +91,10 @@ struct Args {
     negative_share: Vec<f64>,
     #[arg(long, value_delimiter = ',')]
     min_negative: Vec<u32>,
+    #[arg(long, value_delimiter = ',')]
+    dip_z: Vec<f64>,
+    #[arg(long, value_delimiter = ',')]
+    dip_drop: Vec<f64>,
 
     /// The candidate negative-count test (run beside the detector, not part of it): `z` to start.
     #[arg(long, default_value_t = 7.0)]
@@ -156,14 +160,20 @@ impl Args {
                 for &share_factor in &or(&self.share_factor, base.share_factor) {
                     for &negative_share in &or(&self.negative_share, base.negative_share) {
                         for &min_negative in &min_negative {
-                            out.push(WatchParams {
-                                share_z,
-                                negativity_window,
-                                share_factor,
-                                negative_share,
-                                min_negative,
-                                ..base.clone()
-                            });
+                            for &dip_z in &or(&self.dip_z, base.dip_z) {
+                                for &dip_drop in &or(&self.dip_drop, base.dip_drop) {
+                                    out.push(WatchParams {
+                                        share_z,
+                                        negativity_window,
+                                        share_factor,
+                                        negative_share,
+                                        min_negative,
+                                        dip_z,
+                                        dip_drop,
+                                        ..base.clone()
+                                    });
+                                }
+                            }
                         }
                     }
                 }
@@ -258,12 +268,15 @@ fn simulate(
 
 fn describe(p: &WatchParams) -> String {
     format!(
-        "share_z {}, negativity_window {} min, share_factor {}, negative_share {}, min_negative {}",
+        "share_z {}, negativity_window {} min, share_factor {}, negative_share {}, min_negative {}, dip_z {}, \
+         dip_drop {}",
         p.share_z,
         p.negativity_window.as_secs() / 60,
         p.share_factor,
         p.negative_share,
-        p.min_negative
+        p.min_negative,
+        p.dip_z,
+        p.dip_drop
     )
 }
 
