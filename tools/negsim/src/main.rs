@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use stormwatch::detect::presets::PresetSpec;
 use stormwatch::detect::{Preset, WatchParams};
 use stormwatch::model::Lang;
 use stormwatch::sentiment::Scorer;
@@ -93,6 +94,9 @@ struct Args {
     min_negative: Vec<u32>,
     #[arg(long, value_delimiter = ',')]
     dip_z: Vec<f64>,
+    /// The volume test's `k` (the preset's unless given).
+    #[arg(long, value_delimiter = ',')]
+    volume_k: Vec<f64>,
     #[arg(long, value_delimiter = ',')]
     dip_drop: Vec<f64>,
 
@@ -162,16 +166,20 @@ impl Args {
                         for &min_negative in &min_negative {
                             for &dip_z in &or(&self.dip_z, base.dip_z) {
                                 for &dip_drop in &or(&self.dip_drop, base.dip_drop) {
-                                    out.push(WatchParams {
-                                        share_z,
-                                        negativity_window,
-                                        share_factor,
-                                        negative_share,
-                                        min_negative,
-                                        dip_z,
-                                        dip_drop,
-                                        ..base.clone()
-                                    });
+                                    for &k in &or(&self.volume_k, base.spec.k) {
+                                        let spec = PresetSpec { k, ..base.spec };
+                                        out.push(WatchParams {
+                                            spec,
+                                            share_z,
+                                            negativity_window,
+                                            share_factor,
+                                            negative_share,
+                                            min_negative,
+                                            dip_z,
+                                            dip_drop,
+                                            ..base.clone()
+                                        });
+                                    }
                                 }
                             }
                         }
@@ -269,14 +277,15 @@ fn simulate(
 fn describe(p: &WatchParams) -> String {
     format!(
         "share_z {}, negativity_window {} min, share_factor {}, negative_share {}, min_negative {}, dip_z {}, \
-         dip_drop {}",
+         dip_drop {}, volume k {}",
         p.share_z,
         p.negativity_window.as_secs() / 60,
         p.share_factor,
         p.negative_share,
         p.min_negative,
         p.dip_z,
-        p.dip_drop
+        p.dip_drop,
+        p.spec.k
     )
 }
 

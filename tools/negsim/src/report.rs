@@ -365,14 +365,15 @@ pub fn detail(scores: &[WatchScore]) -> String {
 /// The columns that describe a variant in the sweep table.
 pub fn variant_cells(p: &WatchParams) -> String {
     format!(
-        "{} | {} min | {} | {} | {} | {} | {}",
+        "{} | {} min | {} | {} | {} | {} | {} | {}",
         p.share_z,
         p.negativity_window.as_secs() / 60,
         p.share_factor,
         p.negative_share,
         p.min_negative,
         p.dip_z,
-        p.dip_drop
+        p.dip_drop,
+        p.spec.k
     )
 }
 
@@ -381,13 +382,14 @@ pub fn sweep(rows: &[(WatchParams, Vec<WatchScore>)]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| share_z | negativity_window | share_factor | negative_share | min_negative | dip_z | dip_drop \
+        "| share_z | negativity_window | share_factor | negative_share | min_negative | dip_z | dip_drop | volume k \
          | target ≤ 15 min (95% interval over watches) | target median / p90 delay | all episodes ≤ 15 min \
          | target negativity or dip ≤ 15 min \
          | false / quiet watch / week (week 2): negativity | volume | sentiment_dip \
          | incidents (critical) | false negativity, episode watches, week 2 | all, week 1 |"
     );
-    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ =
+        writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (params, scores) in rows {
         let target = Detection::of(episodes(scores).filter(|e| in_target(e)));
         let (lo, hi) = bootstrap_over_watches(scores);
