@@ -116,9 +116,9 @@ impl Expectation {
     /// Dividing one bucket's log noise by √n, as this once did, holds for dense counts only.
     /// For a sum of counts near 1, `log(1 + sum)` is much noisier than that: the counting
     /// noise of one bucket in log units is `√μ/(1+μ)`, of n buckets `√(nμ)/(1+nμ)`, which is
-    /// `(1+μ)/μ` times more than the first over √n — twice at one mention a bucket, three
-    /// times at 0.5. Judged by the old noise, an ordinary 10-minute Poisson window of a
-    /// watch at 60 mentions an hour stood twice as many noise units above normal as it is.
+    /// `n(1+μ)/(1+nμ)` times the first over √n: over ten buckets 1.8 times at one mention a
+    /// bucket, 2.5 times at 0.5. (Windows are judged by `window_z`; this is the noise the
+    /// chart's band is drawn with.)
     pub(crate) fn window_noise(&self, n: u32) -> f64 {
         let n = n.max(1) as f64;
         let m = self.mean * n;
