@@ -14,9 +14,15 @@
 //!   short) learns the daily and weekly shape, so a Monday-morning peak is not a spike;
 //! * while an event is under way, learning slows down (`event_slow`): a storm is not the new
 //!   normal, and the baseline should not adapt to it within the hour;
-//! * the noise used to judge a bucket combines the learned scale with the Poisson noise of
-//!   counting (`log(1+X)` of a small count is noisy by itself), so a sparse series is not
-//!   judged by a scale learned in its quiet hours.
+//! * what it expects is a **mean** count, not `exp(level) − 1`: the level is a mean of
+//!   `log(1 + count)`, whose exponential is a geometric mean and falls short of the mean by a
+//!   quarter at one mention a bucket (the sparse-count bias, fixed 2026-12-08);
+//! * a window of n buckets is judged as a count, by a negative-binomial tail: its counting
+//!   noise is that of the sum (not one bucket's log noise over √n, which made ordinary
+//!   Poisson windows of a quiet watch look two to three times as far out as they are), and
+//!   its over-dispersion is what the scale shows beyond counting noise, shrunk over the window
+//!   only as far as consecutive buckets are not correlated (a brand's chatter drifts for half
+//!   an hour at a time, and a drift does not average out over ten minutes).
 
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +75,16 @@ pub(crate) struct Baseline {
     visits: Vec<u16>,
     /// Buckets learned so far.
     pub learned: u64,
+    /// Mean square of the (clipped) residual, and mean product of consecutive residuals:
+    /// how much of one bucket's deviation the next one shares. A brand's chatter drifts for
+    /// half an hour at a time, so a window's buckets are not independent draws; this says by
+    /// how much (zero in states saved before it was kept, and learned from there).
+    #[serde(default)]
+    resid_sq: f64,
+    #[serde(default)]
+    resid_lag: f64,
+    #[serde(default)]
+    last_resid: Option<f64>,
 }
 
 /// What the baseline expects for a bucket, and how noisy that expectation is.
@@ -76,16 +92,94 @@ pub(crate) struct Baseline {
 pub(crate) struct Expectation {
     /// Expected `log(1 + count)` per bucket.
     pub log_level: f64,
-    /// Scale (log units) to judge a deviation by.
+    /// Scale (log units) a single bucket's deviation is clipped by when it is learned.
     pub noise: f64,
+    /// Expected count per bucket: the mean, not `exp(log_level) − 1` (see `expect`).
+    mean: f64,
+    /// Variance of `log(1 + count)` per bucket beyond counting noise (over-dispersion).
+    extra: f64,
+    /// Correlation of that over-dispersion from one bucket to the next (0 to 0.95).
+    persistence: f64,
+    poisson_weight: f64,
+    floor: f64,
 }
 
 impl Expectation {
     /// The expected count per bucket.
     pub(crate) fn count(&self) -> f64 {
-        self.log_level.exp_m1().max(0.0)
+        self.mean
+    }
+
+    /// The noise (log units) of `log(1 + sum)` over `n` buckets: the counting noise of the
+    /// sum itself, plus the over-dispersion beyond it.
+    ///
+    /// Dividing one bucket's log noise by √n, as this once did, holds for dense counts only.
+    /// For a sum of counts near 1, `log(1 + sum)` is much noisier than that: the counting
+    /// noise of one bucket in log units is `√μ/(1+μ)`, of n buckets `√(nμ)/(1+nμ)`, which is
+    /// `n(1+μ)/(1+nμ)` times the first over √n: over ten buckets 1.8 times at one mention a
+    /// bucket, 2.5 times at 0.5. (Windows are judged by `window_z`; this is the noise the
+    /// chart's band is drawn with.)
+    pub(crate) fn window_noise(&self, n: u32) -> f64 {
+        let n = n.max(1) as f64;
+        let m = self.mean * n;
+        let counting = self.poisson_weight * m / ((1.0 + m) * (1.0 + m));
+        let extra = self.extra * persisting_share(self.persistence, n);
+        (counting + extra).sqrt().max(self.floor / n.sqrt()).max(self.floor / 2.0)
     }
 }
+
+/// The variance of the mean of `n` buckets whose deviations are correlated `phi` from one
+/// bucket to the next (an AR(1) drift), as a share of one bucket's variance: `1/n` for
+/// independent buckets, 1 when a drift holds for the whole window.
+fn persisting_share(phi: f64, n: f64) -> f64 {
+    if phi <= 0.0 || n <= 1.0 {
+        return 1.0 / n.max(1.0);
+    }
+    let mut sum = 1.0;
+    let mut power = 1.0;
+    let mut k = 1.0;
+    while k < n {
+        power *= phi;
+        sum += 2.0 * (1.0 - k / n) * power;
+        k += 1.0;
+    }
+    (sum / n).min(1.0)
+}
+
+impl Expectation {
+    /// How far `count` mentions over `n` buckets stand above this expectation, in standard
+    /// normal units: the signed root of the negative-binomial deviance of `count` against the
+    /// expected `n × mean`, with the over-dispersion the window has shown (`extra`, as much of
+    /// it as persists over `n` buckets).
+    ///
+    /// A normal z of `log(1 + count)` is right for dense counts, but at a few mentions a
+    /// window it misjudges the tail: 24 negative mentions where 4 are expected is a
+    /// one-in-ten-billion window for Poisson counts, yet only 3.8 log-noise units. The
+    /// deviance is the likelihood-ratio measure (like the share test's binomial z): exact in
+    /// the tail for sparse counts, and for dense ones the same as the log-normal z, since a
+    /// gamma-Poisson count of many mentions varies by `√(1/M + extra)` in relative terms.
+    pub(crate) fn window_z(&self, n: u32, count: f64) -> f64 {
+        let n = n.max(1) as f64;
+        let m = (self.mean * n).max(MIN_EXPECTED);
+        let c = count.max(0.0);
+        // Relative variance beyond counting noise of an n-bucket sum; the floor keeps a
+        // perfectly steady series from reading a 1% wobble as a storm.
+        let over = (self.extra * persisting_share(self.persistence, n)).max(self.floor * self.floor / 4.0);
+        let poisson = if c > 0.0 { c * (c / m).ln() } else { 0.0 };
+        // (c + r) · log((c + r) / (m + r)) with r = 1 / over, written to stay exact as r grows.
+        let r = 1.0 / over;
+        let deviance = 2.0 * (poisson - (c + r) * ((c - m) / (m + r)).ln_1p());
+        deviance.max(0.0).sqrt().copysign(c - m)
+    }
+}
+
+/// The smallest expected window count judged against: a watch that has never been
+/// mentioned does not stand infinitely far out at its first mention.
+const MIN_EXPECTED: f64 = 0.1;
+
+/// The scale is a mean absolute deviation; for normal residuals its square times π/2 is the
+/// variance.
+const MAD_TO_VARIANCE: f64 = std::f64::consts::FRAC_PI_2;
 
 fn rate(half_life: f64) -> f64 {
     if half_life <= 0.0 {
@@ -103,6 +197,9 @@ impl Baseline {
             season: vec![0.0; SEASON_SLOTS],
             visits: vec![0; SEASON_SLOTS],
             learned: 0,
+            resid_sq: 0.0,
+            resid_lag: 0.0,
+            last_resid: None,
         }
     }
 
@@ -117,10 +214,30 @@ impl Baseline {
     /// The expectation for a bucket in seasonal `slot` (hour of week).
     pub(crate) fn expect(&self, p: &BaselineParams, slot: usize) -> Expectation {
         let log_level = self.level.unwrap_or(0.0) + self.seasonal(p, slot);
-        let mu = log_level.exp_m1().max(0.0);
-        let poisson = p.poisson_weight * mu / ((1.0 + mu) * (1.0 + mu));
+        // The level is a mean of log(1 + count): exp of it is the geometric mean of 1 + count,
+        // which lies below the mean whenever counts vary (by a quarter at one mention a bucket,
+        // where most of the variation is counting noise). A log-normal's mean corrects it,
+        // from the variance the scale has learned.
+        let var = MAD_TO_VARIANCE * self.scale * self.scale;
+        let mean = (log_level + var / 2.0).exp_m1().max(0.0);
+        let poisson = p.poisson_weight * mean / ((1.0 + mean) * (1.0 + mean));
         let noise = (self.scale * self.scale + poisson).sqrt().max(p.scale_floor);
-        Expectation { log_level, noise }
+        // What the counts vary by beyond counting noise: over-dispersion.
+        let extra = (var - poisson).max(0.0);
+        // Counting noise is independent from bucket to bucket, so the residuals' lag-one
+        // covariance is all over-dispersion: its share of the over-dispersion's variance is
+        // the persistence.
+        let over = self.resid_sq - poisson;
+        let persistence = if over > 1e-9 { (self.resid_lag / over).clamp(0.0, 0.95) } else { 0.0 };
+        Expectation {
+            log_level,
+            noise,
+            mean,
+            extra,
+            persistence,
+            poisson_weight: p.poisson_weight,
+            floor: p.scale_floor,
+        }
     }
 
     /// Learns one bucket, computing its expectation (tests; the detector already has it).
@@ -165,6 +282,14 @@ impl Baseline {
         let level = level + rate(p.level_half_life).max(warm) * level_residual * slow;
         self.level = Some(level);
         self.scale += rate(p.scale_half_life) * (r.abs().min(c) - self.scale) * slow;
+        // Warm-started like the level: a 5-day EWMA from zero would read no persistence at all
+        // when warm-up ends.
+        let co = rate(p.scale_half_life).max(warm) * slow;
+        self.resid_sq += co * (clipped * clipped - self.resid_sq);
+        if let Some(previous) = self.last_resid {
+            self.resid_lag += co * (clipped * previous - self.resid_lag);
+        }
+        self.last_resid = Some(clipped);
         if p.season_slots > 0 {
             if self.visits.len() != SEASON_SLOTS {
                 let estimate = (self.learned / p.season_slots as u64).min(u16::MAX as u64) as u16;
@@ -242,6 +367,77 @@ mod tests {
         let noisy = b.expect(&p, 0).noise;
         let p0 = BaselineParams { poisson_weight: 0.0, ..p };
         assert!(noisy > b.expect(&p0, 0).noise + 0.1, "Poisson noise widens a sparse series' scale");
+    }
+
+    /// Poisson counts with mean `mu` from a fixed-seed generator (Knuth's method).
+    fn poisson(n: usize, mu: f64) -> Vec<f64> {
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut uniform = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        (0..n)
+            .map(|_| {
+                let (limit, mut k, mut p) = ((-mu).exp(), 0.0, uniform());
+                while p > limit {
+                    k += 1.0;
+                    p *= uniform();
+                }
+                k
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sparse_counts_are_expected_at_their_mean_not_their_geometric_mean() {
+        // exp(mean of log(1 + count)) − 1 is 0.77 for Poisson counts of mean 1, and 0.72 of
+        // 0.3: the bias that made ordinary bursts of a quiet watch look like spikes.
+        let p = params();
+        for mu in [0.3, 1.0, 3.0] {
+            let mut b = Baseline::new(0.5);
+            for c in poisson(4000, mu) {
+                b.learn(&p, c, 0, false);
+            }
+            let got = b.expect(&p, 0).count();
+            assert!((got / mu - 1.0).abs() < 0.12, "mean {mu}: expected {got:.3}");
+        }
+    }
+
+    #[test]
+    fn sparse_windows_are_judged_by_their_poisson_tail() {
+        // One mention a bucket: ten buckets hold 21 or more in one window of 600 (Poisson(10)),
+        // which a quiet watch sees every few hours. Judged by one bucket's log noise over √10
+        // against an expectation of 7.7, that window stood 4.5 noise units out, above every
+        // preset's k; its tail probability is z ≈ 2.9. And 24 where 4 are expected is a
+        // one-in-ten-billion window that a normal z of log counts put at only 3.8.
+        let p = params();
+        let learned = |mu: f64| {
+            let mut b = Baseline::new(0.5);
+            poisson(4000, mu).into_iter().for_each(|c| b.learn(&p, c, 0, false));
+            b.expect(&p, 0)
+        };
+        let z = learned(1.0).window_z(10, 21.0);
+        assert!((2.5..3.4).contains(&z), "21 of 10 expected: z {z:.2}");
+        let z = learned(0.4).window_z(10, 24.0);
+        assert!(z > 5.5, "24 of 4 expected: z {z:.2}");
+        assert!(learned(0.4).window_z(10, 0.0) < 0.0);
+    }
+
+    #[test]
+    fn a_drift_that_lasts_is_learned_as_persistent_and_widens_long_windows() {
+        // The same counts in two orders: a slow drift (30 buckets up, 30 down) and shuffled.
+        // Only the drift makes ten buckets in a row vary together.
+        let p = params();
+        let drift: Vec<f64> = (0..6000).map(|i| if (i / 30) % 2 == 0 { 60.0 } else { 30.0 }).collect();
+        let shuffled: Vec<f64> = (0..6000).map(|i| if (i * 7919 / 13) % 2 == 0 { 60.0 } else { 30.0 }).collect();
+        let learned = |counts: &[f64]| {
+            let mut b = Baseline::new(0.5);
+            counts.iter().for_each(|&c| b.learn(&p, c, 0, false));
+            b.expect(&p, 0)
+        };
+        let (slow, fast) = (learned(&drift), learned(&shuffled));
+        assert!(slow.persistence > 0.8 && fast.persistence < 0.2, "{slow:?} {fast:?}");
+        assert!(slow.window_noise(10) > 2.0 * fast.window_noise(10), "{slow:?} {fast:?}");
     }
 
     #[test]

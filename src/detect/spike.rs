@@ -1,8 +1,10 @@
 //! Is the count in the short window a spike against the baseline? One test for every count
 //! series a watch has (all mentions, negative mentions), and for count-only replay.
 //!
-//! A window is judged by how many noise units its `log(1 + count)` stands above what the
-//! baseline expects for that many buckets (`z`). A spike must also be large in plain terms:
+//! A window is judged by how improbable its count is against what the baseline expects for
+//! that many buckets: `z` is the signed root of the negative-binomial deviance, so counting
+//! noise is judged exactly at a few mentions a window and over-dispersion at many
+//! (`Expectation::window_z`). A spike must also be large in plain terms:
 //! at least `min_excess` mentions and `min_factor` times the expected count above normal
 //! (so "3 instead of 0.5" never pages anyone), and, when `novelty_buckets` is set, the
 //! busiest bucket must be a record for that many buckets: a storm is bigger than anything
@@ -107,7 +109,7 @@ impl SpikeDetector {
 
     /// `band` for an expectation already at hand.
     pub(crate) fn band_of(&self, e: Expectation) -> (f64, f64) {
-        (e.count(), ((e.log_level.exp() * (self.params.k * e.noise).exp()) - 1.0).max(0.0))
+        (e.count(), ((1.0 + e.count()) * (self.params.k * e.window_noise(1)).exp() - 1.0).max(0.0))
     }
 
     /// Judges windows `(buckets, count)` ending now, and the busiest single bucket in them.
@@ -138,10 +140,7 @@ impl SpikeDetector {
             if count <= expected && best.z >= 0.0 && n != longest_n {
                 continue;
             }
-            let y = count.max(0.0).ln_1p();
-            // A sum of n buckets varies less, in log terms, than one bucket.
-            let noise = e.noise / (n as f64).sqrt();
-            let z = (y - expected.ln_1p()) / noise.max(p.baseline.scale_floor / 2.0);
+            let z = e.window_z(n, count);
             if z > best.z {
                 best = Judgement { z, count, expected, buckets: n, ..best };
             }
@@ -274,8 +273,9 @@ mod tests {
         counts.extend([90.0, 300.0, 800.0, 600.0, 400.0, 200.0]);
         counts.extend(noisy(100, 30.0));
         let starts = run(&mut d, &counts);
-        // 90 against a ±40% noisy 30 is not yet beyond doubt; 300 is, two buckets before the peak.
-        assert_eq!(starts, [501], "one alert, on the rise");
+        // 90, three times a ±40% noisy 30, is already improbable by its tail; either way the
+        // alert comes on the rise, two buckets before the peak, and once.
+        assert_eq!(starts, [500], "one alert, on the rise");
     }
 
     #[test]

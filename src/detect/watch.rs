@@ -94,7 +94,10 @@ impl WatchParams {
             negativity_window: Duration::from_secs(15 * 60),
             min_negative: 5,
             dip_drop: 0.15,
-            dip_z: 4.0,
+            // 5 since 2026-12-08 (4 before): the negative share of a brand's chatter drifts,
+            // so at hundreds of mentions an hour a drift read as z ≥ 4 about once a quiet week.
+            // Chosen on generated streams (tools/negsim, seed 1).
+            dip_z: 5.0,
             reach_followers: 100_000,
         }
     }
@@ -127,12 +130,13 @@ impl WatchParams {
 
     /// The negative-count test: the volume test's baseline, with a much higher bar (negative
     /// counts are small and noisy) and no novelty rule (a second wave of complaints is news).
-    /// k 7, 15 mentions above the expected count and twice it were chosen on generated
-    /// streams (tools/negsim, seed 1).
+    /// k 4.75, 15 mentions above the expected count and twice it were chosen on generated
+    /// streams (tools/negsim, seed 1); k was 7 while sparse windows were judged by a normal z
+    /// of log counts, which overstated them (`baseline.rs`).
     fn negative_count_params(&self) -> SpikeParams {
         SpikeParams {
-            k: 7.0,
-            k_critical: 14.0,
+            k: 4.75,
+            k_critical: 9.5,
             min_excess: 15.0,
             min_factor: 2.0,
             novelty_buckets: 0,
@@ -982,7 +986,9 @@ mod tests {
             let signals = Stream::seeded(seed).run(&mut d, 0, 7 * 60, |_| (3.6, 0.12));
             assert!(d.warmed_up());
             let e = d.state.volume.expect(d.slot(7 * 60));
-            assert!((2.6..4.0).contains(&e.count()), "seed {seed}: expects {:.2} a minute of 3.6", e.count());
+            // Above 3.6 rather than below: the mean is corrected by the scale's variance, and
+            // the scale starts wide on purpose and narrows over days (`baseline.rs`).
+            assert!((2.6..4.7).contains(&e.count()), "seed {seed}: expects {:.2} a minute of 3.6", e.count());
             fired.extend(signals.iter().filter(|(_, s)| s.kind == SignalKind::Volume).map(|(m, _)| (seed, *m)));
         }
         assert!(fired.is_empty(), "volume signals (seed, minute) on a steady series: {fired:?}");

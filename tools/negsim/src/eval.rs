@@ -13,6 +13,15 @@
 //!   holds the 1-day warm-up) and week 2 are counted separately.
 //!
 //! The candidate negative-count test (`candidate.rs`) is scored the same way, as a fourth kind.
+//!
+//! **Incidents** count false alerts the way a crisis team feels them: the alert layer folds
+//! every signal of one watch that overlaps or follows within `resolve_after` (15 min) into one
+//! incident with one firing notification. So the detector's starts and ends (negativity,
+//! volume, dip; not the candidate) are grouped per watch: a start while an incident is open,
+//! or within `INCIDENT_JOIN_MIN` after its last signal ended, joins it. An incident none of
+//! whose starts falls in an episode window is false. It is *critical* (it wakes someone) when
+//! it holds anything but volume: a volume spike with no change in sentiment is capped at
+//! warning by the alert layer.
 
 use std::fmt::Write as _;
 
@@ -28,6 +37,9 @@ use crate::stream::{Draw, Episode, SimConfig, Stream, WatchPlan, MINUTES_PER_DAY
 pub const DEADLINE_MIN: u32 = 15;
 /// A start up to this long after an episode ends is still credited to it.
 pub const AFTERMATH_MIN: u32 = 60;
+/// A start this long after an incident's last signal ended still joins it: the alert
+/// layer's default `resolve_after`.
+pub const INCIDENT_JOIN_MIN: u32 = 15;
 
 /// The detector's signal kinds scored, in report order; the candidate count test comes after.
 pub const KINDS: [SignalKind; 3] = [SignalKind::Negativity, SignalKind::Volume, SignalKind::SentimentDip];
@@ -63,6 +75,9 @@ pub struct Start {
 pub struct WatchRun {
     pub tallies: Vec<Tally>,
     pub starts: Vec<Vec<Start>>,
+    /// The detector's signal ends per variant (the candidate's are not tracked): what
+    /// closes an incident.
+    pub ends: Vec<Vec<Start>>,
 }
 
 /// Streams one watch through one detector per variant.
@@ -78,6 +93,7 @@ pub fn run_watch(
     let mut detectors: Vec<WatchDetector> =
         variants.iter().map(|p| WatchDetector::new(&plan.name, p.clone())).collect();
     let mut starts = vec![Vec::new(); variants.len()];
+    let mut ends = vec![Vec::new(); variants.len()];
     let mut tallies = vec![Tally::default(); SIM_MINUTES as usize];
     let mut stream = Stream::new(plan, pools, profile, cfg);
     let mut draws: Vec<Draw> = Vec::new();
@@ -94,11 +110,13 @@ pub fn run_watch(
     let mut next_id: u64 = 0;
     for t in 0..=SIM_MINUTES {
         let minute_start = start + Duration::minutes(t as i64);
-        for (d, out) in detectors.iter_mut().zip(starts.iter_mut()) {
+        for ((d, out), closed) in detectors.iter_mut().zip(starts.iter_mut()).zip(ends.iter_mut()) {
             for s in d.tick(minute_start) {
-                if let (Phase::Started, Some(kind)) = (s.phase, kind_index(s.kind)) {
-                    let minute = ((s.at - start).num_seconds() / 60) as u32;
-                    out.push(Start { kind, minute });
+                let minute = ((s.at - start).num_seconds() / 60) as u32;
+                match (s.phase, kind_index(s.kind)) {
+                    (Phase::Started, Some(kind)) => out.push(Start { kind, minute }),
+                    (Phase::Ended, Some(kind)) => closed.push(Start { kind, minute }),
+                    _ => {}
                 }
             }
         }
@@ -130,7 +148,7 @@ pub fn run_watch(
         out.extend(counted.iter().map(|&minute| Start { kind: COUNT, minute }));
         out.sort_by_key(|s| s.minute);
     }
-    WatchRun { tallies, starts }
+    WatchRun { tallies, starts, ends }
 }
 
 /// What happened to one episode under one variant.
@@ -178,10 +196,13 @@ impl EpisodeResult {
     }
 }
 
-/// False starts per kind, and the minutes they were counted over.
+/// False starts per kind, false incidents, and the minutes they were counted over.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FalseStarts {
     pub counts: [u32; 4],
+    /// False incidents (see the module header), and those of them that hold more than volume.
+    pub incidents: u32,
+    pub critical_incidents: u32,
     pub minutes: u64,
 }
 
@@ -190,7 +211,21 @@ impl FalseStarts {
         for (a, b) in self.counts.iter_mut().zip(other.counts) {
             *a += b;
         }
+        self.incidents += other.incidents;
+        self.critical_incidents += other.critical_incidents;
         self.minutes += other.minutes;
+    }
+
+    fn rate(&self, n: u32) -> f64 {
+        if self.minutes == 0 {
+            return 0.0;
+        }
+        n as f64 / (self.minutes as f64 / MINUTES_PER_WEEK as f64)
+    }
+
+    /// False incidents per watch per week; `critical`: only those that wake someone.
+    pub fn incidents_per_week(&self, critical: bool) -> f64 {
+        self.rate(if critical { self.critical_incidents } else { self.incidents })
     }
 
     /// False starts of kind `k` per watch per week.
@@ -247,7 +282,65 @@ pub fn score_watch(plan: &WatchPlan, run: &WatchRun, variant: usize) -> WatchSco
         let week = if s.minute < MINUTES_PER_WEEK { &mut week1 } else { &mut week2 };
         week.counts[s.kind] += 1;
     }
+    for incident in incidents(starts, &run.ends[variant]) {
+        if incident.starts.iter().any(|&m| plan.episodes.iter().any(|e| in_window(e, m))) {
+            continue;
+        }
+        let week = if incident.starts[0] < MINUTES_PER_WEEK { &mut week1 } else { &mut week2 };
+        week.incidents += 1;
+        week.critical_incidents += incident.critical as u32;
+    }
     WatchScore { quiet: plan.quiet, per_hour: plan.per_hour, episodes, week1, week2 }
+}
+
+/// The signals of one watch folded into one incident: the minutes of its starts, and
+/// whether any of them is more than volume.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incident {
+    pub starts: Vec<u32>,
+    pub critical: bool,
+}
+
+/// Groups a watch's detector starts and ends (candidate starts are left out) into incidents:
+/// a start joins the open incident while any of its signals is open, or within
+/// `INCIDENT_JOIN_MIN` after the last one ended; otherwise it opens a new one. Ends are
+/// applied before starts of the same minute (an end and a start in one tick are a hand-over).
+pub fn incidents(starts: &[Start], ends: &[Start]) -> Vec<Incident> {
+    let mut events: Vec<(u32, bool, usize)> = starts
+        .iter()
+        .filter(|s| s.kind < KINDS.len())
+        .map(|s| (s.minute, true, s.kind))
+        .chain(ends.iter().map(|e| (e.minute, false, e.kind)))
+        .collect();
+    // Ends (false) sort before starts (true) within a minute.
+    events.sort();
+    let mut out: Vec<Incident> = Vec::new();
+    let mut open = [false; 3];
+    // When the incident's last open signal ended; `None` while one is open.
+    let mut quiet_since: Option<u32> = Some(0);
+    for (minute, is_start, kind) in events {
+        if !is_start {
+            if open[kind] {
+                open[kind] = false;
+                if !open.iter().any(|&o| o) {
+                    quiet_since = Some(minute);
+                }
+            }
+            continue;
+        }
+        let joins = !out.is_empty() && quiet_since.is_none_or(|q| minute <= q + INCIDENT_JOIN_MIN);
+        let critical = KINDS[kind] != SignalKind::Volume;
+        match out.last_mut() {
+            Some(incident) if joins => {
+                incident.starts.push(minute);
+                incident.critical |= critical;
+            }
+            _ => out.push(Incident { starts: vec![minute], critical }),
+        }
+        open[kind] = true;
+        quiet_since = None;
+    }
+    out
 }
 
 fn full_strength(e: &Episode) -> std::ops::Range<usize> {
@@ -283,4 +376,35 @@ fn realized_neg_per_hour(tallies: &[Tally], e: &Episode) -> f64 {
     let range = full_strength(e);
     let minutes = range.len().max(1) as f64;
     tallies[range].iter().map(|t| t.gold_neg as f64).sum::<f64>() * 60.0 / minutes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(kind: usize, minute: u32) -> Start {
+        Start { kind, minute }
+    }
+
+    #[test]
+    fn signals_that_overlap_or_follow_within_fifteen_minutes_are_one_incident() {
+        // Volume 100–170; a dip starts while it is open, ends at 200; negativity at 214 joins
+        // (14 min after the last end); volume at 300 is a new, volume-only incident.
+        let starts = [at(1, 100), at(2, 120), at(0, 214), at(1, 300)];
+        let ends = [at(1, 170), at(2, 200), at(0, 260)];
+        let got = incidents(&starts, &ends);
+        assert_eq!(
+            got,
+            [Incident { starts: vec![100, 120, 214], critical: true }, Incident { starts: vec![300], critical: false }]
+        );
+    }
+
+    #[test]
+    fn a_start_sixteen_minutes_after_the_last_end_opens_a_new_incident_and_candidates_do_not_count() {
+        let starts = [at(1, 100), at(COUNT, 105), at(1, 176)];
+        let ends = [at(1, 160)];
+        let got = incidents(&starts, &ends);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got.iter().all(|i| !i.critical));
+    }
 }

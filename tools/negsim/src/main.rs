@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use stormwatch::detect::presets::PresetSpec;
 use stormwatch::detect::{Preset, WatchParams};
 use stormwatch::model::Lang;
 use stormwatch::sentiment::Scorer;
@@ -91,6 +92,13 @@ struct Args {
     negative_share: Vec<f64>,
     #[arg(long, value_delimiter = ',')]
     min_negative: Vec<u32>,
+    #[arg(long, value_delimiter = ',')]
+    dip_z: Vec<f64>,
+    /// The volume test's `k` (the preset's unless given).
+    #[arg(long, value_delimiter = ',')]
+    volume_k: Vec<f64>,
+    #[arg(long, value_delimiter = ',')]
+    dip_drop: Vec<f64>,
 
     /// The candidate negative-count test (run beside the detector, not part of it): `z` to start.
     #[arg(long, default_value_t = 7.0)]
@@ -156,14 +164,24 @@ impl Args {
                 for &share_factor in &or(&self.share_factor, base.share_factor) {
                     for &negative_share in &or(&self.negative_share, base.negative_share) {
                         for &min_negative in &min_negative {
-                            out.push(WatchParams {
-                                share_z,
-                                negativity_window,
-                                share_factor,
-                                negative_share,
-                                min_negative,
-                                ..base.clone()
-                            });
+                            for &dip_z in &or(&self.dip_z, base.dip_z) {
+                                for &dip_drop in &or(&self.dip_drop, base.dip_drop) {
+                                    for &k in &or(&self.volume_k, base.spec.k) {
+                                        let spec = PresetSpec { k, ..base.spec };
+                                        out.push(WatchParams {
+                                            spec,
+                                            share_z,
+                                            negativity_window,
+                                            share_factor,
+                                            negative_share,
+                                            min_negative,
+                                            dip_z,
+                                            dip_drop,
+                                            ..base.clone()
+                                        });
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -258,12 +276,16 @@ fn simulate(
 
 fn describe(p: &WatchParams) -> String {
     format!(
-        "share_z {}, negativity_window {} min, share_factor {}, negative_share {}, min_negative {}",
+        "share_z {}, negativity_window {} min, share_factor {}, negative_share {}, min_negative {}, dip_z {}, \
+         dip_drop {}, volume k {}",
         p.share_z,
         p.negativity_window.as_secs() / 60,
         p.share_factor,
         p.negative_share,
-        p.min_negative
+        p.min_negative,
+        p.dip_z,
+        p.dip_drop,
+        p.spec.k
     )
 }
 

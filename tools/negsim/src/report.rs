@@ -8,7 +8,7 @@ use rand::{RngExt, SeedableRng};
 
 use stormwatch::detect::WatchParams;
 
-use crate::eval::{EpisodeResult, FalseStarts, WatchScore, COUNT, DEADLINE_MIN, KIND_NAMES};
+use crate::eval::{EpisodeResult, FalseStarts, WatchScore, COUNT, DEADLINE_MIN, INCIDENT_JOIN_MIN, KIND_NAMES};
 use crate::stream::MINUTES_PER_WEEK;
 use crate::stream::{LENGTHS_MIN, SHARE_FACTORS, VOLUME_FACTORS};
 
@@ -302,6 +302,34 @@ pub fn detail(scores: &[WatchScore]) -> String {
         let cell = |f: &FalseStarts| format!("{:.3} ({})", f.per_week(k), f.counts[k]);
         let _ = writeln!(out, "| {kind} | {} | {} | {} |", cell(&quiet), cell(&busy), cell(&week1));
     }
+    let all_kinds = |f: &FalseStarts| {
+        let n: u32 = f.counts[..COUNT].iter().sum();
+        format!("{:.3} ({n})", n as f64 / (f.minutes.max(1) as f64 / MINUTES_PER_WEEK as f64))
+    };
+    let _ = writeln!(
+        out,
+        "| **all detector signals** (negativity + volume + dip starts) | {} | {} | {} |",
+        all_kinds(&quiet),
+        all_kinds(&busy),
+        all_kinds(&week1)
+    );
+    for (critical, name) in [
+        (false, "**incidents**: signals of a watch grouped as the alert layer does"),
+        (true, "incidents that would be critical (not volume-only)"),
+    ] {
+        let cell = |f: &FalseStarts| {
+            let n = if critical { f.critical_incidents } else { f.incidents };
+            format!("{:.3} ({n})", f.incidents_per_week(critical))
+        };
+        let _ = writeln!(out, "| {name} | {} | {} | {} |", cell(&quiet), cell(&busy), cell(&week1));
+    }
+    let _ = writeln!(
+        out,
+        "\nAn incident: the detector's signals of one watch (the candidate is not one) that overlap or \
+         start within {INCIDENT_JOIN_MIN} min after the previous ones ended, as the alert layer folds them into \
+         one notification; false when none of its starts is in an episode window. A volume-only \
+         incident is capped at warning by the alert layer and wakes no one.\n"
+    );
     let _ = writeln!(out, "\nBy watch volume (week 2 unless marked):\n");
     let _ = writeln!(
         out,
@@ -337,25 +365,31 @@ pub fn detail(scores: &[WatchScore]) -> String {
 /// The columns that describe a variant in the sweep table.
 pub fn variant_cells(p: &WatchParams) -> String {
     format!(
-        "{} | {} min | {} | {} | {}",
+        "{} | {} min | {} | {} | {} | {} | {} | {}",
         p.share_z,
         p.negativity_window.as_secs() / 60,
         p.share_factor,
         p.negative_share,
-        p.min_negative
+        p.min_negative,
+        p.dip_z,
+        p.dip_drop,
+        p.spec.k
     )
 }
 
-/// One line per variant: target-class detection against false negativity alerts.
+/// One line per variant: target-class detection against false alerts on quiet controls.
 pub fn sweep(rows: &[(WatchParams, Vec<WatchScore>)]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| share_z | negativity_window | share_factor | negative_share | min_negative \
+        "| share_z | negativity_window | share_factor | negative_share | min_negative | dip_z | dip_drop | volume k \
          | target ≤ 15 min (95% interval over watches) | target median / p90 delay | all episodes ≤ 15 min \
-         | false negativity / watch / week: quiet, week 2 | episode watches, week 2 | all, week 1 |"
+         | target negativity or dip ≤ 15 min \
+         | false / quiet watch / week (week 2): negativity | volume | sentiment_dip \
+         | incidents (critical) | false negativity, episode watches, week 2 | all, week 1 |"
     );
-    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ =
+        writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (params, scores) in rows {
         let target = Detection::of(episodes(scores).filter(|e| in_target(e)));
         let (lo, hi) = bootstrap_over_watches(scores);
@@ -365,7 +399,7 @@ pub fn sweep(rows: &[(WatchParams, Vec<WatchScore>)]) -> String {
         let week1 = false_starts(scores.iter(), false);
         let _ = writeln!(
             out,
-            "| {} | {} ({}/{}; {lo:.0}–{hi:.0}%) | {} / {} | {} | {:.3} | {:.3} | {:.3} |",
+            "| {} | {} ({}/{}; {lo:.0}–{hi:.0}%) | {} / {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} ({:.3}) | {:.3} | {:.3} |",
             variant_cells(params),
             target.rate(target.within),
             target.within,
@@ -373,7 +407,12 @@ pub fn sweep(rows: &[(WatchParams, Vec<WatchScore>)]) -> String {
             target.delay(0.5),
             target.delay(0.9),
             all.rate(all.within),
+            target.rate(target.within_or_dip),
             quiet.per_week(0),
+            quiet.per_week(1),
+            quiet.per_week(2),
+            quiet.incidents_per_week(false),
+            quiet.incidents_per_week(true),
             busy.per_week(0),
             week1.per_week(0),
         );
