@@ -11,8 +11,11 @@
 //! * `persist` — window state saved to and loaded from the store;
 //! * `presets` — `sensitive | balanced | strict`, in time units, turned into per-bucket
 //!   parameters for a bucket width;
+//! * `terms` — a mention's words as topic detection counts them: stemmed, hashed, without
+//!   stop words and the watch's own terms;
+//! * `topic` — emerging topics: terms and pairs far above their own usual level (SigniTrend);
 //! * `watch` — one watch's buckets and every test on them: volume, negativity, sentiment
-//!   dip, high reach.
+//!   dip, high reach, topics.
 //!
 //! Every decision takes time as an argument and uses only data before it (causal), so
 //! replay gives the same answers the daemon would have given live.
@@ -24,6 +27,8 @@ pub(crate) mod knobs;
 pub mod persist;
 pub mod presets;
 pub mod spike;
+pub(crate) mod terms;
+pub(crate) mod topic;
 pub(crate) mod watch;
 
 pub(crate) use blind::{BlindSpotParams, BlindSpots};

@@ -38,6 +38,8 @@ use super::StateError;
 
 use super::presets::PresetSpec;
 use super::spike::{Judgement, SpikeDetector, SpikeParams, Transition};
+use super::terms;
+use super::topic::{TopicState, EPOCH_SECS};
 use crate::model::{
     CrisisCategory, Evidence, Label, Measure, Mention, MentionRef, Phase, Sentiment, Severity, Signal, SignalKind,
     TimelinePoint,
@@ -69,6 +71,9 @@ pub struct WatchParams {
     pub dip_z: f64,
     /// A negative mention from an account this large signals on its own (0: off).
     pub reach_followers: u64,
+    /// The watch's own terms (what matches a mention to it): every mention carries them, so
+    /// topic detection leaves their words out.
+    pub own_terms: Vec<String>,
 }
 
 impl WatchParams {
@@ -87,6 +92,7 @@ impl WatchParams {
             dip_drop: 0.15,
             dip_z: 4.0,
             reach_followers: 100_000,
+            own_terms: Vec::new(),
         }
     }
 
@@ -149,7 +155,7 @@ struct Recent {
 
 /// Open/closed state of one signal kind's event.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-struct EventState {
+pub(super) struct EventState {
     open: Option<Severity>,
     calm: u32,
 }
@@ -157,7 +163,7 @@ struct EventState {
 impl EventState {
     /// Moves on with whether the window passes; returns the phase to report, if any: the
     /// start, a rise to critical, or the end after `calm_buckets` buckets that do not pass.
-    fn step(&mut self, passes: bool, severity: Severity, calm_buckets: u32) -> Option<Phase> {
+    pub(super) fn step(&mut self, passes: bool, severity: Severity, calm_buckets: u32) -> Option<Phase> {
         match self.open {
             None if passes => {
                 *self = EventState { open: Some(severity), calm: 0 };
@@ -238,12 +244,17 @@ pub(crate) struct WatchState {
     reach_flagged: Vec<(String, DateTime<Utc>)>,
     /// Mentions older than the ring when they arrived: not counted.
     late: u64,
+    /// Emerging topics (`topic.rs`); absent from states saved before topics existed.
+    #[serde(default)]
+    topics: TopicState,
 }
 
 pub struct WatchDetector {
     name: String,
     params: WatchParams,
     state: WatchState,
+    /// Stem hashes of the watch's own terms, sorted: left out of topics.
+    own: Vec<u64>,
     /// What each judged bucket looked like, kept only when asked for (replay's chart).
     trace: Option<Vec<Judged>>,
 }
@@ -311,8 +322,10 @@ impl WatchDetector {
             volume_severity: None,
             reach_flagged: Vec::new(),
             late: 0,
+            topics: TopicState::default(),
         };
-        WatchDetector { name: name.to_string(), params, state, trace: None }
+        let own = terms::own_term_hashes(&params.own_terms);
+        WatchDetector { name: name.to_string(), params, state, own, trace: None }
     }
 
     /// Continues from a saved state. Parameters are configuration, not state: a changed
@@ -329,7 +342,8 @@ impl WatchDetector {
         }
         state.volume.params = params.volume_params();
         state.negative.params = params.negative_count_params();
-        Ok(WatchDetector { name: name.to_string(), params, state, trace: None })
+        let own = terms::own_term_hashes(&params.own_terms);
+        Ok(WatchDetector { name: name.to_string(), params, state, own, trace: None })
     }
 
     /// Picks up at `now` after the process was down. Buckets it could not watch are not
@@ -467,6 +481,8 @@ impl WatchDetector {
         }
         let negative = s.label == Label::Neg;
         let reach = m.reach.unwrap_or(0);
+        let at = m.published.timestamp();
+        terms::with_terms(&m.text, s.lang, &self.own, |e| self.state.topics.observe(e, m, s, at));
         let n = self.ring_len();
         let bucket = &mut self.state.ring[b.rem_euclid(n) as usize];
         bucket.all += 1;
@@ -532,7 +548,7 @@ impl WatchDetector {
             baseline: 0.0,
             threshold: p.reach_followers as f64,
             z: 0.0,
-            evidence: self.evidence(Some(&m.id), b, b),
+            evidence: self.with_topics(self.evidence(Some(&m.id), b, b)),
         })
     }
 
@@ -601,6 +617,21 @@ impl WatchDetector {
         let calm = self.state.volume.params.calm_buckets;
         let longest = windows.last().copied().unwrap_or_default();
         let warmed = self.warmed_up();
+
+        // Topics first, so every signal of this bucket lists the topics as judged now.
+        let usual = self.state.usual.share().unwrap_or(0.1);
+        let topic = self.state.topics.judge(at.timestamp(), warmed, usual, calm);
+        if let Some(phase) = topic.phase {
+            let level = Level {
+                measure: Measure::TopicMentions,
+                value: topic.count,
+                baseline: topic.expected,
+                threshold: topic.threshold,
+                z: topic.z,
+            };
+            let buckets = (EPOCH_SECS / self.bucket_secs()).max(1) as u32;
+            out.push(self.signal(SignalKind::Topic, phase, topic.severity, at, buckets, level, end));
+        }
 
         // Volume.
         let counts: Vec<(u32, f64)> = windows.iter().map(|w| (w.buckets, w.all)).collect();
@@ -748,8 +779,14 @@ impl WatchDetector {
             baseline: level.baseline,
             threshold: level.threshold,
             z: if level.z.is_finite() { level.z } else { 0.0 },
-            evidence: self.evidence(None, start, end),
+            evidence: self.with_topics(self.evidence(None, start, end)),
         }
+    }
+
+    /// Evidence with the watch's emerging topics, so any signal can say what it is about.
+    fn with_topics(&self, mut e: Evidence) -> Evidence {
+        e.topics = self.state.topics.emerging();
+        e
     }
 
     /// Evidence from buckets `start..=end` and the negative mentions kept from them (and the
