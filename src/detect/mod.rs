@@ -48,4 +48,5 @@ pub enum StateError {
 }
 pub use counts::{CountsAlert, CountsDetector};
 pub use presets::{Preset, Season};
+pub use topic::TopicParams;
 pub use watch::{Judged, WatchDetector, WatchParams};

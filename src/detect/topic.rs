@@ -12,20 +12,22 @@
 //! significance, in each row, is
 //!
 //! ```text
-//! z = (count − max(ewma·s, β)) / (sqrt(ewmvar·s) + β)
+//! z = (count − max(ewma·s, β)) / (sqrt(max(ewmvar, ewma)·s) + β)
 //! ```
 //!
-//! with the bias `β` against tiny counts and `s` the watch's volume in the window against its
+//! (the variance never below the mean: counts are at least Poisson-dispersed, and a cell
+//! that was steady for hours must not call its first wobble a topic), with the bias `β`
+//! against tiny counts and `s` the watch's volume in the window against its
 //! usual volume (at least 1): a storm that multiplies every word is a volume signal, not a
 //! topic, and what is *new* in it still stands out. The key's z is the smallest over the rows
-//! (a collision only ever raises a count). A term or pair whose z reaches `Z_ENTER` joins a
+//! (a collision only ever raises a count). A term or pair whose z reaches `TopicParams::z` joins a
 //! short list of hot terms (at most `MAX_HOT`; a pair brings both its words), which tallies the
 //! mentions carrying them from then on: the words as written, how many were negative, their
 //! crisis categories and a few examples. Hot terms joined by a hot pair are one topic
 //! ("storing, inloggen"); a term leaves the list after `CALM_BUCKETS` buckets below `Z_EXIT`.
 //!
 //! A topic is reported (signal kind `topic`, measure `topic_mentions`) once the watch is warmed
-//! up, the table has learned `WARM_EPOCHS` epochs and `MIN_TOPIC_MENTIONS` mentions carried it;
+//! up, the table has learned `WARM_EPOCHS` epochs and `TopicParams::min_mentions` mentions carried it;
 //! warning, or critical when its mentions are mostly negative, far more negative than the
 //! watch's usual share, or a third of them carry a crisis category. Its start and end follow
 //! the same hysteresis as negativity. Every other signal of the watch carries the emerging
@@ -55,10 +57,7 @@ pub(crate) const EPOCH_SECS: i64 = 600;
 const HALF_LIFE_EPOCHS: f64 = 24.0;
 /// Epochs learned before the table's averages mean anything (6 h).
 const WARM_EPOCHS: u32 = 36;
-/// The bias against tiny counts: a word seen twice where it is never seen is no topic.
-const BETA: f64 = 2.0;
-/// Significance to join the hot list, and below which a hot term calms down.
-const Z_ENTER: f64 = 5.0;
+/// Below this significance a hot term calms down.
 const Z_EXIT: f64 = 2.0;
 /// Counts below this are not even tested (cheap: most keys of a mention are rare words).
 const MIN_COUNT: f64 = 5.0;
@@ -68,8 +67,6 @@ const CLIP: f64 = 3.0;
 const HOT_SLOW: f32 = 10.0;
 /// Buckets below `Z_EXIT` before a hot term leaves the list.
 const CALM_BUCKETS: u32 = 10;
-/// Mentions that must carry a topic since it emerged before it is reported.
-const MIN_TOPIC_MENTIONS: u32 = 5;
 /// Pairs are counted among a mention's first this many terms (28 pairs at most).
 const PAIR_TERMS: usize = 8;
 /// Bounds of the hot list.
@@ -82,6 +79,24 @@ const TOPIC_WORDS: usize = 4;
 const TOPICS_SHOWN: usize = 3;
 /// Characters of an example's text kept.
 const TEXT_CHARS: usize = 200;
+
+/// How a watch detects topics (`[watches.thresholds]` `topic_z`, `topic_beta`,
+/// `topic_min_mentions`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TopicParams {
+    /// Significance for a term or pair to join the hot list, and for a topic to be reported.
+    pub z: f64,
+    /// The bias against tiny counts: a word seen a few times where it is never seen is no topic.
+    pub beta: f64,
+    /// Mentions that must carry a topic since it emerged before it is reported.
+    pub min_mentions: u32,
+}
+
+impl Default for TopicParams {
+    fn default() -> Self {
+        TopicParams { z: 3.0, beta: 1.0, min_mentions: 3 }
+    }
+}
 
 /// One cell of the table.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -142,9 +157,9 @@ pub(crate) struct TopicJudgement {
 
 impl TopicState {
     /// Counts one mention's terms, published at `at` (seconds).
-    pub(crate) fn observe(&mut self, e: &Extracted, m: &Mention, s: &Sentiment, at: i64) {
+    pub(crate) fn observe(&mut self, p: &TopicParams, e: &Extracted, m: &Mention, s: &Sentiment, at: i64) {
         let epoch = at.div_euclid(EPOCH_SECS);
-        self.roll_to(epoch);
+        self.roll_to(epoch, p.beta);
         // A mention from before the previous epoch is outside every window judged from now on.
         let slot = match self.epoch {
             Some(current) if epoch == current => 0,
@@ -176,8 +191,8 @@ impl TopicState {
             if self.hot.iter().any(|h| h.hash == t.hash) {
                 continue;
             }
-            if let Some((z, count, expected)) = self.significance(t.hash, frac, scale) {
-                if z >= Z_ENTER {
+            if let Some((z, count, expected)) = self.significance(t.hash, frac, scale, p.beta) {
+                if z >= p.z {
                     self.make_hot(t.hash, z, count, expected);
                 }
             }
@@ -188,8 +203,10 @@ impl TopicState {
                 if self.pairs.iter().any(|p| (p.0, p.1) == (a, b) || (p.0, p.1) == (b, a)) {
                     continue;
                 }
-                let Some((z, count, expected)) = self.significance(pair_hash(a, b), frac, scale) else { continue };
-                if z >= Z_ENTER && self.pairs.len() < MAX_PAIRS {
+                let Some((z, count, expected)) = self.significance(pair_hash(a, b), frac, scale, p.beta) else {
+                    continue;
+                };
+                if z >= p.z && self.pairs.len() < MAX_PAIRS {
                     self.pairs.push((a, b, z));
                     self.make_hot(a, z, count, expected);
                     self.make_hot(b, z, count, expected);
@@ -220,19 +237,26 @@ impl TopicState {
     }
 
     /// Judges the hot list at `at` (seconds; the end of the closed bucket).
-    pub(crate) fn judge(&mut self, at: i64, warmed: bool, usual_share: f64, calm_buckets: u32) -> TopicJudgement {
-        self.roll_to(at.div_euclid(EPOCH_SECS));
+    pub(crate) fn judge(
+        &mut self,
+        p: &TopicParams,
+        at: i64,
+        warmed: bool,
+        usual_share: f64,
+        calm_buckets: u32,
+    ) -> TopicJudgement {
+        self.roll_to(at.div_euclid(EPOCH_SECS), p.beta);
         let frac = self.elapsed(at);
         let scale = self.scale(frac);
         for i in 0..self.hot.len() {
             let hash = self.hot[i].hash;
-            let (z, count, expected) = self.significance(hash, frac, scale).unwrap_or((0.0, 0.0, 0.0));
+            let (z, count, expected) = self.significance(hash, frac, scale, p.beta).unwrap_or((0.0, 0.0, 0.0));
             let h = &mut self.hot[i];
             (h.z, h.count, h.expected) = (z, count, expected);
         }
         for i in 0..self.pairs.len() {
             let (a, b, _) = self.pairs[i];
-            self.pairs[i].2 = self.significance(pair_hash(a, b), frac, scale).map_or(0.0, |s| s.0);
+            self.pairs[i].2 = self.significance(pair_hash(a, b), frac, scale, p.beta).map_or(0.0, |s| s.0);
         }
         // A term held up by a hot pair is as significant as the pair.
         let pairs = self.pairs.clone();
@@ -247,7 +271,7 @@ impl TopicState {
 
         let topics = self.groups();
         let ready = warmed && self.learned >= WARM_EPOCHS;
-        let best = topics.iter().find(|g| self.group_passes(g));
+        let best = topics.iter().find(|g| self.group_passes(p, g));
         let passes = ready && best.is_some();
         let strongest = best.or(topics.first());
         let (count, expected, z, severity) = match strongest {
@@ -258,15 +282,15 @@ impl TopicState {
             None => (0.0, 0.0, 0.0, Severity::Warning),
         };
         let phase = self.event.step(passes, severity, calm_buckets);
-        TopicJudgement { phase, severity, count, expected, threshold: expected + Z_ENTER * BETA, z }
+        TopicJudgement { phase, severity, count, expected, threshold: expected.max(p.beta) + p.z * p.beta, z }
     }
 
     /// The emerging topics, strongest first: what a signal's evidence lists.
-    pub(crate) fn emerging(&self) -> Vec<Topic> {
+    pub(crate) fn emerging(&self, p: &TopicParams) -> Vec<Topic> {
         if self.learned < WARM_EPOCHS {
             return Vec::new();
         }
-        self.groups().iter().filter(|g| self.group_passes(g)).take(TOPICS_SHOWN).map(|g| self.topic(g)).collect()
+        self.groups().iter().filter(|g| self.group_passes(p, g)).take(TOPICS_SHOWN).map(|g| self.topic(g)).collect()
     }
 
     /// Hot terms grouped by hot pairs (indexes into `hot`, strongest first in each group;
@@ -308,9 +332,9 @@ impl TopicState {
         groups
     }
 
-    fn group_passes(&self, g: &[usize]) -> bool {
+    fn group_passes(&self, p: &TopicParams, g: &[usize]) -> bool {
         let lead = &self.hot[g[0]];
-        lead.z >= Z_ENTER && g.iter().map(|&i| self.hot[i].mentions).max().unwrap_or(0) >= MIN_TOPIC_MENTIONS
+        lead.z >= p.z && g.iter().map(|&i| self.hot[i].mentions).max().unwrap_or(0) >= p.min_mentions
     }
 
     /// The term of a group whose tallies speak for it: the one most mentions carried.
@@ -397,7 +421,7 @@ impl TopicState {
     }
 
     /// (z, window count, expected count) of a key, when its count is worth testing.
-    fn significance(&self, hash: u64, frac: f64, scale: f64) -> Option<(f64, f64, f64)> {
+    fn significance(&self, hash: u64, frac: f64, scale: f64, beta: f64) -> Option<(f64, f64, f64)> {
         if self.cells.is_empty() {
             return None;
         }
@@ -409,7 +433,10 @@ impl TopicState {
                 return None;
             }
             let expected = c.ewma as f64 * scale;
-            let z = (count - expected.max(BETA)) / ((c.var as f64 * scale).max(0.0).sqrt() + BETA);
+            // Counts are at least Poisson-dispersed: the noise is never taken as less than the
+            // mean's square root, however steady a cell has been.
+            let noise = ((c.var as f64).max(c.ewma as f64) * scale).max(0.0).sqrt();
+            let z = (count - expected.max(beta)) / (noise + beta);
             if best.is_none_or(|b| z < b.0) {
                 best = Some((z, count, expected));
             }
@@ -432,7 +459,7 @@ impl TopicState {
     }
 
     /// Closes epochs up to (not including) `epoch`, learning each one's counts.
-    fn roll_to(&mut self, epoch: i64) {
+    fn roll_to(&mut self, epoch: i64, beta: f64) {
         let Some(current) = self.epoch else {
             self.epoch = Some(epoch);
             return;
@@ -460,7 +487,9 @@ impl TopicState {
                     // Robust: a burst is learned as at most `CLIP` noise units above the
                     // average, or the epoch a topic emerges would inflate the variance that
                     // judges the next ones and hide it.
-                    let x = (c.cur as f64).min(ewma.max(BETA) + CLIP * (var.sqrt() + BETA));
+                    // The clip uses the Poisson floor too: clipped at its own small variance, a
+                    // steady cell would never learn how much it varies.
+                    let x = (c.cur as f64).min(ewma.max(beta) + CLIP * (var.max(ewma).sqrt() + beta));
                     let (mean, var) = if first {
                         (c.cur as f64, 0.0)
                     } else {

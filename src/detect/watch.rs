@@ -39,7 +39,7 @@ use super::StateError;
 use super::presets::PresetSpec;
 use super::spike::{Judgement, SpikeDetector, SpikeParams, Transition};
 use super::terms;
-use super::topic::{TopicState, EPOCH_SECS};
+use super::topic::{TopicParams, TopicState, EPOCH_SECS};
 use crate::model::{
     CrisisCategory, Evidence, Label, Measure, Mention, MentionRef, Phase, Sentiment, Severity, Signal, SignalKind,
     TimelinePoint,
@@ -74,6 +74,8 @@ pub struct WatchParams {
     /// The watch's own terms (what matches a mention to it): every mention carries them, so
     /// topic detection leaves their words out.
     pub own_terms: Vec<String>,
+    /// Emerging topics: significance, bias and the mentions a topic needs.
+    pub topics: TopicParams,
 }
 
 impl WatchParams {
@@ -93,6 +95,7 @@ impl WatchParams {
             dip_z: 4.0,
             reach_followers: 100_000,
             own_terms: Vec::new(),
+            topics: TopicParams::default(),
         }
     }
 
@@ -482,7 +485,8 @@ impl WatchDetector {
         let negative = s.label == Label::Neg;
         let reach = m.reach.unwrap_or(0);
         let at = m.published.timestamp();
-        terms::with_terms(&m.text, s.lang, &self.own, |e| self.state.topics.observe(e, m, s, at));
+        let topic_params = &self.params.topics;
+        terms::with_terms(&m.text, s.lang, &self.own, |e| self.state.topics.observe(topic_params, e, m, s, at));
         let n = self.ring_len();
         let bucket = &mut self.state.ring[b.rem_euclid(n) as usize];
         bucket.all += 1;
@@ -620,7 +624,7 @@ impl WatchDetector {
 
         // Topics first, so every signal of this bucket lists the topics as judged now.
         let usual = self.state.usual.share().unwrap_or(0.1);
-        let topic = self.state.topics.judge(at.timestamp(), warmed, usual, calm);
+        let topic = self.state.topics.judge(&p.topics, at.timestamp(), warmed, usual, calm);
         if let Some(phase) = topic.phase {
             let level = Level {
                 measure: Measure::TopicMentions,
@@ -785,7 +789,7 @@ impl WatchDetector {
 
     /// Evidence with the watch's emerging topics, so any signal can say what it is about.
     fn with_topics(&self, mut e: Evidence) -> Evidence {
-        e.topics = self.state.topics.emerging();
+        e.topics = self.state.topics.emerging(&self.params.topics);
         e
     }
 
