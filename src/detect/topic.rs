@@ -49,6 +49,8 @@ use crate::model::{CrisisCategory, Label, Mention, MentionRef, Phase, Sentiment,
 
 /// Rows of the hashed table (count-min: the smallest estimate wins) and cells per row.
 const ROWS: usize = 2;
+// Each row indexes with its own 32 bits of a key (`index`).
+const _: () = assert!(ROWS <= 2);
 const WIDTH: usize = 2048;
 /// Length of an epoch, and of the sliding window judged.
 pub(crate) const EPOCH_SECS: i64 = 600;
@@ -177,18 +179,10 @@ impl TopicState {
         let frac = self.elapsed(at);
         let scale = self.scale(frac);
         let terms = &e.terms;
+        // Each key is counted and, while its cells are at hand, tested: most keys are rare
+        // words whose count is under `MIN_COUNT`, and for them the test ends there.
         for t in terms {
-            self.bump(t.hash, slot);
-        }
-        let pairs = terms.len().min(PAIR_TERMS);
-        for i in 0..pairs {
-            for j in i + 1..pairs {
-                self.bump(pair_hash(terms[i].hash, terms[j].hash), slot);
-            }
-        }
-        // Which keys became significant; only now that the counts are in.
-        for t in terms {
-            if self.hot.iter().any(|h| h.hash == t.hash) {
+            if self.bump(t.hash, slot, frac) < MIN_COUNT || self.hot.iter().any(|h| h.hash == t.hash) {
                 continue;
             }
             if let Some((z, count, expected)) = self.significance(t.hash, frac, scale, p.beta) {
@@ -197,13 +191,17 @@ impl TopicState {
                 }
             }
         }
+        let pairs = terms.len().min(PAIR_TERMS);
         for i in 0..pairs {
             for j in i + 1..pairs {
                 let (a, b) = (terms[i].hash, terms[j].hash);
-                if self.pairs.iter().any(|p| (p.0, p.1) == (a, b) || (p.0, p.1) == (b, a)) {
+                let key = pair_hash(a, b);
+                if self.bump(key, slot, frac) < MIN_COUNT
+                    || self.pairs.iter().any(|p| (p.0, p.1) == (a, b) || (p.0, p.1) == (b, a))
+                {
                     continue;
                 }
-                let Some((z, count, expected)) = self.significance(pair_hash(a, b), frac, scale, p.beta) else {
+                let Some((z, count, expected)) = self.significance(key, frac, scale, p.beta) else {
                     continue;
                 };
                 if z >= p.z && self.pairs.len() < MAX_PAIRS {
@@ -404,12 +402,15 @@ impl TopicState {
         }
     }
 
+    /// The cell of a key in a row. Keys are well-mixed 64-bit hashes, so each row takes its
+    /// index from its own 32 bits of the key.
     fn index(hash: u64, row: usize) -> usize {
-        let h = if row == 0 { hash } else { mix(hash ^ 0x5bd1_e995) };
-        row * WIDTH + (h as usize & (WIDTH - 1))
+        row * WIDTH + ((hash >> (32 * row)) as usize & (WIDTH - 1))
     }
 
-    fn bump(&mut self, hash: u64, slot: usize) {
+    /// Counts a key; returns its window count (the smallest over the rows).
+    fn bump(&mut self, hash: u64, slot: usize, frac: f64) -> f64 {
+        let mut least = f64::MAX;
         for row in 0..ROWS {
             let c = &mut self.cells[Self::index(hash, row)];
             if slot == 0 {
@@ -417,7 +418,9 @@ impl TopicState {
             } else {
                 c.prev = c.prev.saturating_add(1);
             }
+            least = least.min(c.cur as f64 + c.prev as f64 * (1.0 - frac));
         }
+        least
     }
 
     /// (z, window count, expected count) of a key, when its count is worth testing.
