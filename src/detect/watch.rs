@@ -27,6 +27,8 @@
 //! detector (a 168-slot profile with its visit counts and a record queue: 1.9 kB typical, ≤ 12 kB),
 //! a few learned means, and the last 32 negative mentions for evidence (≤ 32 × ~600 bytes):
 //! 29.3 kB per watch measured after a simulated week (`benches/detection.rs`: 1,000 watches, 28 MiB).
+//! Emerging topics (`topic.rs`) add a fixed 48 kB table and a bounded hot list: 80.1 kB per
+//! watch measured with them (1,000 watches, 76.4 MiB).
 
 use std::collections::VecDeque;
 use std::time::Duration;
