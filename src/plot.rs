@@ -12,6 +12,8 @@ use crate::detect::counts::Trace;
 pub struct Marker {
     pub index: usize,
     pub critical: bool,
+    /// Written beside the line: what the alert is about (a topic's words).
+    pub label: Option<String>,
 }
 
 const W: f64 = 1200.0;
@@ -87,6 +89,15 @@ pub fn panel(title: &str, traces: &[Trace], markers: &[Marker], labels: (&str, &
             r#"<line x1="{xi:.1}" y1="{PAD_T}" x2="{xi:.1}" y2="{:.1}" stroke="{color}" stroke-width="1.5" opacity="0.8"/>"#,
             H - PAD_B
         );
+        if let Some(label) = &m.label {
+            let _ = writeln!(
+                out,
+                r#"<text x="{:.1}" y="{:.1}" font-size="11" fill="{color}">{}</text>"#,
+                xi + 3.0,
+                PAD_T + 12.0,
+                escape(label)
+            );
+        }
     }
     let _ = write!(
         out,
@@ -127,10 +138,19 @@ mod tests {
     fn the_chart_holds_the_series_the_alerts_and_escapes_text() {
         let traces: Vec<Trace> =
             (0..5000).map(|i| Trace { count: (i % 50) as f64, expected: 20.0, threshold: 60.0, z: 0.0 }).collect();
-        let s = svg("<script>x</script>", &traces, &[Marker { index: 4000, critical: true }], ("a", "b"));
+        let s = svg(
+            "<script>x</script>",
+            &traces,
+            &[Marker { index: 4000, critical: true, label: Some("topic \"<b>\"".into()) }],
+            ("a", "b"),
+        );
         assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
         assert!(s.contains("#c92a2a"), "the critical alert is drawn");
         assert!(!s.contains("<script>"), "titles are escaped");
+        assert!(
+            s.contains("topic &quot;&lt;b&gt;&quot;") || s.contains("topic \"&lt;b&gt;\""),
+            "labels are drawn, escaped"
+        );
         assert!(s.len() < 200_000, "reduced to pixel columns: {} bytes", s.len());
         assert!(html("t", &s).contains("<svg"));
     }

@@ -44,7 +44,10 @@ impl WatchSpec {
             languages: Lang::ALL.to_vec(),
             sources: None,
             preset: Preset::default(),
-            detection: WatchParams::new(Preset::default().spec()),
+            detection: WatchParams {
+                own_terms: terms.iter().map(|t| t.to_string()).collect(),
+                ..WatchParams::new(Preset::default().spec())
+            },
             receivers: Vec::new(),
         }
     }
@@ -99,7 +102,8 @@ pub(super) fn read_all(
                 Preset::default()
             }
         };
-        let detection = thresholds(&mut t, preset);
+        let mut detection = thresholds(&mut t, preset);
+        detection.own_terms = terms.clone();
         let receivers = t.strings("receivers").unwrap_or_default();
         out.push(WatchSpec { name, terms, exclude, languages, sources, preset, detection, receivers });
     }

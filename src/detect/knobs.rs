@@ -149,6 +149,10 @@ const KNOBS: &[Knob] = &[
     Knob { key: "dip_z", kind: num(0.5, 50.0), set: |p, v| p.dip_z = v.number() },
     // High reach (0: off).
     Knob { key: "reach_followers", kind: whole(0.0, 1e15), set: |p, v| p.reach_followers = v.number() as u64 },
+    // Emerging topics (topic.rs).
+    Knob { key: "topic_z", kind: num(0.5, 50.0), set: |p, v| p.topics.z = v.number() },
+    Knob { key: "topic_beta", kind: num(0.1, 100.0), set: |p, v| p.topics.beta = v.number() },
+    Knob { key: "topic_min_mentions", kind: whole(1.0, 1e9), set: |p, v| p.topics.min_mentions = v.number() as u32 },
 ];
 
 /// Old and alternative names still accepted.

@@ -15,8 +15,11 @@
 //!   of a window, in bounded memory;
 //! * `stories` and `fingerprint` — spreading stories: one link or text repeated in a
 //!   window, keyed without allocating;
+//! * `terms` — a mention's words as topic detection counts them: stemmed, hashed, without
+//!   stop words and the watch's own terms;
+//! * `topic` — emerging topics: terms and pairs far above their own usual level (SigniTrend);
 //! * `watch` — one watch's buckets and every test on them: volume, negativity, sentiment
-//!   dip, high reach.
+//!   dip, high reach, topics.
 //!
 //! Every decision takes time as an argument and uses only data before it (causal), so
 //! replay gives the same answers the daemon would have given live.
@@ -31,6 +34,8 @@ pub mod presets;
 pub mod spike;
 pub(crate) mod stories;
 pub(crate) mod tally;
+pub(crate) mod terms;
+pub(crate) mod topic;
 pub(crate) mod watch;
 
 pub(crate) use blind::{BlindSpotParams, BlindSpots};
@@ -50,4 +55,5 @@ pub enum StateError {
 }
 pub use counts::{CountsAlert, CountsDetector};
 pub use presets::{Preset, Season};
+pub use topic::TopicParams;
 pub use watch::{Judged, WatchDetector, WatchParams};

@@ -30,11 +30,12 @@
 //!
 //! Memory per watch, at the defaults: the ring (180 buckets of 24 bytes: 4.3 kB), the volume spike
 //! detector (a 168-slot profile with its visit counts and a record queue: 1.9 kB typical, ≤ 12 kB),
-//! a few learned means, the last 32 negative mentions as examples (≤ 32 × ~500 bytes), and the
-//! evidence tallies (≤ 30 kB, a few kB in practice; bound in `tally.rs`) and the story table
-//! (6.1 kB, plus at most 16 repeated stories' texts: ≤ 22 kB, usually none; `stories.rs`):
-//! 40.1 kB per watch measured after a simulated week (`benches/detection.rs`: 1,000 watches,
-//! 38.2 MiB). Bound of the evidence parts together: ≤ 30 kB + ≤ 28 kB per watch.
+//! a few learned means, the last 32 negative mentions as examples (≤ 32 × ~500 bytes), the
+//! evidence tallies (≤ 30 kB, a few kB in practice; bound in `tally.rs`), the story table
+//! (6.1 kB, plus at most 16 repeated stories' texts: ≤ 22 kB, usually none; `stories.rs`)
+//! and the emerging-topic table (`topic.rs`: a fixed 48 kB table and a bounded hot list).
+//! Measured after a simulated week: `benches/detection.rs`, 1,000 watches; figures in
+//! docs/detection.md, *Speed and memory*.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -48,6 +49,8 @@ use super::presets::PresetSpec;
 use super::spike::{Judgement, SpikeDetector, SpikeParams, Transition};
 use super::stories::Stories;
 use super::tally::WindowTally;
+use super::terms;
+use super::topic::{TopicParams, TopicState, EPOCH_SECS};
 use crate::model::{
     Evidence, Label, Measure, Mention, MentionRef, Phase, Sentiment, Severity, Signal, SignalKind, TimelinePoint,
 };
@@ -78,6 +81,11 @@ pub struct WatchParams {
     pub dip_z: f64,
     /// A negative mention from an account this large signals on its own (0: off).
     pub reach_followers: u64,
+    /// The watch's own terms (what matches a mention to it): every mention carries them, so
+    /// topic detection leaves their words out.
+    pub own_terms: Vec<String>,
+    /// Emerging topics: significance, bias and the mentions a topic needs.
+    pub topics: TopicParams,
 }
 
 impl WatchParams {
@@ -99,6 +107,8 @@ impl WatchParams {
             // Chosen on generated streams (tools/negsim, seed 1).
             dip_z: 5.0,
             reach_followers: 100_000,
+            own_terms: Vec::new(),
+            topics: TopicParams::default(),
         }
     }
 
@@ -164,7 +174,7 @@ struct Recent {
 
 /// Open/closed state of one signal kind's event.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-struct EventState {
+pub(super) struct EventState {
     open: Option<Severity>,
     calm: u32,
 }
@@ -172,7 +182,7 @@ struct EventState {
 impl EventState {
     /// Moves on with whether the window passes; returns the phase to report, if any: the
     /// start, a rise to critical, or the end after `calm_buckets` buckets that do not pass.
-    fn step(&mut self, passes: bool, severity: Severity, calm_buckets: u32) -> Option<Phase> {
+    pub(super) fn step(&mut self, passes: bool, severity: Severity, calm_buckets: u32) -> Option<Phase> {
         match self.open {
             None if passes => {
                 *self = EventState { open: Some(severity), calm: 0 };
@@ -259,12 +269,17 @@ pub(crate) struct WatchState {
     tally: WindowTally,
     #[serde(default)]
     stories: Stories,
+    /// Emerging topics (`topic.rs`); absent from states saved before topics existed.
+    #[serde(default)]
+    topics: TopicState,
 }
 
 pub struct WatchDetector {
     name: String,
     params: WatchParams,
     state: WatchState,
+    /// Stem hashes of the watch's own terms, sorted: left out of topics.
+    own: Vec<u64>,
     /// What each judged bucket looked like, kept only when asked for (replay's chart).
     trace: Option<Vec<Judged>>,
 }
@@ -334,8 +349,10 @@ impl WatchDetector {
             late: 0,
             tally: WindowTally::new(params.evidence_window()),
             stories: Stories::new(params.evidence_window()),
+            topics: TopicState::default(),
         };
-        WatchDetector { name: name.to_string(), params, state, trace: None }
+        let own = terms::own_term_hashes(&params.own_terms);
+        WatchDetector { name: name.to_string(), params, state, own, trace: None }
     }
 
     /// Continues from a saved state. Parameters are configuration, not state: a changed
@@ -354,7 +371,8 @@ impl WatchDetector {
         state.negative.params = params.negative_count_params();
         state.tally.fit(params.evidence_window());
         state.stories.fit(params.evidence_window());
-        Ok(WatchDetector { name: name.to_string(), params, state, trace: None })
+        let own = terms::own_term_hashes(&params.own_terms);
+        Ok(WatchDetector { name: name.to_string(), params, state, own, trace: None })
     }
 
     /// Picks up at `now` after the process was down. Buckets it could not watch are not
@@ -492,6 +510,9 @@ impl WatchDetector {
         }
         let negative = s.label == Label::Neg;
         let reach = m.reach.unwrap_or(0);
+        let at = m.published.timestamp();
+        let topic_params = &self.params.topics;
+        terms::with_terms(&m.text, s.lang, &self.own, |e| self.state.topics.observe(topic_params, e, m, s, at));
         let n = self.ring_len();
         let bucket = &mut self.state.ring[b.rem_euclid(n) as usize];
         bucket.all += 1;
@@ -558,7 +579,7 @@ impl WatchDetector {
             baseline: 0.0,
             threshold: p.reach_followers as f64,
             z: 0.0,
-            evidence: self.evidence(Some(&m.id), b, b),
+            evidence: self.with_topics(self.evidence(Some(&m.id), b, b)),
         })
     }
 
@@ -627,6 +648,21 @@ impl WatchDetector {
         let calm = self.state.volume.params.calm_buckets;
         let longest = windows.last().copied().unwrap_or_default();
         let warmed = self.warmed_up();
+
+        // Topics first, so every signal of this bucket lists the topics as judged now.
+        let usual = self.state.usual.share().unwrap_or(0.1);
+        let topic = self.state.topics.judge(&p.topics, at.timestamp(), warmed, usual, calm);
+        if let Some(phase) = topic.phase {
+            let level = Level {
+                measure: Measure::TopicMentions,
+                value: topic.count,
+                baseline: topic.expected,
+                threshold: topic.threshold,
+                z: topic.z,
+            };
+            let buckets = (EPOCH_SECS / self.bucket_secs()).max(1) as u32;
+            out.push(self.signal(SignalKind::Topic, phase, topic.severity, at, buckets, level, end));
+        }
 
         // Volume.
         let counts: Vec<(u32, f64)> = windows.iter().map(|w| (w.buckets, w.all)).collect();
@@ -774,8 +810,14 @@ impl WatchDetector {
             baseline: level.baseline,
             threshold: level.threshold,
             z: if level.z.is_finite() { level.z } else { 0.0 },
-            evidence: self.evidence(None, start, end),
+            evidence: self.with_topics(self.evidence(None, start, end)),
         }
+    }
+
+    /// Evidence with the watch's emerging topics, so any signal can say what it is about.
+    fn with_topics(&self, mut e: Evidence) -> Evidence {
+        e.topics = self.state.topics.emerging(&self.params.topics);
+        e
     }
 
     /// Evidence from buckets `start..=end`: counts from the ring, terms, categories,

@@ -141,7 +141,7 @@ fn chart(r: &Report) -> String {
             let fired = e.episode.fired_at?;
             let i = (fired - r.from).num_seconds().div_euclid(r.step_secs);
             let index = usize::try_from(i).ok().filter(|i| *i < r.steps.len())?;
-            Some(Marker { index, critical: e.episode.severity == crate::model::Severity::Critical })
+            Some(Marker { index, critical: e.episode.severity == crate::model::Severity::Critical, label: None })
         })
         .collect();
     let labels = (when(r.from), when(r.to));

@@ -61,7 +61,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         );
         if let Some(chart_path) = &args.chart {
             let markers: Vec<plot::Marker> =
-                alerts.iter().map(|a| plot::Marker { index: a.point, critical: a.critical }).collect();
+                alerts.iter().map(|a| plot::Marker { index: a.point, critical: a.critical, label: None }).collect();
             let first = points.first().map(|p| p.raw_time.as_str()).unwrap_or("");
             let last = points.last().map(|p| p.raw_time.as_str()).unwrap_or("");
             let svg = plot::svg(&format!("{name}: volume, preset {}", args.preset), &traces, &markers, (first, last));
@@ -152,6 +152,20 @@ fn mentions(args: &ReplayArgs, input: &Path, config: &Path) -> Result<ExitCode> 
             );
         }
     }
+    for s in outcome.signals.iter().filter(|s| s.kind == SignalKind::Topic && s.phase == Phase::Started) {
+        let t = s.evidence.topics.first();
+        eprintln!(
+            "stormwatch: {} {}: {} ({} mentions/{} min, baseline {:.1}, {} negative), {:?}",
+            s.at.format("%Y-%m-%d %H:%M"),
+            s.watch,
+            topic_words(s),
+            t.map_or(0, |t| t.mentions),
+            s.window_secs / 60,
+            s.baseline,
+            t.map_or(0, |t| t.negative),
+            s.severity
+        );
+    }
     if let Some(chart_path) = &args.chart {
         let svg =
             plot::stack(&outcome.watches.iter().flat_map(|w| watch_panels(w, &outcome.signals)).collect::<Vec<_>>());
@@ -173,6 +187,12 @@ fn report_lines(what: &str, lines: &[String]) {
     }
 }
 
+/// A topic signal's words, as a chart label and a summary line: `topic "storing, inloggen"`.
+fn topic_words(s: &Signal) -> String {
+    let words = s.evidence.topics.first().map(|t| t.terms.join(", ")).unwrap_or_default();
+    format!("topic \"{words}\"")
+}
+
 /// A watch's volume and negative-share panels, with its signals marked.
 fn watch_panels(w: &mentions::WatchReplay, signals: &[Signal]) -> Vec<String> {
     if w.trace.is_empty() {
@@ -186,6 +206,8 @@ fn watch_panels(w: &mentions::WatchReplay, signals: &[Signal]) -> Vec<String> {
             .map(|s| plot::Marker {
                 index: w.trace.partition_point(|t| t.at + bucket < s.at).min(w.trace.len() - 1),
                 critical: s.severity == Severity::Critical,
+                // A topic is marked with its words: the chart says what the conversation turned to.
+                label: (s.kind == SignalKind::Topic).then(|| topic_words(s)),
             })
             .collect()
     };
@@ -210,7 +232,7 @@ fn watch_panels(w: &mentions::WatchReplay, signals: &[Signal]) -> Vec<String> {
         plot::panel(
             &format!("{}: mentions per bucket", w.name),
             &volume,
-            &markers(&[SignalKind::Volume]),
+            &markers(&[SignalKind::Volume, SignalKind::Topic]),
             (&first, &last),
             plot::VOLUME,
         ),
