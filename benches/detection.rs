@@ -659,7 +659,7 @@ fn measure_memory() {
     let blocks = after.1 - base.1;
     println!(
         "detection/memory: {WATCHES} watches hold {:.1} MiB ({:.1} kB per watch) after a week of 1-minute \
-         buckets ({:.1} M mentions fed, {:.0} s to feed); target ≤ 64 MiB",
+         buckets ({:.1} M mentions fed, {:.0} s to feed); target ≤ 128 MiB with topics (issue 20)",
         mib(total),
         total as f64 / WATCHES as f64 / 1000.0,
         fed as f64 / 1e6,
