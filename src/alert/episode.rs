@@ -408,6 +408,10 @@ impl Episode {
             }
             self.last_signal_at = now;
             self.severity = self.severity_of(corroborated);
+            // Signals are stamped with the end of the window they judged, and a high-reach
+            // post with when it arrived: a storm's volume signal can carry an earlier time
+            // than the post that opened the incident.
+            self.started_at = self.started_at.min(now);
         }
         let rose = self.severity > before;
         match (self.status, signal.phase) {
